@@ -1,0 +1,484 @@
+//! Configuration: assets, markets and limits, from the embedded default or a TOML file.
+//!
+//! `ringex serve` needs no file: [`DEFAULT_TOML`] lists USDC, SOL, BTC and ETH and the markets
+//! SOL_USDC, BTC_USDC and ETH_USDC. `--config FILE` replaces it whole. [`Config::from_toml`] checks
+//! every key and derives the integer conversion factors the engine uses, so a bad file is refused
+//! at start-up with one line naming the key (`main` exits 2), never discovered mid-trade.
+//!
+//! Read once at start-up, then shared read-only (`Arc<Config>`) by every stage.
+
+use crate::money::{DecimalError, DecimalStep, SCALE_MAX, parse_units, pow10, write_units};
+use crate::types::{AssetId, MarketId, PriceTicks, QuantitySteps};
+use serde::Deserialize;
+
+/// The configuration `serve` runs with when no `--config` is given.
+pub const DEFAULT_TOML: &str = include_str!("default_config.toml");
+
+/// One asset: its symbol, smallest unit and token facts for `GET /api/v1/assets`.
+#[derive(Clone, Debug)]
+pub struct AssetSpec {
+    /// `USDC`, `SOL`, … (upper-case letters and digits).
+    pub symbol: String,
+    /// Fractional digits of the smallest unit: amounts are integers of `10^-decimals`.
+    pub decimals: u32,
+    /// Human name, `displayName` in the API.
+    pub display_name: String,
+    /// The token's chain, `blockchain` in the API; user withdrawals must name it.
+    pub blockchain: String,
+    /// Fee charged on a user withdrawal, in the asset's units, paid to the fee account.
+    pub withdrawal_fee_units: u64,
+}
+
+/// One spot market and the exact integer factors derived from its decimal sizes.
+#[derive(Clone, Debug)]
+pub struct MarketSpec {
+    /// `BASE_QUOTE`.
+    pub symbol: String,
+    /// The asset bought and sold.
+    pub base: AssetId,
+    /// The asset prices are in.
+    pub quote: AssetId,
+    /// Tick size as a decimal step.
+    pub tick: DecimalStep,
+    /// Step size as a decimal step.
+    pub step: DecimalStep,
+    /// Smallest order quantity, in steps (at least 1).
+    pub min_quantity_steps: QuantitySteps,
+    /// Fee on fills where the order rested, in basis points of the asset received.
+    pub maker_fee_bps: u32,
+    /// Fee on fills where the order took liquidity, in basis points of the asset received.
+    pub taker_fee_bps: u32,
+    /// Base units in one step: `step × 10^base_decimals`, a whole number by validation.
+    pub base_units_per_step: u64,
+    /// Quote units in one tick times one step: `tick × step × 10^quote_decimals`, whole by
+    /// validation, so `price × quantity` is exact in quote units.
+    pub quote_units_per_tick_step: u64,
+    /// Largest price accepted, in ticks: one step at this price still fits a `u64` of quote.
+    pub price_ticks_max: u64,
+    /// Largest quantity accepted, in steps: its base units still fit a `u64`.
+    pub quantity_steps_max: u64,
+}
+
+/// Sizes of everything preallocated at start-up. Hitting one is a clean rejection, never growth.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Open orders across all markets (the order pool).
+    pub orders_max: u32,
+    /// Accounts, the fee account included.
+    pub accounts_max: u32,
+    /// Open orders of one account across all markets.
+    pub open_orders_per_account_max: u32,
+    /// Distinct price levels on one side of one market.
+    pub levels_per_side_max: u32,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Assets by [`AssetId`].
+    pub assets: Vec<AssetSpec>,
+    /// Markets by [`MarketId`].
+    pub markets: Vec<MarketSpec>,
+    /// Preallocation sizes.
+    pub limits: Limits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    assets: Vec<RawAsset>,
+    markets: Vec<RawMarket>,
+    limits: Limits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAsset {
+    symbol: String,
+    decimals: u32,
+    display_name: String,
+    blockchain: String,
+    #[serde(default = "zero_text")]
+    withdrawal_fee: String,
+}
+
+fn zero_text() -> String {
+    "0".to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMarket {
+    symbol: String,
+    tick_size: String,
+    step_size: String,
+    min_quantity: String,
+    maker_fee_bps: u32,
+    taker_fee_bps: u32,
+}
+
+/// Why a price string was refused (maps to INVALID_PRICE messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PriceError {
+    /// `Invalid price`.
+    Malformed,
+    /// `Price decimal too long`.
+    TooManyDecimals,
+    /// `Price not a multiple of tick size`.
+    NotMultipleOfTick,
+    /// `Price out of bounds`: zero or above the market's maximum.
+    OutOfBounds,
+}
+
+/// Why a quantity or amount string was refused (maps to INVALID_QUANTITY messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantityError {
+    /// `Invalid quantity`.
+    Malformed,
+    /// `Quantity decimal too long`.
+    TooManyDecimals,
+    /// `Quantity not a multiple of step size`.
+    NotMultipleOfStep,
+    /// `Quantity below minimum` (zero included).
+    BelowMinimum,
+    /// `Quantity out of bounds`.
+    OutOfBounds,
+}
+
+impl Config {
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Config {
+        Config::from_toml(DEFAULT_TOML).expect("the embedded default configuration is valid")
+    }
+
+    /// Parses and validates a TOML configuration; the error is one line naming the key.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|error| error.to_string().split_whitespace().collect::<Vec<_>>().join(" "))?;
+        let assets = raw
+            .assets
+            .iter()
+            .enumerate()
+            .map(|(index, asset)| validate_asset(index, asset))
+            .collect::<Result<Vec<_>, _>>()?;
+        if assets.is_empty() {
+            return Err("assets: at least one asset is required".into());
+        }
+        if assets.len() > u16::MAX as usize {
+            return Err("assets: too many assets".into());
+        }
+        for (index, asset) in assets.iter().enumerate() {
+            if assets[..index].iter().any(|other| other.symbol == asset.symbol) {
+                return Err(format!("assets[{index}].symbol: `{}` appears twice", asset.symbol));
+            }
+        }
+        let markets = raw
+            .markets
+            .iter()
+            .enumerate()
+            .map(|(index, market)| validate_market(index, market, &assets))
+            .collect::<Result<Vec<_>, _>>()?;
+        if markets.is_empty() {
+            return Err("markets: at least one market is required".into());
+        }
+        if markets.len() > u16::MAX as usize {
+            return Err("markets: too many markets".into());
+        }
+        for (index, market) in markets.iter().enumerate() {
+            if markets[..index].iter().any(|other| other.symbol == market.symbol) {
+                return Err(format!("markets[{index}].symbol: `{}` appears twice", market.symbol));
+            }
+        }
+        validate_limits(&raw.limits)?;
+        Ok(Config { assets, markets, limits: raw.limits })
+    }
+
+    /// The market with this symbol.
+    pub fn market_by_symbol(&self, symbol: &[u8]) -> Option<MarketId> {
+        self.markets
+            .iter()
+            .position(|market| market.symbol.as_bytes() == symbol)
+            .map(|index| MarketId(index as u16))
+    }
+
+    /// The asset with this symbol.
+    pub fn asset_by_symbol(&self, symbol: &[u8]) -> Option<AssetId> {
+        self.assets
+            .iter()
+            .position(|asset| asset.symbol.as_bytes() == symbol)
+            .map(|index| AssetId(index as u16))
+    }
+
+    /// The market's spec. Panics on an id the configuration never issued (a programmer error).
+    pub fn market(&self, market: MarketId) -> &MarketSpec {
+        &self.markets[market.0 as usize]
+    }
+
+    /// The asset's spec. Panics on an id the configuration never issued (a programmer error).
+    pub fn asset(&self, asset: AssetId) -> &AssetSpec {
+        &self.assets[asset.0 as usize]
+    }
+
+    /// Parses an amount of `asset` (deposits, withdrawals, quote quantities) into its units.
+    pub fn parse_amount(&self, asset: AssetId, text: &[u8]) -> Result<u64, QuantityError> {
+        parse_units(text, self.asset(asset).decimals).map_err(|error| match error {
+            DecimalError::Malformed => QuantityError::Malformed,
+            DecimalError::TooManyDecimals => QuantityError::TooManyDecimals,
+            DecimalError::Overflow => QuantityError::OutOfBounds,
+        })
+    }
+
+    /// Writes an amount of `asset` at the asset's decimals.
+    pub fn write_amount(&self, asset: AssetId, units: u64, out: &mut [u8]) -> usize {
+        write_units(units, self.asset(asset).decimals, out)
+    }
+}
+
+impl MarketSpec {
+    /// Parses a limit price into ticks: exact, on tick, within bounds.
+    pub fn parse_price(&self, text: &[u8]) -> Result<PriceTicks, PriceError> {
+        let units = parse_units(text, self.tick.scale).map_err(|error| match error {
+            DecimalError::Malformed => PriceError::Malformed,
+            DecimalError::TooManyDecimals => PriceError::TooManyDecimals,
+            DecimalError::Overflow => PriceError::OutOfBounds,
+        })?;
+        if units % self.tick.units != 0 {
+            return Err(PriceError::NotMultipleOfTick);
+        }
+        let ticks = units / self.tick.units;
+        if ticks == 0 || ticks > self.price_ticks_max {
+            return Err(PriceError::OutOfBounds);
+        }
+        Ok(PriceTicks(ticks))
+    }
+
+    /// Parses a base quantity into steps: exact, on step, at least the minimum, within bounds.
+    pub fn parse_quantity(&self, text: &[u8]) -> Result<QuantitySteps, QuantityError> {
+        let units = parse_units(text, self.step.scale).map_err(|error| match error {
+            DecimalError::Malformed => QuantityError::Malformed,
+            DecimalError::TooManyDecimals => QuantityError::TooManyDecimals,
+            DecimalError::Overflow => QuantityError::OutOfBounds,
+        })?;
+        if units % self.step.units != 0 {
+            return Err(QuantityError::NotMultipleOfStep);
+        }
+        let steps = units / self.step.units;
+        if steps < self.min_quantity_steps.0 {
+            return Err(QuantityError::BelowMinimum);
+        }
+        if steps > self.quantity_steps_max {
+            return Err(QuantityError::OutOfBounds);
+        }
+        Ok(QuantitySteps(steps))
+    }
+
+    /// Writes a price at tick scale (`150.50`).
+    pub fn write_price(&self, price: PriceTicks, out: &mut [u8]) -> usize {
+        // Cannot overflow: price_ticks_max × tick.units fits by validation.
+        write_units(price.0 * self.tick.units, self.tick.scale, out)
+    }
+
+    /// Writes a base quantity at step scale (`1.25`).
+    pub fn write_quantity(&self, quantity: QuantitySteps, out: &mut [u8]) -> usize {
+        let units = u128::from(quantity.0) * u128::from(self.step.units);
+        write_units(u64::try_from(units).unwrap_or(u64::MAX), self.step.scale, out)
+    }
+
+    /// Quote units of `quantity` at `price`, or `None` past `u64`.
+    pub fn notional(&self, price: PriceTicks, quantity: QuantitySteps) -> Option<u64> {
+        let product = u128::from(price.0)
+            * u128::from(quantity.0)
+            * u128::from(self.quote_units_per_tick_step);
+        u64::try_from(product).ok()
+    }
+
+    /// Base units of `quantity`, or `None` past `u64`.
+    pub fn base_units(&self, quantity: QuantitySteps) -> Option<u64> {
+        quantity.0.checked_mul(self.base_units_per_step)
+    }
+}
+
+fn validate_asset(index: usize, raw: &RawAsset) -> Result<AssetSpec, String> {
+    let key = |field: &str| format!("assets[{index}].{field}");
+    if raw.symbol.is_empty()
+        || raw.symbol.len() > 16
+        || !raw.symbol.bytes().all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit())
+    {
+        return Err(format!("{}: `{}` must be 1..16 of A-Z 0-9", key("symbol"), raw.symbol));
+    }
+    if raw.decimals > SCALE_MAX {
+        return Err(format!("{}: at most {SCALE_MAX}", key("decimals")));
+    }
+    if raw.display_name.is_empty() || raw.blockchain.is_empty() {
+        return Err(format!("{}: must not be empty", key("display_name/blockchain")));
+    }
+    let withdrawal_fee_units = parse_units(raw.withdrawal_fee.as_bytes(), raw.decimals)
+        .map_err(|error| format!("{}: {error:?}", key("withdrawal_fee")))?;
+    Ok(AssetSpec {
+        symbol: raw.symbol.clone(),
+        decimals: raw.decimals,
+        display_name: raw.display_name.clone(),
+        blockchain: raw.blockchain.clone(),
+        withdrawal_fee_units,
+    })
+}
+
+fn validate_market(
+    index: usize,
+    raw: &RawMarket,
+    assets: &[AssetSpec],
+) -> Result<MarketSpec, String> {
+    let key = |field: &str| format!("markets[{index}].{field}");
+    let (base_symbol, quote_symbol) = raw
+        .symbol
+        .split_once('_')
+        .ok_or_else(|| format!("{}: `{}` is not BASE_QUOTE", key("symbol"), raw.symbol))?;
+    let find = |symbol: &str| {
+        assets.iter().position(|asset| asset.symbol == symbol).map(|i| AssetId(i as u16))
+    };
+    let base = find(base_symbol)
+        .ok_or_else(|| format!("{}: unknown base asset `{base_symbol}`", key("symbol")))?;
+    let quote = find(quote_symbol)
+        .ok_or_else(|| format!("{}: unknown quote asset `{quote_symbol}`", key("symbol")))?;
+    if base == quote {
+        return Err(format!("{}: base and quote are the same asset", key("symbol")));
+    }
+    let tick =
+        DecimalStep::parse(&raw.tick_size).map_err(|e| format!("{}: {e}", key("tick_size")))?;
+    let step =
+        DecimalStep::parse(&raw.step_size).map_err(|e| format!("{}: {e}", key("step_size")))?;
+    let base_decimals = assets[base.0 as usize].decimals;
+    let quote_decimals = assets[quote.0 as usize].decimals;
+    let base_units_per_step =
+        scaled_whole(step.units, base_decimals, step.scale).ok_or_else(|| {
+            format!(
+                "{}: step size is finer than {base_symbol}'s {base_decimals} decimals",
+                key("step_size")
+            )
+        })?;
+    let quote_units_per_tick_step = scaled_whole(
+        u64::try_from(u128::from(tick.units) * u128::from(step.units))
+            .map_err(|_| format!("{}: too large", key("tick_size")))?,
+        quote_decimals,
+        tick.scale + step.scale,
+    )
+    .ok_or_else(|| {
+        format!(
+            "{}: tick size × step size is not a whole number of {quote_symbol} units",
+            key("tick_size")
+        )
+    })?;
+    let min_units = parse_units(raw.min_quantity.as_bytes(), step.scale)
+        .map_err(|error| format!("{}: {error:?} at the step size's scale", key("min_quantity")))?;
+    if min_units == 0 || min_units % step.units != 0 {
+        return Err(format!(
+            "{}: must be a positive multiple of the step size",
+            key("min_quantity")
+        ));
+    }
+    for (field, bps) in [("maker_fee_bps", raw.maker_fee_bps), ("taker_fee_bps", raw.taker_fee_bps)]
+    {
+        if bps > 10_000 {
+            return Err(format!("{}: at most 10000", key(field)));
+        }
+    }
+    // Bounds keep every single-step amount inside u64; larger products are checked per order.
+    let price_ticks_max = (u64::MAX / quote_units_per_tick_step).min(u64::MAX / tick.units);
+    let quantity_steps_max = (u64::MAX / base_units_per_step).min(u64::MAX / step.units);
+    Ok(MarketSpec {
+        symbol: raw.symbol.clone(),
+        base,
+        quote,
+        tick,
+        step,
+        min_quantity_steps: QuantitySteps(min_units / step.units),
+        maker_fee_bps: raw.maker_fee_bps,
+        taker_fee_bps: raw.taker_fee_bps,
+        base_units_per_step,
+        quote_units_per_tick_step,
+        price_ticks_max,
+        quantity_steps_max,
+    })
+}
+
+/// `units × 10^(decimals − scale)` when that is a whole number that fits a `u64`.
+fn scaled_whole(units: u64, decimals: u32, scale: u32) -> Option<u64> {
+    if decimals >= scale {
+        units.checked_mul(pow10(decimals - scale))
+    } else {
+        let divisor = pow10((scale - decimals).min(19));
+        (units % divisor == 0).then(|| units / divisor)
+    }
+}
+
+fn validate_limits(limits: &Limits) -> Result<(), String> {
+    let checks = [
+        ("limits.orders_max", limits.orders_max, 1u32 << 26),
+        ("limits.accounts_max", limits.accounts_max, 1u32 << 24),
+        ("limits.open_orders_per_account_max", limits.open_orders_per_account_max, 1u32 << 26),
+        ("limits.levels_per_side_max", limits.levels_per_side_max, 1u32 << 24),
+    ];
+    for (key, value, maximum) in checks {
+        if value == 0 || value > maximum {
+            return Err(format!("{key}: must be 1..={maximum}"));
+        }
+    }
+    if limits.accounts_max < 2 {
+        return Err("limits.accounts_max: at least 2 (the fee account and one user)".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_exact() {
+        let config = Config::embedded_default();
+        let sol = config.market(config.market_by_symbol(b"SOL_USDC").unwrap());
+        assert_eq!(sol.base_units_per_step, 10_000_000); // 0.01 SOL at 9 decimals
+        assert_eq!(sol.quote_units_per_tick_step, 100); // 0.01 × 0.01 USDC at 6 decimals
+        assert_eq!(sol.parse_price(b"150.50"), Ok(PriceTicks(15050)));
+        assert_eq!(sol.parse_price(b"150.500"), Err(PriceError::TooManyDecimals));
+        assert_eq!(sol.parse_price(b"0"), Err(PriceError::OutOfBounds));
+        assert_eq!(sol.parse_quantity(b"1.25"), Ok(QuantitySteps(125)));
+        assert_eq!(sol.parse_quantity(b"0"), Err(QuantityError::BelowMinimum));
+        assert_eq!(sol.notional(PriceTicks(15050), QuantitySteps(125)), Some(188_125_000));
+        for market in &config.markets {
+            assert!(market.quote_units_per_tick_step >= 1, "{}", market.symbol);
+        }
+    }
+
+    #[test]
+    fn off_tick_is_refused() {
+        let toml = DEFAULT_TOML.replacen("tick_size = \"0.01\"", "tick_size = \"0.05\"", 1);
+        let config = Config::from_toml(&toml).unwrap();
+        let market = config.market(MarketId(0));
+        assert_eq!(market.parse_price(b"150.05"), Ok(PriceTicks(3001)));
+        assert_eq!(market.parse_price(b"150.04"), Err(PriceError::NotMultipleOfTick));
+    }
+
+    #[test]
+    fn bad_files_name_the_key() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("decimals = 9", "decimals = 30", "assets[1].decimals"),
+            ("tick_size = \"0.01\"", "tick_size = \"zero\"", "markets[0].tick_size"),
+            ("tick_size = \"0.01\"", "tick_size = \"0.0000001\"", "markets[0].tick_size"),
+            ("step_size = \"0.01\"", "step_size = \"0.0000000001\"", "markets[0].step_size"),
+            ("min_quantity = \"0.01\"", "min_quantity = \"0.015\"", "markets[0].min_quantity"),
+            ("maker_fee_bps = 10", "maker_fee_bps = 10001", "markets[0].maker_fee_bps"),
+            ("symbol = \"SOL_USDC\"", "symbol = \"SOL_DOGE\"", "markets[0].symbol"),
+            ("orders_max = ", "orders_maximum = ", "orders_maximum"),
+            ("accounts_max = 65536", "accounts_max = 0", "limits.accounts_max"),
+        ];
+        for (from, to, key) in cases {
+            let toml = DEFAULT_TOML.replacen(from, to, 1);
+            assert_ne!(toml, DEFAULT_TOML, "{from}");
+            let error = Config::from_toml(&toml).unwrap_err();
+            assert!(error.contains(key), "{error} should name {key}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! ringex: a low-latency, LMAX-style exchange engine whose REST and WebSocket API is
+//! wire-compatible with Backpack Exchange.
+//!
+//! # Layout
+//!
+//! A request travels through pinned stage threads linked by preallocated rings; the modules are
+//! named for the stages and read in pipeline order:
+//!
+//! 1. `net` (net-in): mio event loop, HTTP/1.1 and WebSocket framing → ring A.
+//! 2. `verify`: parse into a fixed command, check window and ED25519 signature.
+//! 3. `sequencer`: stamp the global sequence number; `journal` makes it durable.
+//! 4. [`matcher`]: clear, match, settle, one [`command::Command`] at a time →
+//!    [`event::Event`]s on ring C.
+//! 5. `netout`: HTTP responses and WebSocket fan-out.
+//!
+//! Shared vocabulary: [`types`] (newtypes), [`money`] (exact decimals), [`config`] (assets,
+//! markets, limits), [`command`] and [`event`] (the fixed-size records on the rings).
+
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+
+pub mod command;
+pub mod config;
+pub mod event;
+pub mod matcher;
+pub mod money;
+pub mod types;

@@ -1,0 +1,186 @@
+//! A fixed-capacity open-addressing map from `u64` keys to `u32` values.
+//!
+//! Hand-written because it sits on the matcher's hot path (order id → pool slot, account and
+//! client id → pool slot) where `std::collections::HashMap` would rehash, grow and allocate, and
+//! its SipHash costs more than the whole lookup budget. Linear probing over a power-of-two table
+//! at most half full, Fibonacci hashing (order ids are sequential, so multiplicative hashing
+//! spreads them evenly), and backward-shift deletion so no tombstones accumulate.
+//!
+//! Memory is allocated once in [`FixedMap::with_entries_max`]; `insert` refuses past
+//! `entries_max` instead of growing.
+
+const EMPTY: u32 = u32::MAX;
+
+/// A map of at most `entries_max` entries, allocated at construction.
+pub struct FixedMap {
+    keys: Box<[u64]>,
+    values: Box<[u32]>,
+    shift: u32,
+    mask: usize,
+    len: usize,
+    entries_max: usize,
+}
+
+impl FixedMap {
+    /// Allocates room for `entries_max` entries (the table is at most half full).
+    pub fn with_entries_max(entries_max: usize) -> FixedMap {
+        let slots = (entries_max.max(4) * 2).next_power_of_two();
+        FixedMap {
+            keys: vec![0; slots].into_boxed_slice(),
+            values: vec![EMPTY; slots].into_boxed_slice(),
+            shift: 64 - slots.trailing_zeros(),
+            mask: slots - 1,
+            len: 0,
+            entries_max,
+        }
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// The value stored for `key`.
+    #[inline]
+    pub fn get(&self, key: u64) -> Option<u32> {
+        let mut slot = self.home(key);
+        loop {
+            let value = self.values[slot];
+            if value == EMPTY {
+                return None;
+            }
+            if self.keys[slot] == key {
+                return Some(value);
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+
+    /// Inserts a new key. Returns `false` (and changes nothing) when full or the key is present.
+    #[inline]
+    pub fn insert(&mut self, key: u64, value: u32) -> bool {
+        assert!(value != EMPTY, "u32::MAX is the empty marker");
+        if self.len == self.entries_max {
+            return false;
+        }
+        let mut slot = self.home(key);
+        loop {
+            if self.values[slot] == EMPTY {
+                self.keys[slot] = key;
+                self.values[slot] = value;
+                self.len += 1;
+                return true;
+            }
+            if self.keys[slot] == key {
+                return false;
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+
+    /// Removes `key`, returning its value.
+    #[inline]
+    pub fn remove(&mut self, key: u64) -> Option<u32> {
+        let mut slot = self.home(key);
+        loop {
+            let value = self.values[slot];
+            if value == EMPTY {
+                return None;
+            }
+            if self.keys[slot] == key {
+                self.backward_shift(slot);
+                self.len -= 1;
+                return Some(value);
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+
+    /// Closes the gap at `hole` by moving later entries of the probe run back, so lookups never
+    /// stop early at a hole their key was probed past.
+    fn backward_shift(&mut self, mut hole: usize) {
+        let mut slot = (hole + 1) & self.mask;
+        while self.values[slot] != EMPTY {
+            let home = self.home(self.keys[slot]);
+            // The entry may move into the hole iff the hole lies on its probe path home..=slot.
+            let distance_to_slot = slot.wrapping_sub(home) & self.mask;
+            let distance_to_hole = hole.wrapping_sub(home) & self.mask;
+            if distance_to_hole < distance_to_slot {
+                self.keys[hole] = self.keys[slot];
+                self.values[hole] = self.values[slot];
+                hole = slot;
+            }
+            slot = (slot + 1) & self.mask;
+        }
+        self.values[hole] = EMPTY;
+    }
+
+    /// Every entry, in table order (for invariant checks and hashing, not the hot path).
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.keys
+            .iter()
+            .zip(self.values.iter())
+            .filter(|(_, value)| **value != EMPTY)
+            .map(|(key, value)| (*key, *value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn refuses_past_capacity() {
+        let mut map = FixedMap::with_entries_max(3);
+        assert!(map.insert(1, 10));
+        assert!(map.insert(2, 20));
+        assert!(!map.insert(2, 21), "duplicate");
+        assert!(map.insert(3, 30));
+        assert!(!map.insert(4, 40), "full");
+        assert_eq!(map.remove(2), Some(20));
+        assert!(map.insert(4, 40));
+        assert_eq!(map.get(4), Some(40));
+        assert_eq!(map.get(2), None);
+    }
+
+    proptest! {
+        /// Agrees with std's HashMap over random insert/remove/get sequences with colliding keys.
+        #[test]
+        fn agrees_with_hashmap(operations in proptest::collection::vec((0u8..3, 0u64..64), 1..400)) {
+            let mut map = FixedMap::with_entries_max(40);
+            let mut model: HashMap<u64, u32> = HashMap::new();
+            for (index, (operation, key)) in operations.into_iter().enumerate() {
+                // Spread some keys so they share home slots.
+                let key = key << 58 | key;
+                match operation {
+                    0 => {
+                        let inserted = map.insert(key, index as u32);
+                        let expected = model.len() < 40 && !model.contains_key(&key);
+                        prop_assert_eq!(inserted, expected);
+                        if expected {
+                            model.insert(key, index as u32);
+                        }
+                    }
+                    1 => prop_assert_eq!(map.remove(key), model.remove(&key)),
+                    _ => prop_assert_eq!(map.get(key), model.get(&key).copied()),
+                }
+                prop_assert_eq!(map.len(), model.len());
+            }
+            for (key, value) in &model {
+                prop_assert_eq!(map.get(*key), Some(*value));
+            }
+        }
+    }
+}

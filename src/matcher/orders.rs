@@ -1,0 +1,133 @@
+//! The order pool: every resting order of every market, in one preallocated slab.
+//!
+//! Orders are addressed by a `u32` slot index, linked into their price level's FIFO
+//! (`level_prev`/`level_next`) and their account's list of open orders
+//! (`account_prev`/`account_next`). Slots are taken from and returned to a free list; the slab
+//! never grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
+
+use crate::types::{
+    AccountIndex, ClientId, MarketId, OrderId, PriceTicks, QuantitySteps, SelfTradePrevention,
+    Side, TimeInForce,
+};
+
+/// "No slot": the end of a list.
+pub const NIL: u32 = u32::MAX;
+
+/// A resting order.
+#[derive(Clone, Copy, Debug)]
+pub struct Order {
+    /// Exchange id.
+    pub id: OrderId,
+    /// Limit price.
+    pub price: PriceTicks,
+    /// Quantity as placed.
+    pub quantity: QuantitySteps,
+    /// Not yet filled; always > 0 while resting.
+    pub remaining: QuantitySteps,
+    /// Quote filled so far (it may have filled as a taker before resting).
+    pub executed_quote: u64,
+    /// Engine time of placement.
+    pub created_at_us: u64,
+    /// Owner.
+    pub account: AccountIndex,
+    /// Client id, if any.
+    pub client_id: Option<ClientId>,
+    /// Slot of the price level it rests in (within its book side).
+    pub level: u32,
+    /// Previous order in the level's FIFO (older), or NIL.
+    pub level_prev: u32,
+    /// Next order in the level's FIFO (newer), or NIL.
+    pub level_next: u32,
+    /// Previous open order of the account (lower id), or NIL.
+    pub account_prev: u32,
+    /// Next open order of the account (higher id), or NIL.
+    pub account_next: u32,
+    /// Market.
+    pub market: MarketId,
+    /// Side.
+    pub side: Side,
+    /// GTC always for a resting order, kept for the API.
+    pub time_in_force: TimeInForce,
+    /// STP mode given at placement.
+    pub self_trade_prevention: SelfTradePrevention,
+    /// postOnly flag.
+    pub post_only: bool,
+    /// The state hash's digest of the fields above that never change while the order rests.
+    pub hash_word: u64,
+}
+
+const EMPTY_ORDER: Order = Order {
+    id: OrderId(0),
+    price: PriceTicks(0),
+    quantity: QuantitySteps(0),
+    remaining: QuantitySteps(0),
+    executed_quote: 0,
+    created_at_us: 0,
+    account: AccountIndex(0),
+    client_id: None,
+    level: NIL,
+    level_prev: NIL,
+    level_next: NIL,
+    account_prev: NIL,
+    account_next: NIL,
+    market: MarketId(0),
+    side: Side::Bid,
+    time_in_force: TimeInForce::Gtc,
+    self_trade_prevention: SelfTradePrevention::RejectTaker,
+    post_only: false,
+    hash_word: 0,
+};
+
+/// The slab of orders.
+pub struct OrderPool {
+    orders: Vec<Order>,
+    free: Vec<u32>,
+}
+
+impl OrderPool {
+    /// Allocates (and touches) `orders_max` slots.
+    pub fn with_orders_max(orders_max: u32) -> OrderPool {
+        let orders = vec![EMPTY_ORDER; orders_max as usize];
+        // Hand out low slots first: they are the ones the factory already touched.
+        let free = (0..orders_max).rev().collect();
+        OrderPool { orders, free }
+    }
+
+    /// Slots still free.
+    pub fn free_slots(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Slots in use.
+    pub fn used_slots(&self) -> usize {
+        self.orders.len() - self.free.len()
+    }
+
+    /// Takes a slot and stores `order` in it. The caller checked `free_slots() > 0`.
+    #[inline]
+    pub fn take(&mut self, order: Order) -> u32 {
+        let slot = self.free.pop().expect("order pool capacity is checked before matching");
+        self.orders[slot as usize] = order;
+        slot
+    }
+
+    /// Returns a slot to the free list.
+    #[inline]
+    pub fn give_back(&mut self, slot: u32) {
+        debug_assert!(self.free.len() < self.orders.len());
+        self.orders[slot as usize].remaining = QuantitySteps(0);
+        self.free.push(slot);
+    }
+
+    /// The order in `slot`.
+    #[inline]
+    pub fn get(&self, slot: u32) -> &Order {
+        &self.orders[slot as usize]
+    }
+
+    /// The order in `slot`, mutably.
+    #[inline]
+    pub fn get_mut(&mut self, slot: u32) -> &mut Order {
+        &mut self.orders[slot as usize]
+    }
+}
