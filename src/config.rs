@@ -408,7 +408,7 @@ fn scaled_whole(units: u64, decimals: u32, scale: u32) -> Option<u64> {
         units.checked_mul(pow10(decimals - scale))
     } else {
         let divisor = pow10((scale - decimals).min(19));
-        (units % divisor == 0).then(|| units / divisor)
+        units.is_multiple_of(divisor).then(|| units / divisor)
     }
 }
 
