@@ -18,9 +18,12 @@
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
+pub mod api;
 pub mod command;
 pub mod config;
+pub mod constants;
 pub mod event;
 pub mod matcher;
 pub mod money;
+pub mod records;
 pub mod types;
