@@ -27,3 +27,4 @@ pub mod matcher;
 pub mod money;
 pub mod records;
 pub mod types;
+pub mod verify;

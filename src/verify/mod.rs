@@ -1,0 +1,6 @@
+//! verify: parse each request into fixed commands and check who signed it.
+//!
+//! (The stage loop lands with the pipeline; the pieces below are its leaves.)
+
+pub mod json;
+pub mod signing;
