@@ -225,7 +225,8 @@ mod tests {
 
     #[test]
     fn accepts_flat_objects() {
-        let body = br#" { "symbol" : "SOL_USDC", "price":"150.50", "clientId": 42, "postOnly": true } "#;
+        let body =
+            br#" { "symbol" : "SOL_USDC", "price":"150.50", "clientId": 42, "postOnly": true } "#;
         let object = parse_object(body).unwrap();
         let pairs: Vec<(&[u8], &[u8], ValueKind)> =
             object.fields().iter().map(|f| (f.key, f.value, f.kind)).collect();
@@ -268,7 +269,12 @@ mod tests {
             b"\"x\"",
         ];
         for body in bad {
-            assert_eq!(parse_object(body).map(|_| ()), Err(InvalidJson), "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                parse_object(body).map(|_| ()),
+                Err(InvalidJson),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 

@@ -3,4 +3,5 @@
 //! (The stage loop lands with the pipeline; the pieces below are its leaves.)
 
 pub mod json;
+pub mod request;
 pub mod signing;

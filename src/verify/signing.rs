@@ -49,7 +49,11 @@ impl Default for DecodedQuery {
 impl DecodedQuery {
     /// A decoder whose scratch holds `capacity` decoded bytes without growing.
     pub fn with_capacity(capacity: usize) -> DecodedQuery {
-        DecodedQuery { bytes: Vec::with_capacity(capacity), ranges: [(0, 0, 0); QUERY_PAIRS_MAX], count: 0 }
+        DecodedQuery {
+            bytes: Vec::with_capacity(capacity),
+            ranges: [(0, 0, 0); QUERY_PAIRS_MAX],
+            count: 0,
+        }
     }
 
     /// Decodes `query` (the text after `?`, without it).
@@ -156,7 +160,10 @@ fn append_pairs(out: &mut Vec<u8>, pairs: &[Pair<'_>]) {
     }
 }
 
-fn object_pairs<'a>(object: &FlatObject<'a>, scratch: &mut [Pair<'a>; super::json::FIELDS_MAX]) -> usize {
+fn object_pairs<'a>(
+    object: &FlatObject<'a>,
+    scratch: &mut [Pair<'a>; super::json::FIELDS_MAX],
+) -> usize {
     let fields = object.fields();
     for (slot, field) in scratch.iter_mut().zip(fields) {
         *slot = Pair { key: field.key, value: field.value };
@@ -255,7 +262,10 @@ mod tests {
 
     #[test]
     fn the_key_of_the_test_vectors() {
-        assert_eq!(STANDARD.encode(signing_key().verifying_key().as_bytes()), "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=");
+        assert_eq!(
+            STANDARD.encode(signing_key().verifying_key().as_bytes()),
+            "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+        );
     }
 
     #[test]
@@ -263,7 +273,14 @@ mod tests {
         let body = br#"{"symbol":"SOL_USDC","side":"Bid","orderType":"Limit","price":"150.50","quantity":"1.25","timeInForce":"GTC","postOnly":true,"clientId":42,"selfTradePrevention":"RejectTaker"}"#;
         let object = parse_object(body).unwrap();
         let mut out = Vec::new();
-        write_signing_string(&mut out, "orderExecute", &DecodedQuery::default(), Some(&object), TIMESTAMP, WINDOW);
+        write_signing_string(
+            &mut out,
+            "orderExecute",
+            &DecodedQuery::default(),
+            Some(&object),
+            TIMESTAMP,
+            WINDOW,
+        );
         check_vector(
             &out,
             "instruction=orderExecute&clientId=42&orderType=Limit&postOnly=true&price=150.50&quantity=1.25&selfTradePrevention=RejectTaker&side=Bid&symbol=SOL_USDC&timeInForce=GTC&timestamp=1700000000000&window=5000",
@@ -287,7 +304,14 @@ mod tests {
     #[test]
     fn vector_3_balance_query() {
         let mut out = Vec::new();
-        write_signing_string(&mut out, "balanceQuery", &DecodedQuery::default(), None, TIMESTAMP, WINDOW);
+        write_signing_string(
+            &mut out,
+            "balanceQuery",
+            &DecodedQuery::default(),
+            None,
+            TIMESTAMP,
+            WINDOW,
+        );
         check_vector(
             &out,
             "instruction=balanceQuery&timestamp=1700000000000&window=5000",
@@ -312,7 +336,14 @@ mod tests {
     #[test]
     fn vector_5_subscribe() {
         let mut out = Vec::new();
-        write_signing_string(&mut out, "subscribe", &DecodedQuery::default(), None, TIMESTAMP, WINDOW);
+        write_signing_string(
+            &mut out,
+            "subscribe",
+            &DecodedQuery::default(),
+            None,
+            TIMESTAMP,
+            WINDOW,
+        );
         check_vector(
             &out,
             "instruction=subscribe&timestamp=1700000000000&window=5000",
@@ -324,7 +355,14 @@ mod tests {
     fn backpacks_doc_example() {
         let object = parse_object(br#"{"orderId":28,"symbol":"BTC_USDT"}"#).unwrap();
         let mut out = Vec::new();
-        write_signing_string(&mut out, "orderCancel", &DecodedQuery::default(), Some(&object), 1_614_550_000_000, 5_000);
+        write_signing_string(
+            &mut out,
+            "orderCancel",
+            &DecodedQuery::default(),
+            Some(&object),
+            1_614_550_000_000,
+            5_000,
+        );
         assert_eq!(out, b"instruction=orderCancel&orderId=28&symbol=BTC_USDT&timestamp=1614550000000&window=5000");
     }
 
@@ -346,7 +384,10 @@ mod tests {
         );
         let mut out = Vec::new();
         write_signing_string(&mut out, "x", &query, None, 1, 2);
-        assert_eq!(out, b"instruction=x&a=x y z&b=2&c=&d=%zz&orderId=2&orderType=1&timestamp=1&window=2");
+        assert_eq!(
+            out,
+            b"instruction=x&a=x y z&b=2&c=&d=%zz&orderId=2&orderType=1&timestamp=1&window=2"
+        );
         assert_eq!(query.decode(b"a=1&a=2"), Err(QueryError::RepeatedKey));
         assert_eq!(query.decode(b"a=%ff"), Err(QueryError::Invalid));
         query.decode(b"").unwrap();
