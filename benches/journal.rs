@@ -49,7 +49,12 @@ fn criterion_benches(criterion: &mut Criterion) {
 
     let dir = bench_dir("fdatasync");
     fs::create_dir_all(&dir).expect("bench dir");
-    let file = fs::File::options().create(true).write(true).open(dir.join("file")).expect("file");
+    let file = fs::File::options()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(dir.join("file"))
+        .expect("file");
     let mut offset = 0u64;
     group.throughput(Throughput::Elements(1));
     group.bench_function("fdatasync", |bencher| {

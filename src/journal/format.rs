@@ -117,7 +117,7 @@ pub enum HeaderFault {
         /// Bytes present (< [`SEGMENT_HEADER_SIZE`]).
         size: u64,
     },
-    /// The first eight bytes are not [`MAGIC`].
+    /// The first eight bytes are not the magic `RNGXJRNL`.
     Magic,
     /// The header checksum does not match.
     Checksum,

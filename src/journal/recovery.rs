@@ -224,7 +224,8 @@ impl std::fmt::Display for Corruption {
             ),
             CorruptionReason::SequenceRepeat { expected, found } => write!(
                 f,
-                "sequence repeat: found {}, expected {} (duplicated, overlapping or reordered data)",
+                "sequence repeat: found {}, expected {} \
+                 (duplicated, overlapping or reordered data)",
                 found.0, expected.0
             ),
             CorruptionReason::ChainBreak { expected, found } => write!(
@@ -317,7 +318,7 @@ enum SegmentOutcome {
 }
 
 /// Opens `dir` and takes an exclusive, non-blocking `flock` on it.
-pub(super) fn lock_dir(dir: &Path) -> Result<File, RecoveryError> {
+fn lock_dir(dir: &Path) -> Result<File, RecoveryError> {
     let dir_file = File::open(dir).map_err(io_error(dir))?;
     match dir_file.try_lock() {
         Ok(()) => Ok(dir_file),

@@ -19,8 +19,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::format::{
-    Chain, PAYLOAD_SIZE_MAX, RECORD_HEADER_SIZE, RECORD_SIZE_MAX, SEGMENT_HEADER_SIZE,
-    SegmentHeader, encode_record, segment_name,
+    Chain, PAYLOAD_SIZE_MAX, RECORD_HEADER_SIZE, RECORD_SIZE_MAX, RecordHeader,
+    SEGMENT_HEADER_SIZE, SegmentHeader, decode_record, encode_record, segment_name,
 };
 use super::recovery::{Recovered, RecoveryError, TailCut, io_error, recover};
 use crate::types::SequenceNumber;
@@ -175,9 +175,15 @@ impl JournalWriter {
             self.roll()?;
         }
         let capacity = self.batch.capacity();
+        let start = self.batch.len();
         let chain = self.chain.next(sequence, payload);
         encode_record(&mut self.batch, sequence, chain, payload);
         debug_assert_eq!(self.batch.capacity(), capacity, "the batch buffer never grows");
+        debug_assert_eq!(
+            decode_record(&self.batch[start..]),
+            Ok(RecordHeader { payload_size: payload.len() as u32, sequence, chain }),
+            "the record reads back as written"
+        );
         self.appended_sequence = sequence;
         self.chain = chain;
         Ok(())
