@@ -8,7 +8,7 @@
 //!
 //! 1. `net` (net-in): mio event loop, HTTP/1.1 and WebSocket framing → ring A.
 //! 2. `verify`: parse into a fixed command, check window and ED25519 signature.
-//! 3. `sequencer`: stamp the global sequence number; `journal` makes it durable.
+//! 3. `sequencer`: stamp the global sequence number; [`journal`] makes it durable.
 //! 4. [`matcher`]: clear, match, settle, one [`command::Command`] at a time →
 //!    [`event::Event`]s on ring C.
 //! 5. `netout`: HTTP responses and WebSocket fan-out.
@@ -23,6 +23,7 @@ pub mod command;
 pub mod config;
 pub mod constants;
 pub mod event;
+pub mod journal;
 pub mod matcher;
 pub mod money;
 pub mod records;
