@@ -18,6 +18,7 @@
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
+pub mod alloc;
 pub mod api;
 pub mod command;
 pub mod config;

@@ -4,4 +4,5 @@
 
 pub mod json;
 pub mod request;
+pub mod signature;
 pub mod signing;
