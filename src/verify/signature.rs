@@ -69,9 +69,12 @@ pub fn r_is_acceptable(r: &[u8; 32]) -> bool {
     !SMALL_ORDER_ENCODINGS.contains(r)
 }
 
+/// A cached key: its bytes and the decompressed key (`None`: not a point, or weak).
+type CachedKey = Option<([u8; 32], Option<VerifyingKey>)>;
+
 /// A direct-mapped cache of decompressed public keys (decompression is a field square root).
 pub struct KeyCache {
-    entries: Box<[Option<([u8; 32], Option<VerifyingKey>)>]>,
+    entries: Box<[CachedKey]>,
     mask: usize,
 }
 
