@@ -27,6 +27,8 @@ pub mod event;
 pub mod journal;
 pub mod matcher;
 pub mod money;
+pub mod rate_limit;
 pub mod records;
+pub mod sequencer;
 pub mod types;
 pub mod verify;

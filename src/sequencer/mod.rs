@@ -1,0 +1,3 @@
+//! sequencer: the one place that stamps the global sequence number.
+
+pub mod replay;
