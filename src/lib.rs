@@ -27,6 +27,7 @@ pub mod event;
 pub mod journal;
 pub mod matcher;
 pub mod money;
+pub mod net;
 pub mod rate_limit;
 pub mod records;
 pub mod sequencer;
