@@ -344,6 +344,9 @@ pub struct AuthHeaders {
     pub window: HeaderValue<24>,
 }
 
+/// `RequestSlot::overflow` when the request is inline.
+pub const NO_OVERFLOW: u32 = u32::MAX;
+
 /// A ring A slot: written by net-in, then by the verifier that owns its sequence, then read by
 /// the sequencer.
 pub struct RequestSlot {
@@ -359,7 +362,8 @@ pub struct RequestSlot {
     pub body_len: u32,
     /// Target and body when they fit; see `overflow`.
     pub inline: [u8; REQUEST_INLINE_MAX],
-    /// Overflow buffer holding target and body when they do not fit inline, else `u32::MAX`.
+    /// Overflow buffer holding target and body when they do not fit inline, else
+    /// [`NO_OVERFLOW`].
     pub overflow: u32,
     /// verify's verdict.
     pub verdict: Verdict,
@@ -369,6 +373,10 @@ pub struct RequestSlot {
     pub auth: Auth,
     /// Whether the request must pass the replay check (signed POST and DELETE).
     pub replay_checked: bool,
+    /// The key whose signature verified (subject to the per-key rate limit unless administrator).
+    pub signer: Option<AccountKey>,
+    /// Whether the signer is the administrator (exempt from rate limits).
+    pub signer_is_admin: bool,
     /// Extra request data (withdrawal address and client id).
     pub extras: Extras,
 }
@@ -384,11 +392,13 @@ impl RequestSlot {
             target_len: 0,
             body_len: 0,
             inline: [0; REQUEST_INLINE_MAX],
-            overflow: u32::MAX,
+            overflow: NO_OVERFLOW,
             verdict: Verdict::Pending,
             items: [NOTHING; BATCH_ORDERS_MAX],
             auth: Auth::default(),
             replay_checked: false,
+            signer: None,
+            signer_is_admin: false,
             extras: Extras::default(),
         }
     }

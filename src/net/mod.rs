@@ -1,3 +1,66 @@
 //! net-in: the listening socket, every connection's reads, HTTP/1.1 framing → ring A.
+//!
+//! (The event loop lands with the pipeline; below are its leaves.)
 
 pub mod http;
+pub mod overflow;
+
+use crate::api::error::{ApiError, ErrorKind};
+use crate::api::routes::{Method, Route};
+use crate::constants::REQUEST_INLINE_MAX;
+use crate::records::{AuthHeaders, NO_OVERFLOW, RequestKind, RequestSlot};
+
+/// The route a framed request asks for: 404 for an unknown path, 405 for a method the path does
+/// not serve.
+pub fn route_of(request: &http::Request<'_>) -> Result<(Route, Method), ApiError> {
+    let route = Route::from_path(request.path).ok_or(ApiError::new(ErrorKind::NotFound))?;
+    if !route.allows(request.method) {
+        return Err(ApiError::new(ErrorKind::MethodNotAllowed));
+    }
+    Ok((route, request.method))
+}
+
+/// Whether a request's target and body fit a slot inline.
+pub fn fits_inline(request: &http::Request<'_>) -> bool {
+    request.target.len() + request.body.len() <= REQUEST_INLINE_MAX
+}
+
+/// Copies a framed request into a ring A slot: route, keep-alive, auth headers, target and body
+/// (into `overflow` — a buffer index and its bytes — when it does not fit inline).
+pub fn copy_request(
+    slot: &mut RequestSlot,
+    request: &http::Request<'_>,
+    route: Route,
+    overflow: Option<(u32, &mut [u8])>,
+) {
+    slot.kind = RequestKind::Http;
+    slot.reply.route = route;
+    slot.reply.method = request.method;
+    slot.reply.keep_alive = request.keep_alive;
+    slot.reply.item = 0;
+    slot.reply.items = 0;
+    let mut headers = AuthHeaders::default();
+    if let Some(value) = request.api_key {
+        headers.api_key.set(value);
+    }
+    if let Some(value) = request.signature {
+        headers.signature.set(value);
+    }
+    if let Some(value) = request.timestamp {
+        headers.timestamp.set(value);
+    }
+    if let Some(value) = request.window {
+        headers.window.set(value);
+    }
+    slot.headers = headers;
+    slot.target_len = request.target.len() as u32;
+    slot.body_len = request.body.len() as u32;
+    let (destination, index) = match overflow {
+        Some((index, buffer)) => (buffer, index),
+        None => (&mut slot.inline[..], NO_OVERFLOW),
+    };
+    let target_len = request.target.len();
+    destination[..target_len].copy_from_slice(request.target);
+    destination[target_len..target_len + request.body.len()].copy_from_slice(request.body);
+    slot.overflow = index;
+}

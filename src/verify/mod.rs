@@ -1,8 +1,367 @@
 //! verify: parse each request into fixed commands and check who signed it.
 //!
-//! (The stage loop lands with the pipeline; the pieces below are its leaves.)
+//! **Reads** ring A slots published by net-in; verifier *i* of *N* owns the slots whose sequence
+//! ≡ *i* (mod *N*), so arrival order is kept without locks. **Writes** its verdict into the same
+//! slot (a `Verdict`, the batch items, the auth data for the journal and the replay check). The
+//! sequencer is gated on every verifier's cursor. **Owns** a key cache, a signature verifier with
+//! its arena, and scratch buffers — all allocated when the thread starts.
+//!
+//! Checks, in Backpack's order (the first failure answers): JSON → auth headers → time window →
+//! signature → (replay and per-key rate limit: the sequencer) → administrator key → fields.
+//! Signatures of the slots in one ring batch are verified together (batch verification, with a
+//! fallback to single verification so verdicts never differ).
+//!
+//! Never blocks and never allocates after start-up; reads the wall clock once per batch.
 
 pub mod json;
 pub mod request;
 pub mod signature;
 pub mod signing;
+
+use crate::api::error::{ApiError, ErrorKind};
+use crate::api::routes::{Method, Route};
+use crate::config::Config;
+use crate::constants::{
+    BATCH_ORDERS_MAX, CLOCK_SKEW_AHEAD_MAX_MS, WINDOW_DEFAULT_MS, WINDOW_MAX_MS,
+};
+use crate::net::overflow::OverflowPool;
+use crate::records::{
+    Auth, AuthHeaders, BatchItem, Extras, NO_OVERFLOW, RequestKind, RequestSlot, Verdict,
+};
+use crate::types::AccountKey;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::Signature;
+use json::{FlatObject, InvalidJson};
+use request::{Body, Parsed, Request, RequestContext};
+use sha2::{Digest, Sha256};
+use signature::{Check, KeyCache, SIGNATURE_BATCH_MAX, SignatureVerifier};
+use signing::{DecodedQuery, write_batch_signing_string, write_signing_string};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Bytes of signing strings kept for one signature batch before it is flushed.
+const MESSAGES_BYTES_MAX: usize = 1 << 20;
+
+/// Keys remembered decompressed, per verify thread.
+const KEY_CACHE_ENTRIES: usize = 4096;
+
+/// A slot whose signature waits for the batch.
+#[derive(Clone, Copy)]
+struct Pending {
+    slot: usize,
+    key: ed25519_dalek::VerifyingKey,
+    signature: Signature,
+    message: (usize, usize),
+    auth: Auth,
+    is_admin: bool,
+    replay_checked: bool,
+}
+
+/// The pieces of a slot that preparation writes, split off so the request bytes stay borrowed.
+struct Parts<'s> {
+    index: usize,
+    route: Route,
+    method: Method,
+    now_ms: u64,
+    headers: &'s AuthHeaders,
+    items: &'s mut [BatchItem; BATCH_ORDERS_MAX],
+    extras: &'s mut Extras,
+    verdict: &'s mut Verdict,
+}
+
+/// One verify thread's state.
+pub struct Verifier {
+    config: Arc<Config>,
+    admin_key: AccountKey,
+    keys: KeyCache,
+    signatures: SignatureVerifier,
+    query: DecodedQuery,
+    messages: Vec<u8>,
+    pending: Vec<Pending>,
+}
+
+/// The headers of a signed request, checked.
+struct SignedHeaders {
+    key: [u8; 32],
+    signature: [u8; 64],
+    timestamp_ms: u64,
+    window_ms: u64,
+}
+
+fn header_error(kind: ErrorKind, name: &str) -> ApiError {
+    ApiError::with_detail(kind, name.as_bytes())
+}
+
+fn decode_fixed<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    match STANDARD.decode_slice(text, &mut out) {
+        Ok(length) if length == N && text.len() == N.div_ceil(3) * 4 => Some(out),
+        _ => None,
+    }
+}
+
+fn decimal(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    text.iter()
+        .try_fold(0u64, |total, &digit| total.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
+}
+
+fn check_headers(headers: &AuthHeaders, now_ms: u64) -> Result<SignedHeaders, ApiError> {
+    let api_key =
+        headers.api_key.get().ok_or_else(|| header_error(ErrorKind::MissingHeader, "X-API-Key"))?;
+    let signature = headers
+        .signature
+        .get()
+        .ok_or_else(|| header_error(ErrorKind::MissingHeader, "X-Signature"))?;
+    let timestamp = headers
+        .timestamp
+        .get()
+        .ok_or_else(|| header_error(ErrorKind::MissingHeader, "X-Timestamp"))?;
+    let key = decode_fixed::<32>(api_key)
+        .filter(|_| !headers.api_key.too_long)
+        .ok_or_else(|| header_error(ErrorKind::InvalidHeader, "X-API-Key"))?;
+    let signature = decode_fixed::<64>(signature)
+        .filter(|_| !headers.signature.too_long)
+        .ok_or_else(|| header_error(ErrorKind::InvalidHeader, "X-Signature"))?;
+    let timestamp_ms =
+        decimal(timestamp).ok_or_else(|| header_error(ErrorKind::InvalidHeader, "X-Timestamp"))?;
+    let window_ms = match headers.window.get() {
+        None => WINDOW_DEFAULT_MS,
+        Some(window) => decimal(window)
+            .filter(|window| (1..=WINDOW_MAX_MS).contains(window))
+            .ok_or_else(|| header_error(ErrorKind::InvalidHeader, "X-Window"))?,
+    };
+    if timestamp_ms > now_ms.saturating_add(CLOCK_SKEW_AHEAD_MAX_MS) {
+        return Err(ApiError::new(ErrorKind::TimestampInFuture));
+    }
+    if now_ms > timestamp_ms.saturating_add(window_ms) {
+        return Err(ApiError::new(ErrorKind::RequestExpired));
+    }
+    Ok(SignedHeaders { key, signature, timestamp_ms, window_ms })
+}
+
+impl Verifier {
+    /// A verifier for `config`, accepting administrator requests signed by `admin_key`.
+    pub fn new(config: Arc<Config>, admin_key: AccountKey) -> Verifier {
+        Verifier {
+            config,
+            admin_key,
+            keys: KeyCache::with_entries(KEY_CACHE_ENTRIES),
+            signatures: SignatureVerifier::default(),
+            query: DecodedQuery::default(),
+            messages: Vec::with_capacity(
+                MESSAGES_BYTES_MAX + crate::net::overflow::OVERFLOW_BUFFER_BYTES,
+            ),
+            pending: Vec::with_capacity(SIGNATURE_BATCH_MAX),
+        }
+    }
+
+    /// Signature batches tried and how many fell back to single verification.
+    pub fn batch_statistics(&self) -> (u64, u64) {
+        (self.signatures.batches, self.signatures.fallbacks)
+    }
+
+    /// Writes the verdict of every slot in `slots` (one ring batch's worth of this verifier's
+    /// slots), at server time `now_ms`.
+    pub fn verify(&mut self, slots: &mut [&mut RequestSlot], overflow: &OverflowPool, now_ms: u64) {
+        for index in 0..slots.len() {
+            if self.pending.len() == SIGNATURE_BATCH_MAX || self.messages.len() > MESSAGES_BYTES_MAX
+            {
+                self.flush(slots);
+            }
+            self.prepare(index, slots[index], overflow, now_ms);
+        }
+        self.flush(slots);
+    }
+
+    /// Everything up to the signature: a final verdict, or a pending signature plus the verdict
+    /// its fields would give.
+    fn prepare(
+        &mut self,
+        index: usize,
+        slot: &mut RequestSlot,
+        overflow: &OverflowPool,
+        now_ms: u64,
+    ) {
+        slot.replay_checked = false;
+        slot.signer = None;
+        slot.signer_is_admin = false;
+        match slot.kind {
+            RequestKind::Closed => {
+                slot.verdict = Verdict::Close;
+                return;
+            }
+            RequestKind::Answered(error) => {
+                slot.verdict = Verdict::Reject(error);
+                return;
+            }
+            RequestKind::Http => {}
+        }
+        if let Err(error) = self.prepare_http(index, slot, overflow, now_ms) {
+            slot.verdict = Verdict::Reject(error);
+        }
+    }
+
+    fn prepare_http(
+        &mut self,
+        index: usize,
+        slot: &mut RequestSlot,
+        overflow: &OverflowPool,
+        now_ms: u64,
+    ) -> Result<(), ApiError> {
+        let (route, method) = (slot.reply.route, slot.reply.method);
+        let total = (slot.target_len + slot.body_len) as usize;
+        let target_len = slot.target_len as usize;
+        let RequestSlot {
+            inline, overflow: overflow_index, headers, items, extras, verdict, ..
+        } = slot;
+        let bytes: &[u8] = if *overflow_index == NO_OVERFLOW {
+            &inline[..total]
+        } else {
+            // SAFETY: this verifier owns the published slot the buffer is attached to; net-in
+            // reuses the buffer only after the sequencer has passed the slot.
+            unsafe { &overflow.buffer(*overflow_index)[..total] }
+        };
+        let (target, body) = bytes.split_at(target_len);
+        let query_text = match target.iter().position(|&byte| byte == b'?') {
+            Some(mark) => &target[mark + 1..],
+            None => &target[target.len()..],
+        };
+        self.query
+            .decode(query_text)
+            .map_err(|_| ApiError::with_detail(ErrorKind::InvalidValue, b"query"))?;
+        let invalid_json = |_: InvalidJson| ApiError::new(ErrorKind::InvalidJsonBody);
+        let parts = Parts { index, route, method, now_ms, headers, items, extras, verdict };
+        if method == Method::Get {
+            return self.prepare_parsed(parts, Body::None);
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return self.prepare_parsed(parts, Body::Object(&FlatObject::default()));
+        }
+        if route == Route::Orders && method == Method::Post {
+            // Only batches pay for the array of objects.
+            let mut objects = [FlatObject::default(); BATCH_ORDERS_MAX + 1];
+            let count = json::parse_array(body, &mut objects).map_err(invalid_json)?;
+            if count == 0 || count > BATCH_ORDERS_MAX {
+                return Err(ApiError::new(ErrorKind::InvalidJsonBody));
+            }
+            return self.prepare_parsed(parts, Body::Array(&objects[..count]));
+        }
+        let object = json::parse_object(body).map_err(invalid_json)?;
+        self.prepare_parsed(parts, Body::Object(&object))
+    }
+
+    /// After JSON: headers and window, the fields' verdict, and the signature to check.
+    fn prepare_parsed(&mut self, parts: Parts<'_>, body: Body<'_, '_>) -> Result<(), ApiError> {
+        let Parts { index, route, method, now_ms, headers, items, extras, verdict } = parts;
+        let signed = match route.instruction(method) {
+            Some(instruction) => Some((instruction, check_headers(headers, now_ms)?)),
+            None => None,
+        };
+        let account =
+            signed.as_ref().map_or(AccountKey::default(), |(_, headers)| AccountKey(headers.key));
+        // The fields' verdict, computed now; a bad signature or key overrides it later.
+        let context = RequestContext { config: &self.config, now_ms };
+        let request = Request { route, method, query: &self.query, body, account };
+        *verdict = match request::parse(&context, request, items, extras) {
+            Ok(Parsed::Commands(count)) => Verdict::Commands { count: count as u8 },
+            Ok(Parsed::Read(query)) => Verdict::Read { account, query },
+            Err(error) => Verdict::Reject(error),
+        };
+        let Some((instruction, headers)) = signed else {
+            return Ok(());
+        };
+        let Some(key) = self.keys.get(&headers.key) else {
+            return Err(ApiError::new(ErrorKind::InvalidSignature));
+        };
+        let start = self.messages.len();
+        let (timestamp_ms, window_ms) = (headers.timestamp_ms, headers.window_ms);
+        match body {
+            Body::Array(objects) => {
+                write_batch_signing_string(&mut self.messages, objects, timestamp_ms, window_ms)
+            }
+            Body::Object(object) => write_signing_string(
+                &mut self.messages,
+                instruction,
+                &self.query,
+                Some(object),
+                timestamp_ms,
+                window_ms,
+            ),
+            Body::None => write_signing_string(
+                &mut self.messages,
+                instruction,
+                &self.query,
+                None,
+                timestamp_ms,
+                window_ms,
+            ),
+        }
+        let mut digest = Sha256::new();
+        digest.update(headers.key);
+        digest.update(&self.messages[start..]);
+        let auth = Auth {
+            signature: headers.signature,
+            replay_digest: digest.finalize().into(),
+            timestamp_ms,
+            window_ms,
+        };
+        self.pending.push(Pending {
+            slot: index,
+            key,
+            signature: Signature::from_bytes(&headers.signature),
+            message: (start, self.messages.len()),
+            auth,
+            is_admin: account == self.admin_key,
+            replay_checked: matches!(method, Method::Post | Method::Delete),
+        });
+        Ok(())
+    }
+
+    /// Verifies the pending signatures and finishes their slots.
+    fn flush(&mut self, slots: &mut [&mut RequestSlot]) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut checks = [None; SIGNATURE_BATCH_MAX];
+        for (check, pending) in checks.iter_mut().zip(&self.pending) {
+            let Range { start, end } = pending.message.0..pending.message.1;
+            *check = Some(Check {
+                key: pending.key,
+                signature: pending.signature,
+                message: &self.messages[start..end],
+            });
+        }
+        let checks: [Check<'_>; SIGNATURE_BATCH_MAX] = checks.map(|check| {
+            check.unwrap_or(Check {
+                key: self.pending[0].key,
+                signature: self.pending[0].signature,
+                message: &[],
+            })
+        });
+        let mut verdicts = [false; SIGNATURE_BATCH_MAX];
+        self.signatures.verify(&checks[..self.pending.len()], &mut verdicts);
+        for (pending, valid) in self.pending.iter().zip(verdicts) {
+            let slot = &mut *slots[pending.slot];
+            if !valid {
+                slot.verdict = Verdict::Reject(ApiError::new(ErrorKind::InvalidSignature));
+                continue;
+            }
+            slot.auth = pending.auth;
+            slot.signer = Some(AccountKey(*pending.key.as_bytes()));
+            slot.signer_is_admin = pending.is_admin;
+            slot.replay_checked = pending.replay_checked;
+            if slot.reply.route.is_admin() && !pending.is_admin {
+                slot.verdict = Verdict::Reject(ApiError::new(ErrorKind::AdminKeyRequired));
+            }
+        }
+        self.pending.clear();
+        self.messages.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests;
