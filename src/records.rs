@@ -286,6 +286,8 @@ pub enum Verdict {
     },
     /// The connection is gone: net-out closes it once everything before is answered.
     Close,
+    /// The server is stopping: every stage finishes what came before and exits.
+    Shutdown,
 }
 
 /// What net-in framed.
@@ -297,6 +299,8 @@ pub enum RequestKind {
     Answered(ApiError),
     /// The peer closed or the connection failed: close it after the answers before it.
     Closed,
+    /// The server is stopping: the last record net-in publishes.
+    Shutdown,
 }
 
 /// A header value net-in copied for verify, bounded in size.
@@ -420,6 +424,8 @@ pub enum Work {
     Reject(ApiError),
     /// Pass a close through to net-out.
     Close,
+    /// The last record: the journal syncs and exits, the matcher passes it on and exits.
+    Shutdown,
 }
 
 /// A ring B slot: written by the sequencer; read by the journal thread and the matcher.
@@ -472,6 +478,8 @@ pub enum Outcome {
     Reject(ApiError),
     /// Close the connection.
     Close,
+    /// The server is stopping: net-out flushes and exits.
+    Shutdown,
 }
 
 /// What a ring C slot carries.

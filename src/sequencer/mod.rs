@@ -1,3 +1,299 @@
 //! sequencer: the one place that stamps the global sequence number.
+//!
+//! **Reads** ring A in arrival order, gated on every verifier's cursor (a slot is read only once
+//! its verifier has written the verdict). **Writes** ring B: one slot per command (a batch of *n*
+//! orders becomes *n* consecutive sequence numbers) and one pass-through slot per read, rejection
+//! or close. The journal thread and the matcher both consume ring B. **Owns** the sequence counter,
+//! the engine clock, the replay cache and the per-key rate limiter — one thread, no locks.
+//!
+//! For a request whose signature verified: replay check (signed POST/DELETE, 409) and per-key rate
+//! limit (429, administrator exempt), then verify's verdict. Only state-changing commands get a
+//! sequence number; queries, reads and rejections pass with the current watermark so net-out answers
+//! them no earlier than the writes before them become durable.
+//!
+//! Invariants: sequence numbers are contiguous from 1; engine time never decreases; nothing here
+//! allocates, blocks or does I/O.
 
+pub mod record;
 pub mod replay;
+
+use crate::api::error::ApiError;
+use crate::command::Command;
+use crate::rate_limit::RateLimiter;
+use crate::records::{Auth, Extras, RequestSlot, SequencedSlot, Verdict, Work};
+use crate::types::SequenceNumber;
+use replay::{ReplayCache, ReplayError};
+
+/// Retry-After when the replay cache is full: entries free up within one window.
+const REPLAY_FULL_RETRY_S: u32 = 1;
+
+/// Sizes of the sequencer's tables.
+#[derive(Clone, Copy, Debug)]
+pub struct SequencerLimits {
+    /// Live replay-cache entries (signed POST/DELETE requests inside their windows).
+    pub replay_entries_max: usize,
+    /// Per-key requests per second (0 = off).
+    pub key_rate_per_s: u64,
+    /// Per-key burst.
+    pub key_burst: u64,
+    /// Keys the rate limiter remembers.
+    pub keys_max: usize,
+}
+
+impl Default for SequencerLimits {
+    fn default() -> Self {
+        SequencerLimits {
+            replay_entries_max: 1 << 20,
+            key_rate_per_s: 0,
+            key_burst: 0,
+            keys_max: 1 << 16,
+        }
+    }
+}
+
+/// The sequencer's state.
+pub struct Sequencer {
+    next_sequence: u64,
+    last_time_us: u64,
+    replay: ReplayCache,
+    key_limiter: RateLimiter,
+}
+
+impl Sequencer {
+    /// A sequencer continuing after `last_sequence` (0 for a new journal).
+    pub fn new(
+        limits: SequencerLimits,
+        last_sequence: SequenceNumber,
+        last_time_us: u64,
+    ) -> Sequencer {
+        Sequencer {
+            next_sequence: last_sequence.0 + 1,
+            last_time_us,
+            replay: ReplayCache::with_entries_max(limits.replay_entries_max),
+            key_limiter: RateLimiter::new(limits.key_rate_per_s, limits.key_burst, limits.keys_max),
+        }
+    }
+
+    /// The last sequence number stamped.
+    pub fn watermark(&self) -> SequenceNumber {
+        SequenceNumber(self.next_sequence - 1)
+    }
+
+    /// Restores a replay-cache entry from a journal record at start-up.
+    pub fn remember(&mut self, auth: &Auth, now_ms: u64) {
+        let expires_ms = auth.timestamp_ms.saturating_add(auth.window_ms);
+        if expires_ms >= now_ms {
+            // A batch journals one record per order with the same signature: later ones are
+            // duplicates of the first, which is what they are.
+            let _ = self.replay.admit(&auth.replay_digest, expires_ms.max(1), now_ms);
+        }
+    }
+
+    /// Sequences one verified ring A slot at server time `now_us`, handing each ring B record to
+    /// `publish` in order.
+    pub fn sequence(
+        &mut self,
+        slot: &RequestSlot,
+        now_us: u64,
+        mut publish: impl FnMut(SequencedSlot),
+    ) {
+        let now_ms = now_us / 1000;
+        let mut out = SequencedSlot {
+            reply: slot.reply,
+            work: Work::Close,
+            watermark: self.watermark(),
+            auth: Auth::default(),
+            extras: Extras::default(),
+        };
+        if let Err(error) = self.admit(slot, now_ms) {
+            out.work = Work::Reject(error);
+            publish(out);
+            return;
+        }
+        match slot.verdict {
+            Verdict::Pending => panic!("the sequencer read a slot its verifier has not finished"),
+            Verdict::Close => out.work = Work::Close,
+            Verdict::Shutdown => out.work = Work::Shutdown,
+            Verdict::Reject(error) => out.work = Work::Reject(error),
+            Verdict::Read { account, query } => out.work = Work::Read { account, query },
+            Verdict::Commands { count } => {
+                self.sequence_commands(slot, count as usize, now_us, &mut out, publish);
+                return;
+            }
+        }
+        publish(out);
+    }
+
+    /// The replay check and the per-key rate limit, for requests whose signature verified.
+    fn admit(&mut self, slot: &RequestSlot, now_ms: u64) -> Result<(), ApiError> {
+        let Some(signer) = slot.signer else {
+            return Ok(());
+        };
+        if slot.replay_checked {
+            let expires_ms = slot.auth.timestamp_ms.saturating_add(slot.auth.window_ms).max(1);
+            match self.replay.admit(&slot.auth.replay_digest, expires_ms, now_ms) {
+                Ok(()) => {}
+                Err(ReplayError::Duplicate) => {
+                    return Err(ApiError::new(crate::api::error::ErrorKind::DuplicateRequest));
+                }
+                Err(ReplayError::Full) => {
+                    return Err(ApiError::too_many_requests(REPLAY_FULL_RETRY_S));
+                }
+            }
+        }
+        if !slot.signer_is_admin {
+            let key = u128::from_le_bytes(signer.0[..16].try_into().unwrap());
+            self.key_limiter.take(key, now_ms).map_err(ApiError::too_many_requests)?;
+        }
+        Ok(())
+    }
+
+    fn sequence_commands(
+        &mut self,
+        slot: &RequestSlot,
+        count: usize,
+        now_us: u64,
+        out: &mut SequencedSlot,
+        mut publish: impl FnMut(SequencedSlot),
+    ) {
+        self.last_time_us = self.last_time_us.max(now_us);
+        let is_batch = slot.reply.route == crate::api::routes::Route::Orders
+            && slot.reply.method == crate::api::routes::Method::Post;
+        for (index, item) in slot.items[..count].iter().enumerate() {
+            if is_batch {
+                out.reply.item = index as u16;
+                out.reply.items = count as u16;
+            }
+            out.work = match *item {
+                Err(error) => Work::Reject(error),
+                Ok(command) => Work::Command(self.stamp(command)),
+            };
+            if matches!(out.work, Work::Command(command) if command.sequence.0 != 0) {
+                out.auth = slot.auth;
+                out.extras = slot.extras;
+            } else {
+                out.auth = Auth::default();
+                out.extras = Extras::default();
+            }
+            out.watermark = self.watermark();
+            publish(*out);
+        }
+    }
+
+    fn stamp(&mut self, command: Command) -> Command {
+        let sequence = if command.action.is_query() {
+            SequenceNumber(0)
+        } else {
+            let sequence = SequenceNumber(self.next_sequence);
+            self.next_sequence += 1;
+            sequence
+        };
+        Command { sequence, time_us: self.last_time_us, ..command }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::error::ErrorKind;
+    use crate::api::routes::{Method, Route};
+    use crate::command::{Action, OrderRef};
+    use crate::records::ReadQuery;
+    use crate::types::{AccountKey, AssetId, MarketId, OrderId};
+
+    fn run(sequencer: &mut Sequencer, slot: &RequestSlot, now_us: u64) -> Vec<SequencedSlot> {
+        let mut out = Vec::new();
+        sequencer.sequence(slot, now_us, |record| out.push(record));
+        out
+    }
+
+    fn command(action: Action) -> Command {
+        Command { sequence: SequenceNumber(0), time_us: 0, account: AccountKey([3; 32]), action }
+    }
+
+    fn signed_slot(count: usize) -> Box<RequestSlot> {
+        let mut slot = Box::new(RequestSlot::empty());
+        slot.reply.route = Route::Orders;
+        slot.reply.method = Method::Post;
+        slot.verdict = Verdict::Commands { count: count as u8 };
+        slot.signer = Some(AccountKey([3; 32]));
+        slot.replay_checked = true;
+        slot.auth.timestamp_ms = 1_000;
+        slot.auth.window_ms = 5_000;
+        slot.auth.replay_digest = [count as u8; 32];
+        slot
+    }
+
+    #[test]
+    fn batches_get_consecutive_sequences_and_items_keep_their_place() {
+        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(41), 0);
+        let mut slot = signed_slot(3);
+        slot.items[0] = Ok(command(Action::Deposit { asset: AssetId(0), amount: 1 }));
+        slot.items[1] = Err(ApiError::new(ErrorKind::InvalidPrice));
+        slot.items[2] = Ok(command(Action::CancelAll { market: MarketId(0) }));
+        let out = run(&mut sequencer, &slot, 2_000_000);
+        assert_eq!(out.len(), 3);
+        let sequences: Vec<u64> = out
+            .iter()
+            .map(|record| match record.work {
+                Work::Command(command) => command.sequence.0,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(sequences, vec![42, 0, 43]);
+        assert_eq!((out[1].reply.item, out[1].reply.items), (1, 3));
+        assert_eq!(out[2].watermark, SequenceNumber(43));
+        assert_eq!(out[1].watermark, SequenceNumber(42));
+        assert!(matches!(out[0].work, Work::Command(command) if command.time_us == 2_000_000));
+    }
+
+    #[test]
+    fn replays_are_refused_and_time_never_goes_back() {
+        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(0), 0);
+        let mut slot = signed_slot(1);
+        slot.items[0] =
+            Ok(command(Action::Cancel { market: MarketId(0), target: OrderRef::Id(OrderId(1)) }));
+        let first = run(&mut sequencer, &slot, 3_000_000);
+        assert!(
+            matches!(first[0].work, Work::Command(command) if command.sequence == SequenceNumber(1))
+        );
+        let second = run(&mut sequencer, &slot, 2_000_000);
+        assert_eq!(second[0].work, Work::Reject(ApiError::new(ErrorKind::DuplicateRequest)));
+        slot.auth.replay_digest = [9; 32];
+        let third = run(&mut sequencer, &slot, 2_000_000);
+        assert!(
+            matches!(third[0].work, Work::Command(command) if command.time_us == 3_000_000 && command.sequence == SequenceNumber(2))
+        );
+        // Reads and queries take no sequence number.
+        let mut read = Box::new(RequestSlot::empty());
+        read.verdict = Verdict::Read { account: AccountKey::default(), query: ReadQuery::Status };
+        assert_eq!(run(&mut sequencer, &read, 0)[0].watermark, SequenceNumber(2));
+        let mut query = signed_slot(1);
+        query.replay_checked = false;
+        query.items[0] = Ok(command(Action::QueryBalances));
+        assert!(
+            matches!(run(&mut sequencer, &query, 0)[0].work, Work::Command(command) if command.sequence.0 == 0)
+        );
+        assert_eq!(sequencer.watermark(), SequenceNumber(2));
+    }
+
+    #[test]
+    fn per_key_rate_limit_exempts_the_administrator() {
+        let limits =
+            SequencerLimits { key_rate_per_s: 1, key_burst: 2, ..SequencerLimits::default() };
+        let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
+        let mut slot = signed_slot(1);
+        slot.replay_checked = false;
+        slot.items[0] = Ok(command(Action::QueryBalances));
+        let verdicts: Vec<bool> = (0..3)
+            .map(|_| matches!(run(&mut sequencer, &slot, 10_000_000)[0].work, Work::Command(_)))
+            .collect();
+        assert_eq!(verdicts, vec![true, true, false]);
+        match run(&mut sequencer, &slot, 10_000_000)[0].work {
+            Work::Reject(error) => assert_eq!((error.status(), error.retry_after_s), (429, 1)),
+            other => panic!("{other:?}"),
+        }
+        slot.signer_is_admin = true;
+        assert!(matches!(run(&mut sequencer, &slot, 10_000_000)[0].work, Work::Command(_)));
+    }
+}

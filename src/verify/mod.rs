@@ -194,6 +194,10 @@ impl Verifier {
                 slot.verdict = Verdict::Close;
                 return;
             }
+            RequestKind::Shutdown => {
+                slot.verdict = Verdict::Shutdown;
+                return;
+            }
             RequestKind::Answered(error) => {
                 slot.verdict = Verdict::Reject(error);
                 return;
