@@ -20,6 +20,7 @@
 
 pub mod alloc;
 pub mod api;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod constants;

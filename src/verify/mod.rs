@@ -58,6 +58,24 @@ struct Pending {
     replay_checked: bool,
 }
 
+/// The slots one call to [`Verifier::verify`] works on, reached one at a time (the ring hands
+/// out one `&mut` slot at a time).
+pub trait SlotAccess {
+    /// How many.
+    fn count(&self) -> usize;
+    /// The slot at `index` (0..count).
+    fn slot(&mut self, index: usize) -> &mut RequestSlot;
+}
+
+impl SlotAccess for [&mut RequestSlot] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn slot(&mut self, index: usize) -> &mut RequestSlot {
+        self[index]
+    }
+}
+
 /// The pieces of a slot that preparation writes, split off so the request bytes stay borrowed.
 struct Parts<'s> {
     index: usize,
@@ -326,7 +344,7 @@ impl Verifier {
     }
 
     /// Verifies the pending signatures and finishes their slots.
-    fn flush(&mut self, slots: &mut [&mut RequestSlot]) {
+    fn flush(&mut self, slots: &mut (impl SlotAccess + ?Sized)) {
         if self.pending.is_empty() {
             return;
         }
@@ -349,7 +367,7 @@ impl Verifier {
         let mut verdicts = [false; SIGNATURE_BATCH_MAX];
         self.signatures.verify(&checks[..self.pending.len()], &mut verdicts);
         for (pending, valid) in self.pending.iter().zip(verdicts) {
-            let slot = &mut *slots[pending.slot];
+            let slot = slots.slot(pending.slot);
             if !valid {
                 slot.verdict = Verdict::Reject(ApiError::new(ErrorKind::InvalidSignature));
                 continue;

@@ -57,7 +57,7 @@ fn verify_all(requests: &[Vec<u8>]) -> Vec<Box<RequestSlot>> {
     );
     let mut slots: Vec<Box<RequestSlot>> = requests.iter().map(|bytes| slot_from(bytes)).collect();
     let mut references: Vec<&mut RequestSlot> = slots.iter_mut().map(|slot| &mut **slot).collect();
-    verifier.verify(&mut references, &OverflowPool::with_buffers(1), NOW_MS);
+    verifier.verify(&mut references[..], &OverflowPool::with_buffers(1), NOW_MS);
     slots
 }
 
