@@ -25,6 +25,7 @@ pub mod constants;
 pub mod event;
 pub mod matcher;
 pub mod money;
+pub mod netout;
 pub mod records;
 pub mod types;
 pub mod verify;

@@ -1,0 +1,8 @@
+//! net-out: answers every request and (later) fans events out to WebSocket subscribers.
+//!
+//! The stage loop lands with the pipeline; the pieces below are its leaves:
+//! - [`json`]: a JSON writer into reused buffers;
+//! - [`calendar`]: UTC dates for ISO timestamps and kline buckets.
+
+pub mod calendar;
+pub mod json;
