@@ -1,8 +1,13 @@
 //! net-out: answers every request and (later) fans events out to WebSocket subscribers.
 //!
 //! The stage loop lands with the pipeline; the pieces below are its leaves:
+//! - [`view`]: the read-side view, rebuilt from the matcher's events alone;
 //! - [`json`]: a JSON writer into reused buffers;
 //! - [`calendar`]: UTC dates for ISO timestamps and kline buckets.
 
 pub mod calendar;
 pub mod json;
+pub mod view;
+
+#[cfg(test)]
+mod test_support;
