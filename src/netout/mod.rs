@@ -2,11 +2,12 @@
 //!
 //! The stage loop lands with the pipeline; the pieces below are its leaves:
 //! - [`view`]: the read-side view, rebuilt from the matcher's events alone;
-//! - [`json`]: a JSON writer into reused buffers;
+//! - [`render`]: the JSON body of every answer, written with [`json`] into reused buffers;
 //! - [`calendar`]: UTC dates for ISO timestamps and kline buckets.
 
 pub mod calendar;
 pub mod json;
+pub mod render;
 pub mod view;
 
 #[cfg(test)]
