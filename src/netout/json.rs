@@ -150,21 +150,21 @@ impl<'a> JsonWriter<'a> {
     pub fn price(&mut self, market: &MarketSpec, price: PriceTicks) -> &mut Self {
         let mut text = [0u8; UNITS_TEXT_MAX];
         let length = market.write_price(price, &mut text);
-        self.quoted(&text[..length])
+        self.plain_string(&text[..length])
     }
 
     /// A base quantity at the market's step scale, as a string.
     pub fn quantity(&mut self, market: &MarketSpec, quantity: QuantitySteps) -> &mut Self {
         let mut text = [0u8; UNITS_TEXT_MAX];
         let length = market.write_quantity(quantity, &mut text);
-        self.quoted(&text[..length])
+        self.plain_string(&text[..length])
     }
 
     /// An amount of `asset` at the asset's decimals, as a string.
     pub fn amount(&mut self, config: &Config, asset: AssetId, units: u64) -> &mut Self {
         let mut text = [0u8; UNITS_TEXT_MAX];
         let length = config.write_amount(asset, units, &mut text);
-        self.quoted(&text[..length])
+        self.plain_string(&text[..length])
     }
 
     /// Unix microseconds as naive ISO with milliseconds: `"2025-01-21T06:34:54.691"` (UTC, no Z).
@@ -195,19 +195,14 @@ impl<'a> JsonWriter<'a> {
         self
     }
 
-    /// A string value known to need no escaping (digits, decimals, base64).
-    fn quoted(&mut self, text: &[u8]) -> &mut Self {
+    /// A string value known to need no escaping (decimals, hex, base64).
+    pub fn plain_string(&mut self, text: &[u8]) -> &mut Self {
         debug_assert!(text.iter().all(|&byte| byte != b'"' && byte != b'\\' && byte >= 0x20));
         self.separate();
         self.out.push(b'"');
         self.out.extend_from_slice(text);
         self.out.push(b'"');
         self
-    }
-
-    /// A string value made of plain bytes (no escaping needed), e.g. base64.
-    pub fn plain_string(&mut self, text: &[u8]) -> &mut Self {
-        self.quoted(text)
     }
 
     fn digits(&mut self, units: u64, scale: u32) {
