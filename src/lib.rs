@@ -29,6 +29,7 @@ pub mod journal;
 pub mod matcher;
 pub mod money;
 pub mod net;
+pub mod netout;
 pub mod rate_limit;
 pub mod records;
 pub mod sequencer;
