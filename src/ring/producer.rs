@@ -1,0 +1,185 @@
+//! `Producer`: the single thread that claims slots, writes them and publishes them.
+//!
+//! Contract: sequences are claimed in order, written through [`Producer::slot_mut`] while claimed
+//! and unpublished, and published in order (asserted). The producer is gated on the ring's last
+//! consumers and caches the slowest gate value, so a claim reads shared cursors only when the
+//! cached value says the ring may be full. Dropping the producer closes the ring.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::RingBuffer;
+use super::wait::{gate_min, wait_until};
+
+/// The single producer of a ring. `Send`, not `Clone`: exactly one thread publishes.
+pub struct Producer<T> {
+    ring: Arc<RingBuffer<T>>,
+    /// Cursor indices of the last consumers.
+    gates: Box<[usize]>,
+    /// Sequences `< claim_end` are claimed; the next claim returns `claim_end`.
+    claim_end: u64,
+    /// Sequences `< published_end` are published: this producer's cursor value.
+    published_end: u64,
+    /// Sequences `< free_end` are free to claim, from the slowest gate as last read plus
+    /// `slot_count`; stale by design (the real value can only be larger).
+    free_end: u64,
+    /// Check for sleepers after each publish (the ring's strategy parks, or a consumer waits
+    /// externally on the producer's cursor).
+    wake_check: bool,
+}
+
+impl<T> Producer<T> {
+    pub(super) fn new(ring: Arc<RingBuffer<T>>, gates: Box<[usize]>, wake_check: bool) -> Self {
+        assert!(!gates.is_empty());
+        let free_end = ring.slot_count() as u64;
+        Self { ring, gates, claim_end: 0, published_end: 0, free_end, wake_check }
+    }
+
+    /// Number of slots in the ring.
+    pub fn slot_count(&self) -> usize {
+        self.ring.slot_count()
+    }
+
+    /// Exclusive end of the published sequences (this producer's cursor).
+    pub fn published_end(&self) -> u64 {
+        self.published_end
+    }
+
+    /// Claims the next sequence, waiting (per the ring's strategy) while the ring is full.
+    #[inline]
+    pub fn claim(&mut self) -> u64 {
+        let sequence = self.claim_end;
+        if sequence >= self.free_end {
+            self.wait_for_free(sequence + 1);
+        }
+        self.claim_end = sequence + 1;
+        sequence
+    }
+
+    /// Claims the next sequence, or returns `None` at once when the ring is full (net-in then
+    /// stops reading sockets: back-pressure instead of blocking).
+    #[inline]
+    pub fn try_claim(&mut self) -> Option<u64> {
+        let sequence = self.claim_end;
+        if sequence >= self.free_end && sequence >= self.refresh_free_end() {
+            return None;
+        }
+        self.claim_end = sequence + 1;
+        Some(sequence)
+    }
+
+    /// Claims between 1 and `count_max` contiguous sequences, as many as are free, waiting while
+    /// none is.
+    #[inline]
+    pub fn claim_batch(&mut self, count_max: usize) -> Range<u64> {
+        let start = self.claim_end;
+        let end_wanted = start + self.batch_count(count_max);
+        if end_wanted > self.free_end && start >= self.refresh_free_end() {
+            self.wait_for_free(start + 1);
+        }
+        let end = end_wanted.min(self.free_end);
+        self.claim_end = end;
+        start..end
+    }
+
+    /// Claims between 1 and `count_max` contiguous sequences, as many as are free, or returns
+    /// `None` at once when none is.
+    #[inline]
+    pub fn try_claim_batch(&mut self, count_max: usize) -> Option<Range<u64>> {
+        let start = self.claim_end;
+        let end_wanted = start + self.batch_count(count_max);
+        if end_wanted > self.free_end && start >= self.refresh_free_end() {
+            return None;
+        }
+        let end = end_wanted.min(self.free_end);
+        self.claim_end = end;
+        Some(start..end)
+    }
+
+    /// The slot of a claimed, unpublished `sequence`, for writing.
+    #[inline]
+    pub fn slot_mut(&mut self, sequence: u64) -> &mut T {
+        assert!(sequence >= self.published_end, "sequence {sequence} is already published");
+        assert!(sequence < self.claim_end, "sequence {sequence} is not claimed");
+        // SAFETY: `sequence` is claimed and unpublished, so no consumer may touch its slot
+        // (module doc, point 2), and the `&mut self` borrow ends before `publish`.
+        self.ring.slot_cell(sequence).with_mut(|slot| unsafe { &mut *slot })
+    }
+
+    /// Publishes `sequence`, which must be the next unpublished one (publishes are contiguous).
+    #[inline]
+    pub fn publish(&mut self, sequence: u64) {
+        assert_eq!(sequence, self.published_end, "publish out of order");
+        assert!(sequence < self.claim_end, "sequence {sequence} is not claimed");
+        self.store_published_end(sequence + 1);
+    }
+
+    /// Publishes every claimed sequence up to and including `sequence` with one store.
+    #[inline]
+    pub fn publish_through(&mut self, sequence: u64) {
+        assert!(sequence >= self.published_end, "sequence {sequence} is already published");
+        assert!(sequence < self.claim_end, "sequence {sequence} is not claimed");
+        self.store_published_end(sequence + 1);
+    }
+
+    #[inline(always)]
+    fn store_published_end(&mut self, published_end: u64) {
+        self.published_end = published_end;
+        let cursor = &self.ring.cursors[0];
+        cursor.store(published_end);
+        if self.wake_check {
+            cursor.wake_waiters(&self.ring.external_waiters[0]);
+        }
+    }
+
+    #[inline(always)]
+    fn batch_count(&self, count_max: usize) -> u64 {
+        assert!(count_max >= 1, "a batch claims at least one slot");
+        count_max.min(self.ring.slot_count()) as u64
+    }
+
+    /// Re-reads the gates; returns the new `free_end`.
+    #[inline]
+    fn refresh_free_end(&mut self) -> u64 {
+        let (gate_end, _) = gate_min(&self.ring.cursors, &self.gates);
+        self.free_end = gate_end + self.ring.slot_count() as u64;
+        self.free_end
+    }
+
+    /// Waits until `free_end >= free_end_needed`.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_free(&mut self, free_end_needed: u64) {
+        if self.refresh_free_end() >= free_end_needed {
+            return;
+        }
+        let slot_count = self.ring.slot_count() as u64;
+        let gate_end = wait_until(
+            self.ring.wait,
+            &self.ring.cursors,
+            &self.gates,
+            free_end_needed - slot_count,
+            || self.ring.panicked(),
+        )
+        .expect("a consumer stage of this ring panicked");
+        self.free_end = gate_end + slot_count;
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    /// Closes the ring: consumers drain what was published, then see the end. Claimed but
+    /// unpublished sequences are abandoned.
+    fn drop(&mut self) {
+        self.ring.shut_down(super::SHUTDOWN_CLOSED);
+    }
+}
+
+impl<T> std::fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("claim_end", &self.claim_end)
+            .field("published_end", &self.published_end)
+            .field("free_end", &self.free_end)
+            .finish_non_exhaustive()
+    }
+}
