@@ -31,6 +31,7 @@ pub mod matcher;
 pub mod money;
 pub mod net;
 pub mod netout;
+pub mod pipeline;
 pub mod rate_limit;
 pub mod records;
 pub mod ring;

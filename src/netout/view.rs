@@ -42,7 +42,7 @@ use crate::types::{
 use std::sync::Arc;
 
 /// Sizes of the view's history rings. Each ring drops its oldest record when full.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ViewLimits {
     /// Fill records over all accounts (one per side of a trade).
     pub fills_max: u32,

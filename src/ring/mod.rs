@@ -140,7 +140,7 @@ use crossbeam::utils::CachePadded;
 pub use consumer::{Consumer, ExternalWait};
 pub use cursor::{Cursor, Notify};
 pub use pin::{PIN_CORES_MAX, PinParseError, parse_cores, pin_current_thread};
-pub use producer::Producer;
+pub use producer::{BatchPublisher, Producer};
 pub use wait::{PARK_TIMEOUT_NS, WaitMode, WaitModeUnknown, WaitStrategy};
 
 use cursor::ExternalWaiter;

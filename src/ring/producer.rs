@@ -138,6 +138,12 @@ impl<T> Producer<T> {
         count_max.min(self.ring.slot_count()) as u64
     }
 
+    /// Exclusive end of the sequences every consumer has released (the slowest gate, read now):
+    /// data the producer attached to slots before this point is no longer in use.
+    pub fn gate_end(&mut self) -> u64 {
+        self.refresh_free_end() - self.ring.slot_count() as u64
+    }
+
     /// Re-reads the gates; returns the new `free_end`.
     #[inline]
     fn refresh_free_end(&mut self) -> u64 {
@@ -163,6 +169,57 @@ impl<T> Producer<T> {
         )
         .expect("a consumer stage of this ring panicked");
         self.free_end = gate_end + slot_count;
+    }
+}
+
+/// A producer that publishes in batches: [`BatchPublisher::push`] claims and writes one slot,
+/// [`BatchPublisher::flush`] publishes everything pushed with one store (a stage calls it at its
+/// `end_of_batch`). So that a long batch never holds the ring full of unpublished slots (which its
+/// consumers could not drain), it also publishes by itself every quarter of the ring.
+pub struct BatchPublisher<T> {
+    producer: Producer<T>,
+    unpublished: u64,
+    flush_every: u64,
+}
+
+impl<T> BatchPublisher<T> {
+    /// Wraps `producer`.
+    pub fn new(producer: Producer<T>) -> Self {
+        let flush_every = (producer.slot_count() as u64 / 4).max(1);
+        Self { producer, unpublished: 0, flush_every }
+    }
+
+    /// Claims the next slot (waiting while the ring is full) and writes `value` into it.
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        if self.unpublished >= self.flush_every {
+            self.flush();
+        }
+        let sequence = self.producer.claim();
+        *self.producer.slot_mut(sequence) = value;
+        self.unpublished += 1;
+    }
+
+    /// Publishes everything pushed so far.
+    #[inline]
+    pub fn flush(&mut self) {
+        if self.unpublished > 0 {
+            let last = self.producer.published_end() + self.unpublished - 1;
+            self.producer.publish_through(last);
+            self.unpublished = 0;
+        }
+    }
+
+    /// The wrapped producer (for `gate_end` and such).
+    pub fn producer(&mut self) -> &mut Producer<T> {
+        &mut self.producer
+    }
+}
+
+impl<T> Drop for BatchPublisher<T> {
+    /// Publishes what is pending before the ring closes.
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 

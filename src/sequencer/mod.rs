@@ -16,6 +16,7 @@
 
 pub mod record;
 pub mod replay;
+pub mod stage;
 
 use crate::api::error::ApiError;
 use crate::command::Command;
@@ -72,6 +73,13 @@ impl Sequencer {
             replay: ReplayCache::with_entries_max(limits.replay_entries_max),
             key_limiter: RateLimiter::new(limits.key_rate_per_s, limits.key_burst, limits.keys_max),
         }
+    }
+
+    /// Continues numbering after `last_sequence` and engine time after `last_time_us` (the
+    /// journal's last record), keeping the replay cache rebuilt from it.
+    pub fn continue_after(&mut self, last_sequence: SequenceNumber, last_time_us: u64) {
+        self.next_sequence = last_sequence.0 + 1;
+        self.last_time_us = last_time_us;
     }
 
     /// The last sequence number stamped.

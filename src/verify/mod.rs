@@ -17,6 +17,7 @@ pub mod json;
 pub mod request;
 pub mod signature;
 pub mod signing;
+pub mod stage;
 
 use crate::api::error::{ApiError, ErrorKind};
 use crate::api::routes::{Method, Route};
@@ -184,13 +185,20 @@ impl Verifier {
 
     /// Writes the verdict of every slot in `slots` (one ring batch's worth of this verifier's
     /// slots), at server time `now_ms`.
-    pub fn verify(&mut self, slots: &mut [&mut RequestSlot], overflow: &OverflowPool, now_ms: u64) {
-        for index in 0..slots.len() {
+    pub fn verify(
+        &mut self,
+        slots: &mut (impl SlotAccess + ?Sized),
+        overflow: &OverflowPool,
+        now_ms: u64,
+    ) {
+        for index in 0..slots.count() {
             if self.pending.len() == SIGNATURE_BATCH_MAX || self.messages.len() > MESSAGES_BYTES_MAX
             {
                 self.flush(slots);
             }
-            self.prepare(index, slots[index], overflow, now_ms);
+            let slot = slots.slot(index);
+            self.prepare(index, slot, overflow, now_ms);
+            slot.reply.times.verified_ns = crate::clock::monotonic_ns();
         }
         self.flush(slots);
     }

@@ -1,0 +1,176 @@
+//! The journal thread: ring B → segment files, with group commit.
+//!
+//! **Reads** ring B beside the matcher (both gated only on the sequencer), in batches: every
+//! sequenced command of a batch is appended, the batch is written with one `write`, and in `sync`
+//! mode covered by one `fdatasync` before [`Durable`] advances — so the group-commit batch is
+//! whatever arrived while the previous `fdatasync` ran. **Owns** the [`JournalWriter`].
+//! `async` writes each batch at once and syncs in the background of the stream (at most every
+//! [`ASYNC_SYNC_INTERVAL_MS`]), and answers do not wait for it.
+//!
+//! A failed write or sync is fatal: acknowledgements stop (the durable sequence never advances
+//! again) and the process exits 1 — never retry and go on.
+
+use super::writer::JournalWriter;
+use crate::records::{SequencedSlot, Work};
+use crate::ring::Consumer;
+use crate::sequencer::record::{JOURNAL_RECORD_MAX, encode};
+use crate::types::SequenceNumber;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+
+/// Longest time `async` mode leaves written records unsynced.
+pub const ASYNC_SYNC_INTERVAL_MS: u64 = 10;
+
+/// When answers may go out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// After `fdatasync` covers the command (group commit).
+    Sync,
+    /// At once; the journal syncs in the background.
+    Async,
+    /// No journal at all (benchmarks).
+    None,
+}
+
+impl Durability {
+    /// From the `--durability` value.
+    pub fn parse(text: &str) -> Option<Durability> {
+        match text {
+            "sync" => Some(Durability::Sync),
+            "async" => Some(Durability::Async),
+            "none" => Some(Durability::None),
+            _ => None,
+        }
+    }
+}
+
+/// The last sequence number `fdatasync` covers, published by the journal thread and waited on by
+/// net-out (which sleeps in its poll and is woken through its `mio::Waker`).
+pub struct Durable {
+    sequence: AtomicU64,
+    waiting: AtomicBool,
+    waker: Arc<mio::Waker>,
+    /// Batches committed and records in them (group-commit statistics).
+    commits: AtomicU64,
+    records: AtomicU64,
+}
+
+impl Durable {
+    /// Starts at `sequence` (what recovery found on disk), waking `waker` on progress.
+    pub fn new(sequence: SequenceNumber, waker: Arc<mio::Waker>) -> Durable {
+        Durable {
+            sequence: AtomicU64::new(sequence.0),
+            waiting: AtomicBool::new(false),
+            waker,
+            commits: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+        }
+    }
+
+    /// The durable sequence.
+    pub fn sequence(&self) -> u64 {
+        self.sequence.load(Ordering::Acquire)
+    }
+
+    /// Journal thread: `sequence` is durable.
+    pub fn publish(&self, sequence: SequenceNumber, records: u64) {
+        self.sequence.store(sequence.0, Ordering::Release);
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.records.fetch_add(records, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::AcqRel) {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// net-out: about to sleep until the durable sequence moves past `observed`. Returns false
+    /// (do not sleep) if it already has.
+    pub fn arm(&self, observed: u64) -> bool {
+        self.waiting.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.sequence() != observed {
+            self.waiting.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// net-out: awake again.
+    pub fn disarm(&self) {
+        self.waiting.store(false, Ordering::Relaxed);
+    }
+
+    /// `(commits, records)` so far: records / commits is the mean group-commit batch.
+    pub fn statistics(&self) -> (u64, u64) {
+        (self.commits.load(Ordering::Relaxed), self.records.load(Ordering::Relaxed))
+    }
+}
+
+/// Runs the journal thread until ring B closes (after `Shutdown`), then syncs. Exits the process
+/// with status 1 on any I/O error.
+pub fn run(
+    mut input: Consumer<SequencedSlot>,
+    mut writer: JournalWriter,
+    durable: Arc<Durable>,
+    durability: Durability,
+) {
+    let sync_each_batch = durability == Durability::Sync;
+    let mut record = [0u8; JOURNAL_RECORD_MAX];
+    let mut next = 0u64;
+    let mut last_sync_ms = crate::clock::wall_ms();
+    let fail = |what: &str, error: std::io::Error| -> ! {
+        eprintln!("ringex: journal {what} failed: {error}; stopping without acknowledging more");
+        std::process::exit(1);
+    };
+    loop {
+        let available_end = match input.try_available(next) {
+            Some(available_end) => available_end,
+            None => {
+                // Idle: make everything written durable before sleeping (async mode's background
+                // sync; in sync mode nothing is ever left unsynced here).
+                if writer.durable_sequence() != writer.written_sequence() {
+                    match writer.commit(true) {
+                        Ok(durable_sequence) => durable.publish(durable_sequence, 0),
+                        Err(error) => fail("sync", error),
+                    }
+                    last_sync_ms = crate::clock::wall_ms();
+                }
+                match input.wait_for(next) {
+                    Some(available_end) => available_end,
+                    None => break,
+                }
+            }
+        };
+        let mut appended = 0u64;
+        for sequence in next..available_end {
+            let slot = input.slot(sequence);
+            if let Work::Command(command) = slot.work
+                && command.sequence.0 != 0
+            {
+                let length = encode(&command, &slot.auth, &slot.extras, &mut record);
+                if let Err(error) = writer.append(command.sequence, &record[..length]) {
+                    fail("write", error);
+                }
+                appended += 1;
+            }
+        }
+        if appended > 0 || writer.durable_sequence() != writer.written_sequence() {
+            let now_ms = crate::clock::wall_ms();
+            let sync = sync_each_batch || now_ms >= last_sync_ms + ASYNC_SYNC_INTERVAL_MS;
+            match writer.commit(sync) {
+                Ok(_) if sync => {
+                    last_sync_ms = now_ms;
+                    durable.publish(writer.durable_sequence(), appended);
+                }
+                Ok(_) => {}
+                Err(error) => fail("commit", error),
+            }
+        }
+        input.release_through(available_end - 1);
+        next = available_end;
+    }
+    match writer.commit(true) {
+        Ok(durable_sequence) => durable.publish(durable_sequence, 0),
+        Err(error) => fail("final sync", error),
+    }
+}
