@@ -14,7 +14,6 @@ use ringex::netout::view::ViewLimits;
 use ringex::pipeline::{Server, ServerOptions, recover};
 use ringex::ring::{WaitMode, parse_cores};
 use ringex::sequencer::SequencerLimits;
-use ringex::types::AccountKey;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,10 +22,6 @@ use std::sync::atomic::Ordering;
 
 #[global_allocator]
 static ALLOCATOR: RingexAllocator = RingexAllocator;
-
-/// The development administrator's secret seed, documented in the README so a new user can fund
-/// accounts. Never use it outside development: pass `--admin-key` with your own public key.
-pub const DEV_ADMIN_SEED: [u8; 32] = *b"ringex-development-admin-key-001";
 
 #[derive(Parser)]
 #[command(name = "ringex", version, about = "Low-latency exchange engine, Backpack-compatible")]
@@ -88,11 +83,6 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     }
 }
 
-fn dev_admin_key() -> AccountKey {
-    let signing = ed25519_dalek::SigningKey::from_bytes(&DEV_ADMIN_SEED);
-    AccountKey(*signing.verifying_key().as_bytes())
-}
-
 fn bad(message: String) -> ExitCode {
     eprintln!("ringex: {message}");
     ExitCode::from(2)
@@ -114,7 +104,7 @@ fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
         wait: WaitMode::Auto,
         pin: Vec::new(),
         durability: Durability::Sync,
-        admin_key: dev_admin_key(),
+        admin_key: ringex::verify::dev_admin_key(),
         net_in: NetInOptions {
             connections_max: server.connections_max as usize,
             ip_rate_per_s: rates.per_ip_per_second,

@@ -41,6 +41,17 @@ use signing::{DecodedQuery, write_batch_signing_string, write_signing_string};
 use std::ops::Range;
 use std::sync::Arc;
 
+/// The development administrator's secret seed, documented in the README so a new user can fund
+/// accounts. Never use it outside development: start the server with `--admin-key` and your own
+/// public key.
+pub const DEV_ADMIN_SEED: [u8; 32] = *b"ringex-development-admin-key-001";
+
+/// The development administrator's public key (the default `--admin-key`).
+pub fn dev_admin_key() -> AccountKey {
+    let signing = ed25519_dalek::SigningKey::from_bytes(&DEV_ADMIN_SEED);
+    AccountKey(*signing.verifying_key().as_bytes())
+}
+
 /// Bytes of signing strings kept for one signature batch before it is flushed.
 const MESSAGES_BYTES_MAX: usize = 1 << 20;
 
