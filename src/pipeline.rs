@@ -220,8 +220,9 @@ impl Server {
 
         // 3. Ring B: sequencer → journal and matcher.
         let mut ring_b = RingBuilder::new(RING_B_SLOTS, wait, SequencedSlot::empty);
-        let journal_id = recovered.writer.is_some().then(|| ring_b.consumer(&[], Access::Read));
-        let matcher_id = ring_b.consumer(&[], Access::Read);
+        let matcher_id = ring_b.consumer(&[], Access::Write);
+        let journal_id =
+            recovered.writer.is_some().then(|| ring_b.consumer(&[matcher_id], Access::Read));
         let mut ring_b = ring_b.build();
 
         // 4. Ring C: matcher → net-out (which also sleeps in epoll: woken through its waker).

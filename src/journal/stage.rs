@@ -108,6 +108,11 @@ impl Durable {
 
 /// Runs the journal thread until ring B closes (after `Shutdown`), then syncs. Exits the process
 /// with status 1 on any I/O error.
+///
+/// Records are numbered contiguously by the journal (the writer's sequence); each carries its
+/// command's global sequence number inside. Commands the matcher rejected are not journaled, so
+/// the durable point is expressed in global sequence numbers: the watermark of the last ring B
+/// slot whose batch is synced.
 pub fn run(
     mut input: Consumer<SequencedSlot>,
     mut writer: JournalWriter,
@@ -118,9 +123,17 @@ pub fn run(
     let mut record = [0u8; JOURNAL_RECORD_MAX];
     let mut next = 0u64;
     let mut last_sync_ms = crate::clock::wall_ms();
+    // Global sequence up to which everything is written but not yet synced.
+    let mut unsynced_watermark: Option<u64> = None;
     let fail = |what: &str, error: std::io::Error| -> ! {
         eprintln!("ringex: journal {what} failed: {error}; stopping without acknowledging more");
         std::process::exit(1);
+    };
+    let sync = |writer: &mut JournalWriter, watermark: u64, records: u64| {
+        if let Err(error) = writer.commit(true) {
+            fail("sync", error);
+        }
+        durable.publish(SequenceNumber(watermark), records);
     };
     loop {
         let available_end = match input.try_available(next) {
@@ -128,11 +141,8 @@ pub fn run(
             None => {
                 // Idle: make everything written durable before sleeping (async mode's background
                 // sync; in sync mode nothing is ever left unsynced here).
-                if writer.durable_sequence() != writer.written_sequence() {
-                    match writer.commit(true) {
-                        Ok(durable_sequence) => durable.publish(durable_sequence, 0),
-                        Err(error) => fail("sync", error),
-                    }
+                if let Some(watermark) = unsynced_watermark.take() {
+                    sync(&mut writer, watermark, 0);
                     last_sync_ms = crate::clock::wall_ms();
                 }
                 match input.wait_for(next) {
@@ -145,32 +155,38 @@ pub fn run(
         for sequence in next..available_end {
             let slot = input.slot(sequence);
             if let Work::Command(command) = slot.work
-                && command.sequence.0 != 0
+                && slot.applied
             {
                 let length = encode(&command, &slot.auth, &slot.extras, &mut record);
-                if let Err(error) = writer.append(command.sequence, &record[..length]) {
+                let record_number = SequenceNumber(writer.appended_sequence().0 + 1);
+                if let Err(error) = writer.append(record_number, &record[..length]) {
                     fail("write", error);
                 }
                 appended += 1;
             }
         }
-        if appended > 0 || writer.durable_sequence() != writer.written_sequence() {
-            let now_ms = crate::clock::wall_ms();
-            let sync = sync_each_batch || now_ms >= last_sync_ms + ASYNC_SYNC_INTERVAL_MS;
-            match writer.commit(sync) {
-                Ok(_) if sync => {
-                    last_sync_ms = now_ms;
-                    durable.publish(writer.durable_sequence(), appended);
-                }
-                Ok(_) => {}
-                Err(error) => fail("commit", error),
+        let watermark = input.slot(available_end - 1).watermark.0;
+        let now_ms = crate::clock::wall_ms();
+        if sync_each_batch || now_ms >= last_sync_ms + ASYNC_SYNC_INTERVAL_MS {
+            if appended > 0 || unsynced_watermark.is_some() {
+                sync(&mut writer, watermark, appended);
+                last_sync_ms = now_ms;
+            } else {
+                // Nothing new to write: the batch's commands were rejected or reads.
+                durable.publish(SequenceNumber(watermark), 0);
             }
+            unsynced_watermark = None;
+        } else {
+            if appended > 0
+                && let Err(error) = writer.commit(false)
+            {
+                fail("write", error);
+            }
+            unsynced_watermark = Some(watermark);
         }
         input.release_through(available_end - 1);
         next = available_end;
     }
-    match writer.commit(true) {
-        Ok(durable_sequence) => durable.publish(durable_sequence, 0),
-        Err(error) => fail("final sync", error),
-    }
+    let watermark = unsynced_watermark.unwrap_or(durable.sequence());
+    sync(&mut writer, watermark, 0);
 }

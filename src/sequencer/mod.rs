@@ -112,6 +112,7 @@ impl Sequencer {
             watermark: self.watermark(),
             auth: Auth::default(),
             extras: Extras::default(),
+            applied: false,
         };
         if let Err(error) = self.admit(slot, now_ms) {
             out.work = Work::Reject(error);
