@@ -110,6 +110,7 @@ fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
             ip_rate_per_s: rates.per_ip_per_second,
             ip_burst: rates.per_ip_burst,
             idle_timeout_ms: u64::from(server.idle_timeout_s) * 1000,
+            ..NetInOptions::default()
         },
         sequencer: SequencerLimits {
             replay_entries_max: server.replay_entries_max as usize,

@@ -40,7 +40,8 @@ pub const NET_IN_WAKER: Token = Token(usize::MAX - 1);
 /// too); net-in stops as if its shutdown flag were set.
 pub static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
-/// A request still incomplete after this long is answered 408.
+/// A request still incomplete after this long is answered 408 (the default of
+/// [`NetInOptions::request_timeout_ms`]).
 pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// How often timeouts are checked.
 const TIMER_PERIOD_MS: u64 = 100;
@@ -60,6 +61,8 @@ pub struct NetInOptions {
     pub ip_burst: u64,
     /// Idle keep-alive connections are closed after this long.
     pub idle_timeout_ms: u64,
+    /// A request still incomplete after this long is answered 408 (API.md: 10 s).
+    pub request_timeout_ms: u64,
 }
 
 impl Default for NetInOptions {
@@ -69,6 +72,7 @@ impl Default for NetInOptions {
             ip_rate_per_s: 0,
             ip_burst: 0,
             idle_timeout_ms: 300_000,
+            request_timeout_ms: REQUEST_TIMEOUT_MS,
         }
     }
 }
@@ -454,7 +458,8 @@ impl NetIn {
                 continue;
             }
             let timed_out = connection.partial_since_ms != 0
-                && now_ms.saturating_sub(connection.partial_since_ms) >= REQUEST_TIMEOUT_MS;
+                && now_ms.saturating_sub(connection.partial_since_ms)
+                    >= self.options.request_timeout_ms;
             let idle = connection.filled == 0
                 && now_ms.saturating_sub(connection.last_activity_ms)
                     >= self.options.idle_timeout_ms;

@@ -105,37 +105,156 @@ pub fn raw_request(address: SocketAddr, request: &[u8]) -> (u16, String) {
     read_response(&mut stream)
 }
 
-/// Reads one HTTP response (Content-Length framed) from `stream`.
+/// Reads exactly one HTTP response (Content-Length framed) from `stream`, never past its end, so
+/// pipelined responses can be read one after another.
 pub fn read_response(stream: &mut TcpStream) -> (u16, String) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = find(&buffer, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).to_string();
-            let length: usize = head
-                .lines()
-                .find_map(|line| {
-                    line.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            if buffer.len() >= end + 4 + length {
-                let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-                let body = String::from_utf8_lossy(&buffer[end + 4..end + 4 + length]).to_string();
-                return (status, body);
-            }
-        }
-        let read = stream.read(&mut chunk).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = stream.read(&mut byte).unwrap();
         assert!(
             read > 0,
             "connection closed before a whole response: {}",
-            String::from_utf8_lossy(&buffer)
+            String::from_utf8_lossy(&head)
         );
-        buffer.extend_from_slice(&chunk[..read]);
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// A signed request's bytes, signed the way Backpack's clients sign: the instruction, the query
+/// pairs sorted, the body's top-level keys sorted with their raw values (strings unquoted), then
+/// timestamp and window. Written independently of ringex's own verifier.
+pub struct Signed<'a> {
+    pub secret: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub instruction: &'a str,
+    pub body: Option<serde_json::Value>,
+    pub timestamp_ms: u64,
+    pub window_ms: Option<u64>,
+}
+
+impl Signed<'_> {
+    pub fn signing_string(&self) -> String {
+        let mut text = format!("instruction={}", self.instruction);
+        let mut query: Vec<(&str, &str)> = self
+            .query
+            .split('&')
+            .filter(|piece| !piece.is_empty())
+            .map(|piece| piece.split_once('=').unwrap_or((piece, "")))
+            .collect();
+        query.sort();
+        for (key, value) in query {
+            text.push_str(&format!("&{key}={value}"));
+        }
+        if let Some(serde_json::Value::Object(map)) = &self.body {
+            let mut pairs: Vec<(&String, String)> = map
+                .iter()
+                .map(|(key, value)| (key, value.to_string().trim_matches('"').to_string()))
+                .collect();
+            pairs.sort();
+            for (key, value) in pairs {
+                text.push_str(&format!("&{key}={value}"));
+            }
+        }
+        text.push_str(&format!(
+            "&timestamp={}&window={}",
+            self.timestamp_ms,
+            self.window_ms.unwrap_or(5000)
+        ));
+        text
+    }
+
+    /// The HTTP request, with an optional override of the signature and extra headers.
+    pub fn request(&self, signature: Option<String>, extra_headers: &str) -> Vec<u8> {
+        use ed25519_dalek::Signer;
+        let seed: [u8; 32] = STANDARD.decode(self.secret).unwrap().try_into().unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let signature = signature.unwrap_or_else(|| {
+            STANDARD.encode(key.sign(self.signing_string().as_bytes()).to_bytes())
+        });
+        let body = self.body.as_ref().map(|body| body.to_string()).unwrap_or_default();
+        let target = if self.query.is_empty() {
+            self.path.to_string()
+        } else {
+            format!("{}?{}", self.path, self.query)
+        };
+        let window =
+            self.window_ms.map(|window| format!("X-Window: {window}\r\n")).unwrap_or_default();
+        format!(
+            "{} {target} HTTP/1.1\r\nHost: test\r\nX-API-Key: {}\r\nX-Signature: {signature}\r\nX-Timestamp: {}\r\n{window}{extra_headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.method,
+            STANDARD.encode(key.verifying_key().as_bytes()),
+            self.timestamp_ms,
+            body.len()
+        )
+        .into_bytes()
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+/// The administrator's state as JSON, over a raw socket.
+pub fn admin_state(address: SocketAddr) -> serde_json::Value {
+    let secret = admin_secret();
+    let signed = Signed {
+        secret: &secret,
+        method: "GET",
+        path: "/api/v1/admin/state",
+        query: "",
+        instruction: "adminStateQuery",
+        body: None,
+        timestamp_ms: now_ms(),
+        window_ms: None,
+    };
+    let (status, body) = raw_request(address, &signed.request(None, ""));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// An administrator POST (deposit, withdraw, freeze, unfreeze) over a raw socket.
+pub fn admin_post(
+    address: SocketAddr,
+    path: &str,
+    instruction: &str,
+    body: serde_json::Value,
+) -> (u16, String) {
+    let secret = admin_secret();
+    let signed = Signed {
+        secret: &secret,
+        method: "POST",
+        path,
+        query: "",
+        instruction,
+        body: Some(body),
+        timestamp_ms: now_ms(),
+        window_ms: None,
+    };
+    raw_request(address, &signed.request(None, ""))
+}
+
+/// Bytes of journal segments in `dir`.
+pub fn journal_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.filter_map(|entry| entry.ok()?.metadata().ok()).map(|meta| meta.len()).sum()
+        })
+        .unwrap_or(0)
 }
