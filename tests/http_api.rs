@@ -129,7 +129,8 @@ fn the_signature_matrix_changes_nothing() {
         Signed { window_ms: Some(60_001), ..order(&alice, now + 5) }.request(None, "");
     let unknown_key = order(&user_secret(99), now).request(None, "");
     let frozen_account = order(&frozen, now).request(None, "");
-    let cases: Vec<(&str, Vec<u8>, (u16, &str, &str))> = vec![
+    type Expected = (u16, &'static str, &'static str);
+    let cases: Vec<(&str, Vec<u8>, Expected)> = vec![
         ("flipped signature bit", flipped, (401, "INVALID_SIGNATURE", "Invalid signature")),
         ("changed parameter", changed_parameter, (401, "INVALID_SIGNATURE", "Invalid signature")),
         (
