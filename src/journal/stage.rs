@@ -12,7 +12,7 @@
 
 use super::writer::JournalWriter;
 use crate::records::{SequencedSlot, Work};
-use crate::ring::Consumer;
+use crate::ring::{Consumer, Notify};
 use crate::sequencer::record::{JOURNAL_RECORD_MAX, encode};
 use crate::types::SequenceNumber;
 use std::sync::Arc;
@@ -45,11 +45,11 @@ impl Durability {
 }
 
 /// The last sequence number `fdatasync` covers, published by the journal thread and waited on by
-/// net-out (which sleeps in its poll and is woken through its `mio::Waker`).
+/// net-out (which sleeps in its poll and is woken through its waker).
 pub struct Durable {
     sequence: AtomicU64,
     waiting: AtomicBool,
-    waker: Arc<mio::Waker>,
+    waker: Arc<dyn Notify>,
     /// Batches committed and records in them (group-commit statistics).
     commits: AtomicU64,
     records: AtomicU64,
@@ -57,7 +57,7 @@ pub struct Durable {
 
 impl Durable {
     /// Starts at `sequence` (what recovery found on disk), waking `waker` on progress.
-    pub fn new(sequence: SequenceNumber, waker: Arc<mio::Waker>) -> Durable {
+    pub fn new(sequence: SequenceNumber, waker: Arc<dyn Notify>) -> Durable {
         Durable {
             sequence: AtomicU64::new(sequence.0),
             waiting: AtomicBool::new(false),
@@ -79,7 +79,7 @@ impl Durable {
         self.records.fetch_add(records, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::AcqRel) {
-            let _ = self.waker.wake();
+            self.waker.notify();
         }
     }
 
@@ -103,6 +103,52 @@ impl Durable {
     /// `(commits, records)` so far: records / commits is the mean group-commit batch.
     pub fn statistics(&self) -> (u64, u64) {
         (self.commits.load(Ordering::Relaxed), self.records.load(Ordering::Relaxed))
+    }
+}
+
+/// The rule net-out answers by: a ring C record may be handled only once the journal covers its
+/// watermark (in `sync` mode), and every acknowledged command is checked against it — an assert
+/// on the answer path, counted so tests can show it held for every command.
+pub struct DurabilityGate {
+    durable: Option<Arc<Durable>>,
+    enforce: bool,
+    /// Commands acknowledged under the check.
+    pub acknowledged: u64,
+}
+
+impl DurabilityGate {
+    /// A gate on `durable`, enforced when `enforce` (`--durability sync`).
+    pub fn new(durable: Option<Arc<Durable>>, enforce: bool) -> DurabilityGate {
+        assert!(!enforce || durable.is_some(), "sync durability needs a journal");
+        DurabilityGate { durable, enforce, acknowledged: 0 }
+    }
+
+    /// The durable sequence now (0 without a journal).
+    pub fn durable_sequence(&self) -> u64 {
+        self.durable.as_ref().map_or(0, |durable| durable.sequence())
+    }
+
+    /// `None` when a record with `watermark` may be handled now, else the durable sequence it
+    /// waits behind.
+    pub fn blocked(&self, watermark: SequenceNumber) -> Option<u64> {
+        if !self.enforce {
+            return None;
+        }
+        let durable = self.durable_sequence();
+        (watermark.0 > durable).then_some(durable)
+    }
+
+    /// Called as the answer to sequenced command `sequence` is released.
+    pub fn acknowledge(&mut self, sequence: SequenceNumber) {
+        if self.enforce && sequence.0 != 0 {
+            assert!(sequence.0 <= self.durable_sequence(), "acknowledged before durable");
+            self.acknowledged += 1;
+        }
+    }
+
+    /// Sleeps are armed on the durable cursor through this.
+    pub fn durable(&self) -> Option<&Arc<Durable>> {
+        self.durable.as_ref()
     }
 }
 

@@ -16,7 +16,7 @@ use super::view::View;
 use crate::api::error::ApiError;
 use crate::clock;
 use crate::event::Event;
-use crate::journal::stage::Durable;
+use crate::journal::stage::DurabilityGate;
 use crate::net::shared::{ConnectionTable, Links};
 use crate::records::{ConnectionToken, Extras, Outcome, Output, OutputSlot, Reply};
 use crate::ring::{Consumer, ExternalWait, WaitStrategy};
@@ -83,10 +83,8 @@ pub struct NetOut {
     pub connections: Arc<ConnectionTable>,
     /// The way back to net-in.
     pub links: Arc<Links>,
-    /// The journal's durable sequence (absent with `--durability none`).
-    pub durable: Option<Arc<Durable>>,
-    /// Whether answers wait for it (`sync`).
-    pub gate_on_durable: bool,
+    /// The journal's durable sequence and whether answers wait for it (`sync`).
+    pub gate: DurabilityGate,
     /// How ring waits behave (busy-spin polls with a zero timeout).
     pub wait: WaitStrategy,
 }
@@ -131,7 +129,7 @@ impl NetOut {
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => panic!("net-out poll failed: {error}"),
             }
-            if let Some(durable) = &self.durable {
+            if let Some(durable) = self.gate.durable() {
                 durable.disarm();
             }
             self.input.disarm_external_wait();
@@ -156,7 +154,7 @@ impl NetOut {
             return Some(Duration::ZERO);
         }
         if let Some(observed) = blocked_on {
-            let durable = self.durable.as_ref().expect("blocked only when waiting for durability");
+            let durable = self.gate.durable().expect("blocked only when waiting for durability");
             return if durable.arm(observed) { Some(IDLE_POLL) } else { Some(Duration::ZERO) };
         }
         match self.input.arm_external_wait(next) {
@@ -172,12 +170,10 @@ impl NetOut {
         let Some(available_end) = self.input.try_available(next) else {
             return (next, None, self.input.is_finished(next));
         };
-        let durable = self.durable.as_ref().map(|durable| durable.sequence());
-        let gate = durable.filter(|_| self.gate_on_durable);
         let mut sequence = next;
         while sequence < available_end {
             let slot = *self.input.slot(sequence);
-            if let Some(durable) = gate.filter(|&durable| slot.watermark.0 > durable) {
+            if let Some(durable) = self.gate.blocked(slot.watermark) {
                 return (sequence, Some(durable), false);
             }
             sequence += 1;
@@ -191,7 +187,7 @@ impl NetOut {
                     if outcome == Outcome::Shutdown {
                         return (sequence, None, true);
                     }
-                    self.answer(state, &reply, &outcome, &extras, durable);
+                    self.answer(state, &reply, &outcome, &extras);
                     state.events.clear();
                 }
             }
@@ -215,14 +211,7 @@ impl NetOut {
         outbox
     }
 
-    fn answer(
-        &mut self,
-        state: &mut State,
-        reply: &Reply,
-        outcome: &Outcome,
-        extras: &Extras,
-        durable: Option<u64>,
-    ) {
+    fn answer(&mut self, state: &mut State, reply: &Reply, outcome: &Outcome, extras: &Extras) {
         if *outcome == Outcome::Close {
             let outbox = self.outbox(state, reply.connection);
             outbox.closing = true;
@@ -233,13 +222,14 @@ impl NetOut {
         state.body.clear();
         let result: Result<ContentType, ApiError> = match *outcome {
             Outcome::Command { sequence, account } => {
+                self.gate.acknowledge(sequence);
                 let answer = CommandAnswer {
                     reply,
                     account: &account,
                     sequence,
                     events: &state.events,
                     extras,
-                    durable_sequence: SequenceNumber(durable.unwrap_or(0)),
+                    durable_sequence: SequenceNumber(self.gate.durable_sequence()),
                 };
                 render::render_command(&mut state.body, self.view.config(), &answer)
                     .map(|()| ContentType::Json)

@@ -6,15 +6,16 @@ use crate::records::{RequestSlot, SequencedSlot, Verdict};
 use crate::ring::{BatchPublisher, Consumer};
 
 /// Runs the sequencer until ring A closes; ring B closes when it returns (after passing
-/// `Shutdown` on).
+/// `Shutdown` on). `engine_clock` gives Unix µs (the wall clock, but for determinism tests).
 pub fn run(
     mut input: Consumer<RequestSlot>,
     mut output: BatchPublisher<SequencedSlot>,
     mut sequencer: Sequencer,
+    engine_clock: fn() -> u64,
 ) {
     let mut next = 0u64;
     while let Some(available_end) = input.wait_for(next) {
-        let now_us = clock::wall_us();
+        let now_us = engine_clock();
         for sequence in next..available_end {
             let slot = input.slot(sequence);
             debug_assert!(slot.verdict != Verdict::Pending, "gated on the verifiers");
