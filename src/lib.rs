@@ -26,6 +26,7 @@ pub mod command;
 pub mod config;
 pub mod constants;
 pub mod event;
+pub mod harness;
 pub mod journal;
 pub mod matcher;
 pub mod money;

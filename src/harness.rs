@@ -1,0 +1,153 @@
+//! An in-process driver for the middle of the pipeline: it stands in for net-in (publishing
+//! requests into ring A exactly as net-in frames them) and for net-out (consuming ring C under
+//! the same durability gate), so tests and benchmarks exercise verify, sequencer, journal and
+//! matcher threads without sockets.
+//!
+//! Not used by `serve`. Requests are raw HTTP bytes, framed by [`crate::net::http::frame`] and
+//! copied by [`crate::net::copy_request`], the functions net-in uses.
+
+use crate::event::Event;
+use crate::journal::stage::{Durability, DurabilityGate};
+use crate::matcher::Matcher;
+use crate::net::http::{Framed, frame, header_slots};
+use crate::net::{copy_request, route_of};
+use crate::pipeline::{Core, CoreOptions, CoreThreads, RecoveredState};
+use crate::records::{ConnectionToken, Outcome, Output, OutputSlot, RequestKind, RequestSlot};
+use crate::ring::{Consumer, Producer};
+use std::hash::Hasher;
+use std::thread::JoinHandle;
+
+/// What the consumer saw.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Collected {
+    /// Events seen.
+    pub events: u64,
+    /// Requests answered (one per `Done`).
+    pub answers: u64,
+    /// Sequenced commands acknowledged under the durability check.
+    pub acknowledged: u64,
+    /// A hash of every event's full content, in order (equal hashes: identical event streams).
+    pub events_hash: u64,
+    /// The first events, kept whole for exact comparison and inspection.
+    pub first_events: Vec<Event>,
+    /// Error answers among the answers.
+    pub errors: u64,
+}
+
+/// Feeds a formatter's output into a hasher without allocating.
+struct HashWriter<'h>(&'h mut std::collections::hash_map::DefaultHasher);
+
+impl std::fmt::Write for HashWriter<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0.write(text.as_bytes());
+        Ok(())
+    }
+}
+
+/// Events kept whole in [`Collected::first_events`].
+const FIRST_EVENTS_KEPT: usize = 4096;
+
+fn consume(mut input: Consumer<OutputSlot>, mut gate: DurabilityGate) -> Collected {
+    use std::fmt::Write;
+    let mut collected = Collected::default();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut next = 0u64;
+    loop {
+        let Some(available_end) = input.wait_for(next) else {
+            break;
+        };
+        let mut sequence = next;
+        let mut stop = false;
+        while sequence < available_end {
+            let slot = *input.slot(sequence);
+            if gate.blocked(slot.watermark).is_some() {
+                // Wait for the journal; the ring keeps everything behind this slot in place.
+                std::hint::spin_loop();
+                std::thread::yield_now();
+                continue;
+            }
+            match slot.output {
+                Output::Event(event) => {
+                    collected.events += 1;
+                    let _ = write!(HashWriter(&mut hasher), "{event:?}");
+                    if collected.first_events.len() < FIRST_EVENTS_KEPT {
+                        collected.first_events.push(event);
+                    }
+                }
+                Output::Done { outcome, .. } => {
+                    collected.answers += 1;
+                    match outcome {
+                        Outcome::Command { sequence, .. } => gate.acknowledge(sequence),
+                        Outcome::Reject(_) => collected.errors += 1,
+                        Outcome::Shutdown => stop = true,
+                        Outcome::Read { .. } | Outcome::Close => {}
+                    }
+                }
+            }
+            sequence += 1;
+        }
+        input.release_through(sequence - 1);
+        next = sequence;
+        if stop {
+            break;
+        }
+    }
+    collected.acknowledged = gate.acknowledged;
+    collected.events_hash = hasher.finish();
+    collected
+}
+
+/// A running middle pipeline with a producer in the caller's hands and a consumer thread.
+pub struct Harness {
+    ring_a: Producer<RequestSlot>,
+    threads: CoreThreads,
+    consumer: JoinHandle<Collected>,
+}
+
+impl Harness {
+    /// Starts the pipeline on `recovered` state; the consumer applies the durability gate that
+    /// `options.durability` implies.
+    pub fn start(options: CoreOptions, recovered: RecoveredState) -> Harness {
+        let durability = options.durability;
+        let (core, _view) =
+            Core::start(options, recovered, None, || None).expect("the core starts");
+        let Core { ring_a, ring_c, durable, threads, .. } = core;
+        let gate = DurabilityGate::new(durable, durability == Durability::Sync);
+        let consumer = std::thread::Builder::new()
+            .name("harness-out".into())
+            .spawn(move || consume(ring_c, gate))
+            .expect("spawn the consumer");
+        Harness { ring_a, threads, consumer }
+    }
+
+    /// Publishes one raw HTTP request into ring A, as net-in would.
+    pub fn send(&mut self, request: &[u8]) {
+        let mut headers = header_slots();
+        let Framed::Complete(framed) = frame(request, &mut headers) else {
+            panic!("the harness sends whole, valid requests: {}", String::from_utf8_lossy(request));
+        };
+        let sequence = self.ring_a.claim();
+        let slot = self.ring_a.slot_mut(sequence);
+        match route_of(&framed) {
+            Ok((route, _)) => copy_request(slot, &framed, route, None),
+            Err(error) => slot.kind = RequestKind::Answered(error),
+        }
+        slot.reply.connection = ConnectionToken::default();
+        slot.reply.times = Default::default();
+        slot.reply.times.received_ns = crate::clock::monotonic_ns();
+        self.ring_a.publish(sequence);
+    }
+
+    /// Publishes `Shutdown`, waits for every stage to drain, and returns what the consumer saw
+    /// and the engine as it stopped.
+    pub fn finish(self) -> (Collected, Matcher) {
+        let Harness { mut ring_a, threads, consumer } = self;
+        let sequence = ring_a.claim();
+        ring_a.slot_mut(sequence).kind = RequestKind::Shutdown;
+        ring_a.publish(sequence);
+        drop(ring_a);
+        let collected = consumer.join().expect("the consumer");
+        let matcher = threads.join().expect("clean stage threads");
+        (collected, matcher)
+    }
+}
