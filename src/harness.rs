@@ -52,10 +52,7 @@ fn consume(mut input: Consumer<OutputSlot>, mut gate: DurabilityGate) -> Collect
     let mut collected = Collected::default();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     let mut next = 0u64;
-    loop {
-        let Some(available_end) = input.wait_for(next) else {
-            break;
-        };
+    while let Some(available_end) = input.wait_for(next) {
         let mut sequence = next;
         let mut stop = false;
         while sequence < available_end {
