@@ -88,7 +88,7 @@ impl Stream {
         if made < self.users.len() * 2 {
             let user = &self.users[made / 2];
             let (symbol, quantity) =
-                if made % 2 == 0 { ("USDC", "100000000") } else { ("SOL", "1000000") };
+                if made.is_multiple_of(2) { ("USDC", "100000000") } else { ("SOL", "1000000") };
             let body =
                 format!(r#"{{"account":"{user}","symbol":"{symbol}","quantity":"{quantity}"}}"#);
             return signed(&self.admin, "POST", "/api/v1/admin/deposit", &body, now_ms);
