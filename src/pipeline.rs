@@ -253,6 +253,7 @@ impl Core {
                 .name(name.clone())
                 .spawn(move || {
                     pin_current_thread(core);
+                    crate::alloc::count_this_thread();
                     work()
                 })
                 .map_err(|error| StartError::Io(format!("spawn {name}: {error}")))
@@ -295,6 +296,7 @@ impl Core {
             .name("matcher".into())
             .spawn(move || {
                 pin_current_thread(core);
+                crate::alloc::count_this_thread();
                 crate::matcher::stage::run(input, output, engine)
             })
             .map_err(|error| StartError::Io(format!("spawn matcher: {error}")))?;
@@ -416,6 +418,7 @@ impl Server {
             .name("net-in".into())
             .spawn(move || {
                 pin_current_thread(net_in_core);
+                crate::alloc::count_this_thread();
                 net_in.run()
             })
             .map_err(io("spawn net-in"))?;
@@ -435,6 +438,7 @@ impl Server {
             .name("net-out".into())
             .spawn(move || {
                 pin_current_thread(net_out_core);
+                crate::alloc::count_this_thread();
                 net_out.run()
             })
             .map_err(io("spawn net-out"))?;
