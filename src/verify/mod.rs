@@ -36,7 +36,7 @@ use ed25519_dalek::Signature;
 use json::{FlatObject, InvalidJson};
 use request::{Body, Parsed, Request, RequestContext};
 use sha2::{Digest, Sha256};
-use signature::{Check, KeyCache, SIGNATURE_BATCH_MAX, SignatureVerifier};
+use signature::{Check, CheckedKey, KeyCache, SIGNATURE_BATCH_MAX, SignatureVerifier};
 use signing::{DecodedQuery, write_batch_signing_string, write_signing_string};
 use std::ops::Range;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ const KEY_CACHE_ENTRIES: usize = 4096;
 #[derive(Clone, Copy)]
 struct Pending {
     slot: usize,
-    key: ed25519_dalek::VerifyingKey,
+    key: CheckedKey,
     signature: Signature,
     message: (usize, usize),
     auth: Auth,
@@ -181,7 +181,7 @@ impl Verifier {
             config,
             admin_key,
             keys: KeyCache::with_entries(KEY_CACHE_ENTRIES),
-            signatures: SignatureVerifier::default(),
+            signatures: SignatureVerifier::from_os_entropy(),
             query: DecodedQuery::default(),
             messages: Vec::with_capacity(
                 MESSAGES_BYTES_MAX + crate::net::overflow::OVERFLOW_BUFFER_BYTES,
@@ -376,21 +376,16 @@ impl Verifier {
         if self.pending.is_empty() {
             return;
         }
-        let mut checks = [None; SIGNATURE_BATCH_MAX];
-        for (check, pending) in checks.iter_mut().zip(&self.pending) {
+        let last = self.pending.len() - 1;
+        // Entries past `last` repeat it and are never read.
+        let checks: [Check<'_>; SIGNATURE_BATCH_MAX] = std::array::from_fn(|index| {
+            let pending = &self.pending[index.min(last)];
             let Range { start, end } = pending.message.0..pending.message.1;
-            *check = Some(Check {
-                key: pending.key,
-                signature: pending.signature,
+            Check {
+                key: &pending.key,
+                signature: &pending.signature,
                 message: &self.messages[start..end],
-            });
-        }
-        let checks: [Check<'_>; SIGNATURE_BATCH_MAX] = checks.map(|check| {
-            check.unwrap_or(Check {
-                key: self.pending[0].key,
-                signature: self.pending[0].signature,
-                message: &[],
-            })
+            }
         });
         let mut verdicts = [self.trust_signatures; SIGNATURE_BATCH_MAX];
         if !self.trust_signatures {
