@@ -49,9 +49,10 @@
 //!
 //! # No allocation
 //!
-//! The multiscalar multiplication collects a few vectors per call; it runs inside the thread's
-//! [`ScopedArena`](crate::alloc::ScopedArena), so the hot path makes no heap call. Everything
-//! else lives in vectors sized at start-up.
+//! The multiscalar multiplication collects a few vectors per call, and ed25519-dalek boxes the
+//! error of a refused signature; both run inside the thread's
+//! [`ScopedArena`](crate::alloc::ScopedArena), so the hot path makes no heap call, not even for
+//! a bad signature. Everything else lives in vectors sized at start-up.
 
 use crate::alloc::ScopedArena;
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
@@ -269,7 +270,7 @@ impl SignatureVerifier {
         assert!(verdicts.len() >= checks.len());
         if checks.len() < 2 {
             for (check, verdict) in checks.iter().zip(verdicts.iter_mut()) {
-                *verdict = verify_single(check);
+                *verdict = self.arena.run(|| verify_single(check));
             }
             return;
         }
@@ -300,8 +301,9 @@ impl SignatureVerifier {
             }
             self.fallbacks += 1;
         }
-        for &index in &self.member_indexes {
-            verdicts[index] = verify_single(&checks[index]);
+        let SignatureVerifier { arena, member_indexes, .. } = self;
+        for &index in member_indexes.iter() {
+            verdicts[index] = arena.run(|| verify_single(&checks[index]));
         }
     }
 
