@@ -95,6 +95,22 @@ fn requests(count: usize) -> Vec<Vec<u8>> {
 struct Measured {
     commands_per_s: f64,
     mean_group_commit: f64,
+    stages: String,
+}
+
+/// `p50/p99` of each stage, in µs.
+fn stage_summary(latencies: &ringex::harness::StageLatencies) -> String {
+    let quantiles = |histogram: &hdrhistogram::Histogram<u64>| {
+        let microseconds = |quantile| histogram.value_at_quantile(quantile) as f64 / 1e3;
+        format!("{:.1}/{:.1}", microseconds(0.5), microseconds(0.99))
+    };
+    format!(
+        "verify {} · sequence {} · match {} · answer {} µs (p50/p99, saturating load)",
+        quantiles(&latencies.verify_ns),
+        quantiles(&latencies.sequence_ns),
+        quantiles(&latencies.match_ns),
+        quantiles(&latencies.answer_ns)
+    )
 }
 
 fn run(durability: Durability, requests: &[Vec<u8>]) -> Measured {
@@ -144,6 +160,7 @@ fn run(durability: Durability, requests: &[Vec<u8>]) -> Measured {
     Measured {
         commands_per_s: requests.len() as f64 / elapsed,
         mean_group_commit: collected.journaled as f64 / commits as f64,
+        stages: stage_summary(&collected.latencies),
     }
 }
 
@@ -165,6 +182,7 @@ fn main() {
         println!(
             "pipeline/{durability:?}: {rate:.0} commands/s (median of {ROUNDS}), mean group commit {batch:.1} records per fdatasync"
         );
+        println!("  stages (last run): {}", runs[ROUNDS - 1].stages);
         results.push(rate);
     }
     println!("pipeline_sync_vs_none: {:.3}", results[2] / results[0]);

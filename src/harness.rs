@@ -17,8 +17,50 @@ use crate::ring::{Consumer, Producer};
 use std::hash::Hasher;
 use std::thread::JoinHandle;
 
-/// What the consumer saw.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// Per-stage latency of every answered request, from the stamps each stage writes
+/// (`StageTimes`): net-in → verify, verify → sequencer, sequencer → matcher, matcher → answer.
+#[derive(Debug, Clone)]
+pub struct StageLatencies {
+    /// Nanoseconds from framing to the verdict.
+    pub verify_ns: hdrhistogram::Histogram<u64>,
+    /// Nanoseconds from the verdict to the sequence number.
+    pub sequence_ns: hdrhistogram::Histogram<u64>,
+    /// Nanoseconds from the sequence number to the matcher's end of the request.
+    pub match_ns: hdrhistogram::Histogram<u64>,
+    /// Nanoseconds from the matcher to the answer (net-out's stand-in, after the durability gate).
+    pub answer_ns: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for StageLatencies {
+    fn default() -> Self {
+        let histogram = || {
+            hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
+        };
+        StageLatencies {
+            verify_ns: histogram(),
+            sequence_ns: histogram(),
+            match_ns: histogram(),
+            answer_ns: histogram(),
+        }
+    }
+}
+
+impl StageLatencies {
+    fn record(&mut self, times: &crate::records::StageTimes, answered_ns: u64) {
+        let record = |histogram: &mut hdrhistogram::Histogram<u64>, from: u64, to: u64| {
+            if from != 0 && to >= from {
+                let _ = histogram.record((to - from).max(1));
+            }
+        };
+        record(&mut self.verify_ns, times.received_ns, times.verified_ns);
+        record(&mut self.sequence_ns, times.verified_ns, times.sequenced_ns);
+        record(&mut self.match_ns, times.sequenced_ns, times.matched_ns);
+        record(&mut self.answer_ns, times.matched_ns, answered_ns);
+    }
+}
+
+/// What the consumer saw. Equality compares what is deterministic (not the latencies).
+#[derive(Debug, Default, Clone)]
 pub struct Collected {
     /// Events seen.
     pub events: u64,
@@ -37,6 +79,16 @@ pub struct Collected {
     pub commits: u64,
     /// Records journaled.
     pub journaled: u64,
+    /// Stage-by-stage latency.
+    pub latencies: StageLatencies,
+}
+
+impl PartialEq for Collected {
+    fn eq(&self, other: &Collected) -> bool {
+        (self.events, self.answers, self.acknowledged, self.events_hash, self.errors)
+            == (other.events, other.answers, other.acknowledged, other.events_hash, other.errors)
+            && self.first_events == other.first_events
+    }
 }
 
 /// Feeds a formatter's output into a hasher without allocating.
@@ -82,8 +134,9 @@ fn consume(
                         collected.first_events.push(event);
                     }
                 }
-                Output::Done { outcome, .. } => {
+                Output::Done { outcome, reply, .. } => {
                     collected.answers += 1;
+                    collected.latencies.record(&reply.times, crate::clock::monotonic_ns());
                     match outcome {
                         Outcome::Command { sequence, .. } => gate.acknowledge(sequence),
                         Outcome::Reject(_) => collected.errors += 1,
