@@ -524,7 +524,7 @@ fn a_modulo_member_cannot_touch_a_sibling_sequence() {
 }
 
 #[test]
-#[should_panic(expected = "publish out of order")]
+#[should_panic(expected = "published out of order")]
 fn publishes_must_be_contiguous() {
     let mut builder = RingBuilder::new(4, WaitStrategy::BusySpin, Record::default);
     builder.consumer(&[], Access::Read);
