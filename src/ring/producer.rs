@@ -85,7 +85,8 @@ impl<T> Producer<T> {
     }
 
     /// Claims between 1 and `count_max` contiguous sequences, as many as are free, waiting while
-    /// none is.
+    /// none is. It never waits for the whole batch: a consumer that releases only after reading
+    /// further (the journal releases after `fdatasync`) would deadlock with a producer that did.
     #[inline]
     pub fn claim_batch(&mut self, count_max: usize) -> Range<u64> {
         let start = self.claim_end;
