@@ -303,3 +303,58 @@ fn rate_limits_answer_429_with_retry_after() {
     }
     server.stop();
 }
+
+#[test]
+fn a_replayed_request_is_refused_across_a_restart() {
+    let dir = TestDir::new("replay-restart");
+    let server = TestServer::start(options(dir.0.clone()));
+    let alice = user_secret(51);
+    fund(&server, &alice, "USDC", "100000");
+    let request = order(&alice, now_ms()).request(None, "");
+    let (status, body) = raw_request(server.address, &request);
+    assert_eq!(status, 200, "{body}");
+    let hash = admin_state(server.address)["stateHash"].clone();
+    server.stop();
+    // The same bytes, inside their window, after a restart: the journal rebuilt the cache.
+    let server = TestServer::start(options(dir.0.clone()));
+    assert_eq!(server.server.replayed_records, 2);
+    let (status, body) = raw_request(server.address, &request);
+    assert_eq!(
+        error_of(status, &body),
+        (409, "INVALID_CLIENT_REQUEST".into(), "Duplicate request".into())
+    );
+    assert_eq!(admin_state(server.address)["stateHash"], hash);
+    server.stop();
+}
+
+#[test]
+fn connections_beyond_the_cap_are_refused() {
+    let dir = TestDir::new("cap");
+    let mut server_options = options(dir.0.clone());
+    server_options.net_in.connections_max = 2;
+    let server = TestServer::start(server_options);
+    let mut first = TcpStream::connect(server.address).unwrap();
+    let mut second = TcpStream::connect(server.address).unwrap();
+    for stream in [&mut first, &mut second] {
+        stream.write_all(b"GET /api/v1/ping HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(read_response(stream).0, 200);
+    }
+    let mut third = TcpStream::connect(server.address).unwrap();
+    let _ = third.write_all(b"GET /api/v1/ping HTTP/1.1\r\n\r\n");
+    let mut rest = Vec::new();
+    let closed = matches!(third.read_to_end(&mut rest), Ok(0) | Err(_));
+    assert!(closed && rest.is_empty(), "the third connection is closed unanswered");
+    // Closing one makes room again.
+    drop(first);
+    let mut fourth = loop {
+        let mut stream = TcpStream::connect(server.address).unwrap();
+        if stream.write_all(b"GET /api/v1/ping HTTP/1.1\r\n\r\n").is_ok() {
+            let mut byte = [0u8; 1];
+            if stream.peek(&mut byte).map(|read| read > 0).unwrap_or(false) {
+                break stream;
+            }
+        }
+    };
+    assert_eq!(read_response(&mut fourth).0, 200);
+    server.stop();
+}

@@ -170,7 +170,8 @@ pub fn run(
     let mut next = 0u64;
     let mut last_sync_ms = crate::clock::wall_ms();
     // Global sequence up to which everything is written but not yet synced.
-    let mut unsynced_watermark: Option<u64> = None;
+    // Written but not yet synced: the global sequence it reaches and the records in it.
+    let mut unsynced: Option<(u64, u64)> = None;
     let fail = |what: &str, error: std::io::Error| -> ! {
         eprintln!("ringex: journal {what} failed: {error}; stopping without acknowledging more");
         std::process::exit(1);
@@ -187,8 +188,8 @@ pub fn run(
             None => {
                 // Idle: make everything written durable before sleeping (async mode's background
                 // sync; in sync mode nothing is ever left unsynced here).
-                if let Some(watermark) = unsynced_watermark.take() {
-                    sync(&mut writer, watermark, 0);
+                if let Some((watermark, records)) = unsynced.take() {
+                    sync(&mut writer, watermark, records);
                     last_sync_ms = crate::clock::wall_ms();
                 }
                 match input.wait_for(next) {
@@ -214,25 +215,26 @@ pub fn run(
         let watermark = input.slot(available_end - 1).watermark.0;
         let now_ms = crate::clock::wall_ms();
         if sync_each_batch || now_ms >= last_sync_ms + ASYNC_SYNC_INTERVAL_MS {
-            if appended > 0 || unsynced_watermark.is_some() {
-                sync(&mut writer, watermark, appended);
+            let pending = unsynced.take().map_or(0, |(_, records)| records);
+            if appended + pending > 0 {
+                sync(&mut writer, watermark, appended + pending);
                 last_sync_ms = now_ms;
             } else {
                 // Nothing new to write: the batch's commands were rejected or reads.
                 durable.publish(SequenceNumber(watermark), 0);
             }
-            unsynced_watermark = None;
         } else {
             if appended > 0
                 && let Err(error) = writer.commit(false)
             {
                 fail("write", error);
             }
-            unsynced_watermark = Some(watermark);
+            let pending = unsynced.map_or(0, |(_, records)| records);
+            unsynced = Some((watermark, pending + appended));
         }
         input.release_through(available_end - 1);
         next = available_end;
     }
-    let watermark = unsynced_watermark.unwrap_or(durable.sequence());
-    sync(&mut writer, watermark, 0);
+    let (watermark, records) = unsynced.unwrap_or((durable.sequence(), 0));
+    sync(&mut writer, watermark, records);
 }

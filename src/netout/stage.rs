@@ -39,6 +39,8 @@ const OUTBOX_BYTES_INITIAL: usize = 16 << 10;
 const COMMAND_EVENTS_INITIAL: usize = 1 << 16;
 /// Longest sleep in the poll when idle (shutdown and timers need no finer grain here).
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How long a closed connection may keep unsent output waiting for a peer that does not read.
+const CLOSE_GRACE_MS: u64 = 30_000;
 
 /// One connection's output side.
 struct Outbox {
@@ -51,6 +53,8 @@ struct Outbox {
     dead: bool,
     /// `Closed` arrived: hand the connection back once flushed.
     closing: bool,
+    /// When `Closed` arrived (wall ms), for the grace period of unsent output.
+    closing_since_ms: u64,
     active: bool,
     dirty: bool,
 }
@@ -65,6 +69,7 @@ impl Outbox {
             writable_registered: false,
             dead: false,
             closing: false,
+            closing_since_ms: 0,
             active: false,
             dirty: false,
         }
@@ -110,6 +115,7 @@ impl NetOut {
         let mut poll_events = Events::with_capacity(1024);
         let mut next = 0u64;
         let mut shutting_down = false;
+        let mut next_grace_check_ms = clock::wall_ms() + IDLE_POLL.as_millis() as u64;
         loop {
             let (processed_end, blocked_on, shutdown) = self.process(&mut state, next);
             let progressed = processed_end > next;
@@ -138,6 +144,27 @@ impl NetOut {
                     let index = event.token().0 as u32;
                     self.write_out(&mut state, index);
                 }
+            }
+            let now_ms = clock::wall_ms();
+            if now_ms >= next_grace_check_ms {
+                self.expire_closing(&mut state, now_ms);
+                next_grace_check_ms = now_ms + IDLE_POLL.as_millis() as u64;
+            }
+        }
+    }
+
+    /// Gives up on closed connections whose peer has not taken their last answers within the
+    /// grace period, so their slots go back to net-in.
+    fn expire_closing(&mut self, state: &mut State, now_ms: u64) {
+        for index in 0..state.outboxes.len() as u32 {
+            let outbox = &state.outboxes[index as usize];
+            if outbox.active
+                && outbox.closing
+                && now_ms.saturating_sub(outbox.closing_since_ms) >= CLOSE_GRACE_MS
+            {
+                let token = ConnectionToken { index, generation: outbox.generation };
+                self.give_up(state, token);
+                self.write_out(state, index);
             }
         }
     }
@@ -215,6 +242,7 @@ impl NetOut {
         if *outcome == Outcome::Close {
             let outbox = self.outbox(state, reply.connection);
             outbox.closing = true;
+            outbox.closing_since_ms = clock::wall_ms();
             mark_dirty(state, reply.connection.index);
             return;
         }

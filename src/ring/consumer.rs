@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::cursor::ExternalWaiter;
 use super::wait::{gate_min, wait_until};
-use super::{Access, RingBuffer};
+use super::{Access, RingBuffer, sequence_refused};
 
 /// Everything [`super::RingBuilder::build`] decides about one consumer.
 pub(super) struct ConsumerSpec<T> {
@@ -99,7 +99,9 @@ impl<T> Consumer<T> {
     /// (see [`Consumer::is_finished`] to tell "not yet" from "never").
     #[inline]
     pub fn try_available(&mut self, next: u64) -> Option<u64> {
-        assert!(next >= self.cursor_end, "sequence {next} is already released");
+        if next < self.cursor_end {
+            sequence_refused(next, "is already released");
+        }
         if next < self.available_end {
             return Some(self.available_end);
         }
@@ -145,9 +147,15 @@ impl<T> Consumer<T> {
 
     #[inline(always)]
     fn assert_holds(&self, sequence: u64) {
-        assert!(sequence >= self.cursor_end, "sequence {sequence} is already released");
-        assert!(sequence < self.available_end, "sequence {sequence} is not available");
-        assert!(self.owns(sequence), "sequence {sequence} belongs to another modulo member");
+        if sequence < self.cursor_end {
+            sequence_refused(sequence, "is already released");
+        }
+        if sequence >= self.available_end {
+            sequence_refused(sequence, "is not available");
+        }
+        if !self.owns(sequence) {
+            sequence_refused(sequence, "belongs to another modulo member");
+        }
     }
 
     /// Releases every sequence up to and including `sequence` to the stages gated on this one.
@@ -160,8 +168,15 @@ impl<T> Consumer<T> {
     /// what the gates made available.
     #[inline]
     pub fn set_cursor(&mut self, cursor_end: u64) {
-        assert!(cursor_end >= self.cursor_end, "cursor moves back to {cursor_end}");
-        assert!(cursor_end <= self.available_end, "release of unavailable sequence");
+        if cursor_end < self.cursor_end {
+            sequence_refused(cursor_end, "is behind the cursor: a cursor never moves back");
+        }
+        if cursor_end > self.available_end {
+            sequence_refused(
+                cursor_end,
+                "is past the available end: release of unavailable sequence",
+            );
+        }
         if cursor_end == self.cursor_end {
             return;
         }

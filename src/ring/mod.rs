@@ -195,6 +195,24 @@ impl<T> RingBuffer<T> {
         unsafe { self.slots.get_unchecked(index) }
     }
 
+    /// Hints the CPU to fetch the slot of `sequence` for writing (its first cache line; the
+    /// hardware prefetchers follow a sequential write through larger slots), so the cache-line
+    /// transfer from the core that read it last overlaps the producer's work on earlier slots.
+    #[inline(always)]
+    fn prefetch_for_write(&self, sequence: u64) {
+        #[cfg(all(target_arch = "x86_64", not(ringex_loom)))]
+        {
+            let slot = self.slot_cell(sequence) as *const SlotCell<T> as *const i8;
+            // SAFETY: a prefetch never faults and has no architectural effect; the pointer is
+            // inside the slot array anyway.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(slot)
+            };
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(ringex_loom))))]
+        let _ = sequence;
+    }
+
     /// True once a consumer stage panicked, or once the producer is gone and `next` is past
     /// everything it published.
     fn finished_at(&self, next: u64) -> bool {
@@ -228,6 +246,16 @@ impl<T> std::fmt::Debug for RingBuffer<T> {
             .field("wait", &self.wait)
             .finish_non_exhaustive()
     }
+}
+
+/// Panics because a handle was asked to break an ownership rule for `sequence`.
+// NB: a cold function taking the sequence by value: a formatted `assert!` keeps its argument in
+// memory, which cost the single-publish hot loop two stack stores per record (benches/ring.rs).
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn sequence_refused(sequence: u64, reason: &'static str) -> ! {
+    panic!("sequence {sequence} {reason}")
 }
 
 /// What a consumer stage may do with the slots it owns.

@@ -8,8 +8,15 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::RingBuffer;
 use super::wait::{gate_min, wait_until};
+use super::{RingBuffer, sequence_refused};
+
+/// How far ahead of the slot it writes the producer prefetches (for writing), in bytes.
+// NB: the cache line of a slot is last held by the consumer that read it a lap ago; fetching it
+// for writing before the producer stores into it overlaps that cross-core transfer with the
+// work on earlier slots. 1 KiB (16 slots of 64 bytes) was the best of 4, 8 and 16 slots and
+// multiplied single-publish throughput several times (benches/ring.rs, benches/README.md).
+const PREFETCH_AHEAD_BYTES: usize = 1024;
 
 /// The single producer of a ring. `Send`, not `Clone`: exactly one thread publishes.
 pub struct Producer<T> {
@@ -19,6 +26,8 @@ pub struct Producer<T> {
     /// Sequences `< claim_end` are claimed; the next claim returns `claim_end`.
     claim_end: u64,
     /// Sequences `< published_end` are published: this producer's cursor value.
+    // NB: kept here rather than read back from the cursor: consumers spin on the cursor's line,
+    // and reading it back per publish cost several times the throughput (benches/ring.rs).
     published_end: u64,
     /// Sequences `< free_end` are free to claim, from the slowest gate as last read plus
     /// `slot_count`; stale by design (the real value can only be larger).
@@ -29,6 +38,12 @@ pub struct Producer<T> {
 }
 
 impl<T> Producer<T> {
+    /// Slots between the one being written and the one prefetched (at least 1).
+    const PREFETCH_AHEAD_SLOTS: u64 = match PREFETCH_AHEAD_BYTES.checked_div(size_of::<T>()) {
+        Some(0) | None => 1,
+        Some(slots) => slots as u64,
+    };
+
     pub(super) fn new(ring: Arc<RingBuffer<T>>, gates: Box<[usize]>, wake_check: bool) -> Self {
         assert!(!gates.is_empty());
         let free_end = ring.slot_count() as u64;
@@ -41,6 +56,7 @@ impl<T> Producer<T> {
     }
 
     /// Exclusive end of the published sequences (this producer's cursor).
+    #[inline(always)]
     pub fn published_end(&self) -> u64 {
         self.published_end
     }
@@ -69,7 +85,8 @@ impl<T> Producer<T> {
     }
 
     /// Claims between 1 and `count_max` contiguous sequences, as many as are free, waiting while
-    /// none is.
+    /// none is. It never waits for the whole batch: a consumer that releases only after reading
+    /// further (the journal releases after `fdatasync`) would deadlock with a producer that did.
     #[inline]
     pub fn claim_batch(&mut self, count_max: usize) -> Range<u64> {
         let start = self.claim_end;
@@ -99,8 +116,13 @@ impl<T> Producer<T> {
     /// The slot of a claimed, unpublished `sequence`, for writing.
     #[inline]
     pub fn slot_mut(&mut self, sequence: u64) -> &mut T {
-        assert!(sequence >= self.published_end, "sequence {sequence} is already published");
-        assert!(sequence < self.claim_end, "sequence {sequence} is not claimed");
+        self.assert_claimed(sequence);
+        let ahead = sequence + Self::PREFETCH_AHEAD_SLOTS;
+        // Only slots every consumer is done with: prefetching a slot still being read would
+        // take its line away from the reader.
+        if ahead < self.free_end {
+            self.ring.prefetch_for_write(ahead);
+        }
         // SAFETY: `sequence` is claimed and unpublished, so no consumer may touch its slot
         // (module doc, point 2), and the `&mut self` borrow ends before `publish`.
         self.ring.slot_cell(sequence).with_mut(|slot| unsafe { &mut *slot })
@@ -109,17 +131,31 @@ impl<T> Producer<T> {
     /// Publishes `sequence`, which must be the next unpublished one (publishes are contiguous).
     #[inline]
     pub fn publish(&mut self, sequence: u64) {
-        assert_eq!(sequence, self.published_end, "publish out of order");
-        assert!(sequence < self.claim_end, "sequence {sequence} is not claimed");
+        if sequence != self.published_end() {
+            sequence_refused(sequence, "is published out of order");
+        }
+        if sequence >= self.claim_end {
+            sequence_refused(sequence, "is not claimed");
+        }
         self.store_published_end(sequence + 1);
     }
 
     /// Publishes every claimed sequence up to and including `sequence` with one store.
     #[inline]
     pub fn publish_through(&mut self, sequence: u64) {
-        assert!(sequence >= self.published_end, "sequence {sequence} is already published");
-        assert!(sequence < self.claim_end, "sequence {sequence} is not claimed");
+        self.assert_claimed(sequence);
         self.store_published_end(sequence + 1);
+    }
+
+    /// Asserts that `sequence` is claimed and unpublished.
+    #[inline(always)]
+    fn assert_claimed(&self, sequence: u64) {
+        if sequence < self.published_end() {
+            sequence_refused(sequence, "is already published");
+        }
+        if sequence >= self.claim_end {
+            sequence_refused(sequence, "is not claimed");
+        }
     }
 
     #[inline(always)]
@@ -235,7 +271,7 @@ impl<T> std::fmt::Debug for Producer<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Producer")
             .field("claim_end", &self.claim_end)
-            .field("published_end", &self.published_end)
+            .field("published_end", &self.published_end())
             .field("free_end", &self.free_end)
             .finish_non_exhaustive()
     }

@@ -128,7 +128,8 @@ fn a_panicking_stage_stops_the_others_instead_of_hanging_them() {
 
 #[test]
 fn consumer_may_read_ahead_and_release_later() {
-    // The journal pattern: read two batches, then release both at once.
+    // The journal pattern: read two batches, then release both at once. A producer that
+    // waited for whole batches of free slots would deadlock with this consumer.
     let count: u64 = 100_000;
     let mut builder = RingBuilder::new(64, WaitStrategy::Yield, Record::default);
     let reader = builder.consumer(&[], Access::Read);
@@ -524,7 +525,7 @@ fn a_modulo_member_cannot_touch_a_sibling_sequence() {
 }
 
 #[test]
-#[should_panic(expected = "publish out of order")]
+#[should_panic(expected = "published out of order")]
 fn publishes_must_be_contiguous() {
     let mut builder = RingBuilder::new(4, WaitStrategy::BusySpin, Record::default);
     builder.consumer(&[], Access::Read);

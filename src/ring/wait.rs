@@ -184,13 +184,10 @@ pub(crate) fn wait_until(
             return None;
         }
         match strategy.step(attempt) {
-            // NB: no PAUSE in busy-spin: it costs ~140 cycles per read on recent Intel cores and
-            // a busy-spinning stage has its core to itself (benches/ring.rs, latency hop).
-            #[cfg(not(ringex_loom))]
-            Step::Busy => {}
-            #[cfg(ringex_loom)]
-            Step::Busy => spin_loop(),
-            Step::Spin => spin_loop(),
+            // NB: busy-spin re-reads with PAUSE between reads, as LMAX's BusySpinWaitStrategy
+            // (onSpinWait) does: without it the waiter re-reads the gate line so often that the
+            // writer keeps losing it, and throughput drops (benches/ring.rs).
+            Step::Busy | Step::Spin => spin_loop(),
             Step::Yield => yield_now(),
             Step::Park => cursors[slowest].sleep_until(target, &stop, PARK_TIMEOUT_NS),
         }

@@ -132,12 +132,9 @@ fn decode_fixed<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
     }
 }
 
+/// A plain unsigned integer (digits only).
 fn decimal(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    text.iter()
-        .try_fold(0u64, |total, &digit| total.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
+    crate::money::parse_units(text, 0).ok()
 }
 
 fn check_headers(headers: &AuthHeaders, now_ms: u64) -> Result<SignedHeaders, ApiError> {
