@@ -158,10 +158,19 @@ impl KeyCache {
         KeyCache { entries: vec![None; entries].into_boxed_slice(), mask: entries - 1 }
     }
 
+    fn slot(&self, bytes: &[u8; 32]) -> usize {
+        let (head, _) = bytes.split_first_chunk::<8>().expect("32 bytes hold 8");
+        u64::from_le_bytes(*head) as usize & self.mask
+    }
+
+    /// Starts loading the entry [`KeyCache::get`] will read for these bytes.
+    pub fn prefetch(&self, bytes: &[u8; 32]) {
+        super::prefetch(&self.entries[self.slot(bytes)]);
+    }
+
     /// The key, or `None` if the bytes are not a point or are a weak (small-order) key.
     pub fn get(&mut self, bytes: &[u8; 32]) -> Option<CheckedKey> {
-        let (head, _) = bytes.split_first_chunk::<8>().expect("32 bytes hold 8");
-        let slot = u64::from_le_bytes(*head) as usize & self.mask;
+        let slot = self.slot(bytes);
         if let Some((cached, key)) = &self.entries[slot]
             && cached == bytes
         {
