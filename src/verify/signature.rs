@@ -1,5 +1,5 @@
-//! ED25519 checks for the verify stage: strict single verification, batch verification whose
-//! verdicts are those of strict single verification, and a cache of decompressed keys.
+//! ED25519 checks for the verify stage: single verification, batch verification whose verdicts
+//! are exactly those of single verification, and a cache of decompressed keys.
 //!
 //! # The batch equation
 //!
@@ -8,51 +8,55 @@
 //! §5 — the equation ed25519-dalek's `verify_batch` checks too):
 //!
 //! ```text
-//! [−∑ z_i·s_i] B + ∑ [z_i] R_i + ∑ [z_i·k_i] A_i = 0,    k_i = SHA-512(R_i ‖ A_i ‖ M_i) mod ℓ
+//! [8]·([−∑ z_i·s_i] B + ∑ [z_i] R_i + ∑ [z_i·k_i] A_i) = 0,    k_i = SHA-512(R_i ‖ A_i ‖ M_i) mod ℓ
 //! ```
 //!
 //! one variable-time multiscalar multiplication over 2n + 1 points (curve25519-dalek's
 //! `optional_multiscalar_mul`), about twice as fast per signature as single verification. The
-//! `z_i` are random 128-bit weights. If a signature is invalid, its term `R_i + [k_i]A_i − [s_i]B`
-//! is not zero, and the sum vanishes only if its weight hits the single value (mod ℓ) that cancels
-//! the others: probability at most 2^-128, **provided the weights are unpredictable to whoever
-//! chose the signatures**.
+//! `z_i` are random 128-bit weights. If a signature is invalid, its term
+//! `[8](R_i + [k_i]A_i − [s_i]B)` is a non-zero point of the prime-order subgroup, and the sum
+//! vanishes only if its weight hits the single value (mod ℓ) that cancels the others: probability
+//! at most 2^-128, **provided the weights are unpredictable to whoever chose the signatures**.
 //!
 //! # Why it is assembled here rather than calling `ed25519_dalek::verify_batch`
 //!
 //! `verify_batch` needs no random number generator: it derives the weights from a Merlin (STROBE,
 //! keccak) transcript of every input. On this hot path that transcript cost ~13% of its time, 11%
 //! of the whole stage's (`perf` over `cargo bench --bench verify`), for a property we do not need:
-//! replacing it took the bench's `verify_vs_raw_batch` from 0.88–0.90 to 0.99–1.01. Here the weights come
-//! from [`Weights`]: SHA-512 in counter mode under a 32-byte key read from `/dev/urandom` when the
-//! verifier is made, one per verify thread, never shown to anyone — unpredictable, which is all
-//! soundness asks. Everything else is the same equation built from curve25519-dalek's public
-//! primitives, with the same hashes and the same multiscalar multiplication.
+//! replacing it took the bench's `verify_vs_raw_batch` from 0.88–0.90 to 0.99–1.01. Here the
+//! weights come from [`Weights`]: SHA-512 in counter mode under a 32-byte key read from
+//! `/dev/urandom` when the verifier is made, one per verify thread, never shown to anyone —
+//! unpredictable, which is all soundness asks. Everything else is `verify_batch`'s equation, times
+//! the cofactor (three doublings, see below), built from curve25519-dalek's public primitives with
+//! the same hashes and the same multiscalar multiplication.
 //!
-//! # Verdicts equal to `verify_strict`
+//! # One verdict, whichever way it is reached
 //!
-//! The batch equation is more permissive than `verify_strict` on adversarial encodings, so a
-//! signature joins a batch only after the checks that only `verify_strict` makes: the key is not
+//! A signature is valid when its encodings pass every check `verify_strict` makes — the key is not
 //! weak (a [`CheckedKey`], made at the [`KeyCache`]), `R` is canonical and not of small order (a
-//! byte comparison), `s` is canonical (`s < ℓ`) and `R` decompresses. A signature that fails one
-//! is refused on the spot, as `verify_strict` refuses it. When a batch fails, every member is
-//! verified again on its own with `verify_strict`, so a verdict does not depend on the company a
-//! request keeps.
+//! byte comparison), `s` is canonical (`s < ℓ`), `R` decompresses — and the **cofactored**
+//! equation `[8](R + [k]A − [s]B) = 0` holds. [`verify_single`] checks exactly that; a signature
+//! whose encodings fail is refused on the spot and never joins a batch; when a batch fails, every
+//! member is verified again with [`verify_single`]. So a verdict never depends on the company a
+//! request keeps, on the number of verify threads, or on the random weights.
 //!
-//! One known gap, shared with `verify_batch` and every cofactorless batch verifier: if a
-//! signature's error term is a pure *torsion* point (a valid signature with a point of order 2, 4
-//! or 8 added to `R`, or a key with a torsion component), `verify_strict` refuses it but the
-//! batch may accept it (with probability up to 1/2: the weight cancels a point of order 2 when it
-//! is even). Making such a signature takes a valid signature on the same message by the same key
-//! (or the key itself), so this is malleability of an authorised request, never a forgery; the
-//! replay cache is keyed on the signing string, not the signature, so it is executed at most once.
+//! Why cofactored rather than `verify_strict`'s cofactorless `R = [s]B − [k]A`: the two differ
+//! only on a signature whose error term is a pure torsion point (a point of order 2, 4 or 8 added
+//! to `R` of a valid signature), and no batch equation can give the cofactorless verdict on those:
+//! the weight cancels a point of order 2 whenever it is even, so the cofactorless batch would
+//! accept such a signature half the time and a single check never. The cofactored equation makes
+//! batch and single agree (the choice of ZIP-215). What it admits is a second signature on a
+//! string the key's owner already signed — never a forgery — and the replay cache is keyed on the
+//! key and the signing string, not the signature bytes (API.md, "Replay"), so the request still
+//! executes at most once. Honest signers never produce such a signature, so every signature
+//! `verify_strict` accepts is accepted here and the difference shows only on crafted ones
+//! (the tests build them).
 //!
 //! # No allocation
 //!
-//! The multiscalar multiplication collects a few vectors per call, and ed25519-dalek boxes the
-//! error of a refused signature; both run inside the thread's
-//! [`ScopedArena`](crate::alloc::ScopedArena), so the hot path makes no heap call, not even for
-//! a bad signature. Everything else lives in vectors sized at start-up.
+//! The multiscalar multiplication collects a few vectors per call; it runs inside the thread's
+//! [`ScopedArena`](crate::alloc::ScopedArena), so the hot path makes no heap call. Everything else
+//! lives in vectors sized at start-up.
 
 use crate::alloc::ScopedArena;
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
@@ -273,13 +277,13 @@ impl SignatureVerifier {
     }
 
     /// Writes into `verdicts[i]` whether `checks[i]` is valid, for up to
-    /// [`SIGNATURE_BATCH_MAX`] checks: exactly `verify_strict`'s verdicts.
+    /// [`SIGNATURE_BATCH_MAX`] checks: exactly [`verify_single`]'s verdicts.
     pub fn verify(&mut self, checks: &[Check<'_>], verdicts: &mut [bool]) {
         assert!(checks.len() <= SIGNATURE_BATCH_MAX);
         assert!(verdicts.len() >= checks.len());
         if checks.len() < 2 {
             for (check, verdict) in checks.iter().zip(verdicts.iter_mut()) {
-                *verdict = self.arena.run(|| verify_single(check));
+                *verdict = verify_single(check);
             }
             return;
         }
@@ -289,7 +293,7 @@ impl SignatureVerifier {
         self.a_weights.clear();
         let mut b_weight = Scalar::ZERO;
         for (index, (check, verdict)) in checks.iter().zip(verdicts.iter_mut()).enumerate() {
-            // Refused for its encoding alone: verify_strict refuses it too.
+            // Refused for its encoding alone, as verify_single refuses it.
             let Some(member) = Member::admit(check) else {
                 *verdict = false;
                 continue;
@@ -310,13 +314,12 @@ impl SignatureVerifier {
             }
             self.fallbacks += 1;
         }
-        let SignatureVerifier { arena, member_indexes, .. } = self;
-        for &index in member_indexes.iter() {
-            verdicts[index] = arena.run(|| verify_single(&checks[index]));
+        for &index in self.member_indexes.iter() {
+            verdicts[index] = verify_single(&checks[index]);
         }
     }
 
-    /// Whether `[−b_weight] B + ∑ [z_i] R_i + ∑ [z_i·k_i] A_i` is the identity.
+    /// Whether `[8]([−b_weight] B + ∑ [z_i] R_i + ∑ [z_i·k_i] A_i)` is the identity.
     fn batch_holds(&mut self, checks: &[Check<'_>], b_weight: Scalar) -> bool {
         let SignatureVerifier { arena, member_indexes, r_points, r_weights, a_weights, .. } = self;
         let scalars =
@@ -326,7 +329,7 @@ impl SignatureVerifier {
             .chain(member_indexes.iter().map(|&index| Some(checks[index].key.0.to_edwards())));
         arena.run(|| {
             EdwardsPoint::optional_multiscalar_mul(scalars, points)
-                .is_some_and(|sum| sum.is_identity())
+                .is_some_and(|sum| sum.mul_by_cofactor().is_identity())
         })
     }
 }
@@ -340,8 +343,8 @@ struct Member {
 }
 
 impl Member {
-    /// The signature's batch terms, or `None` if `verify_strict` refuses it for its encoding
-    /// alone: `R` not canonical, of small order or not a point; `s ≥ ℓ`.
+    /// The signature's terms, or `None` if it is refused for its encoding alone (as
+    /// `verify_strict` refuses it): `R` not canonical, of small order or not a point; `s ≥ ℓ`.
     fn admit(check: &Check<'_>) -> Option<Member> {
         let r_bytes = check.signature.r_bytes();
         if !r_is_acceptable(r_bytes) {
@@ -358,9 +361,17 @@ impl Member {
     }
 }
 
-/// Strict single verification.
+/// Single verification: `verify_strict`'s encoding checks, then the cofactored equation
+/// `[8](R + [k]A − [s]B) = 0` (see the module doc for why cofactored).
 pub fn verify_single(check: &Check<'_>) -> bool {
-    check.key.0.verify_strict(check.message, check.signature).is_ok()
+    let Some(member) = Member::admit(check) else {
+        return false;
+    };
+    let minus_a = -check.key.0.to_edwards();
+    // [k](−A) + [s]B, which is R for a valid signature.
+    let expected_r =
+        EdwardsPoint::vartime_double_scalar_mul_basepoint(&member.k, &minus_a, &member.s);
+    (expected_r - member.r_point).mul_by_cofactor().is_identity()
 }
 
 #[cfg(test)]
@@ -452,7 +463,22 @@ mod tests {
         /// A small-order `R` with `s = k·a`: the error term is `R` itself, of order 8, which the
         /// batch equation alone would miss whenever the weight is a multiple of 8.
         SmallOrderRWithMatchingS(usize),
+        /// A signature made with `R = [r]B + T`, `T` the small-order point of this encoding: the
+        /// error term is `T` itself. `verify_strict` refuses it, the cofactored equation accepts
+        /// it (see the module doc). The only corruption that is not one.
+        TorsionInR(usize),
     }
+
+    impl Corruption {
+        /// Whether `verify_strict` and [`verify_single`] may disagree on it.
+        fn is_torsion_only(self) -> bool {
+            matches!(self, Corruption::TorsionInR(_))
+        }
+    }
+
+    /// Indices of [`SMALL_ORDER_ENCODINGS`] holding a canonical point other than the identity:
+    /// orders 2, 4, 8, 8.
+    const TORSION_ENCODINGS: [usize; 4] = [2, 4, 6, 8];
 
     fn corrupt(owned: &mut Owned, corruption: Corruption) {
         match corruption {
@@ -482,11 +508,28 @@ mod tests {
                 // s = k·a: R + [k]A − [s]B = R, a point of small order.
                 owned.signature = sign_raw(&secret, &torsion, &Scalar::ZERO, &owned.message);
             }
+            Corruption::TorsionInR(which) => {
+                let torsion = CompressedEdwardsY(SMALL_ORDER_ENCODINGS[which])
+                    .decompress()
+                    .expect("a torsion encoding");
+                let (secret, nonce) = (Scalar::from(9u64 + which as u64), Scalar::from(31u64));
+                owned.key = CheckedKey::new(&EdwardsPoint::mul_base(&secret).compress().to_bytes())
+                    .expect("a multiple of B");
+                let r_point = EdwardsPoint::mul_base(&nonce) + torsion;
+                owned.signature = sign_raw(&secret, &r_point, &nonce, &owned.message);
+            }
         }
     }
 
-    fn strict(owned: &[Owned]) -> Vec<bool> {
+    fn single(owned: &[Owned]) -> Vec<bool> {
         owned.iter().map(|owned| verify_single(&owned.check())).collect()
+    }
+
+    fn dalek_strict(owned: &[Owned]) -> Vec<bool> {
+        owned
+            .iter()
+            .map(|owned| owned.key.0.verify_strict(&owned.message, &owned.signature).is_ok())
+            .collect()
     }
 
     fn batched(verifier: &mut SignatureVerifier, owned: &[Owned]) -> Vec<bool> {
@@ -532,7 +575,7 @@ mod tests {
     }
 
     #[test]
-    fn one_corrupted_signature_gets_the_strict_verdict() {
+    fn one_corrupted_signature_gets_the_single_verdict_which_is_verify_stricts() {
         let corruptions = [
             Corruption::FlipR(0),
             Corruption::FlipR(100),
@@ -554,7 +597,8 @@ mod tests {
             for position in [0, 5, 63] {
                 let mut owned = valid(64);
                 corrupt(&mut owned[position], corruption);
-                let expected = strict(&owned);
+                let expected = single(&owned);
+                assert_eq!(expected, dalek_strict(&owned), "{corruption:?}");
                 assert!(!expected[position], "{corruption:?} still verifies");
                 assert_eq!(expected.iter().filter(|valid| **valid).count(), 63);
                 assert_eq!(batched(&mut verifier, &owned), expected, "{corruption:?}");
@@ -574,9 +618,32 @@ mod tests {
         ] {
             let mut owned = valid(8);
             corrupt(&mut owned[3], corruption);
-            assert_eq!(batched(&mut verifier, &owned), strict(&owned), "{corruption:?}");
+            assert_eq!(batched(&mut verifier, &owned), single(&owned), "{corruption:?}");
         }
         assert_eq!((verifier.batches, verifier.fallbacks), (3, 0));
+    }
+
+    #[test]
+    fn torsion_in_r_gets_one_verdict_batched_or_not() {
+        let mut verifier = SignatureVerifier::from_os_entropy();
+        for which in TORSION_ENCODINGS {
+            let mut owned = valid(1);
+            corrupt(&mut owned[0], Corruption::TorsionInR(which));
+            // The one place the verdict departs from verify_strict's (module doc).
+            assert_eq!(dalek_strict(&owned), vec![false]);
+            assert_eq!(single(&owned), vec![true]);
+            // Batched, whatever the weights: never a coin toss on the weight's parity.
+            for round in 0..32 {
+                let mut owned = valid(SIGNATURE_BATCH_MAX);
+                corrupt(&mut owned[round], Corruption::TorsionInR(which));
+                corrupt(
+                    &mut owned[63 - round],
+                    Corruption::TorsionInR(TORSION_ENCODINGS[round % 4]),
+                );
+                assert_eq!(batched(&mut verifier, &owned), vec![true; SIGNATURE_BATCH_MAX]);
+            }
+        }
+        assert_eq!(verifier.fallbacks, 0);
     }
 
     #[test]
@@ -650,14 +717,15 @@ mod tests {
             1 => Just(Some(Corruption::SPlusEll)),
             1 => (0..10usize).prop_map(|which| Some(Corruption::SmallOrderR(which))),
             1 => (0..10usize).prop_map(|which| Some(Corruption::SmallOrderRWithMatchingS(which))),
+            1 => (0..4usize).prop_map(|index| Some(Corruption::TorsionInR(TORSION_ENCODINGS[index]))),
         ]
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(96))]
 
-        /// Any mix: the verdicts are verify_strict's, and the batch falls back exactly when a
-        /// member it admitted is invalid.
+        /// Any mix: the verdicts are verify_single's (verify_strict's but for torsion in `R`),
+        /// and the batch falls back exactly when a member it admitted is invalid.
         #[test]
         fn mixed_batches_get_strict_verdicts(
             corruptions in prop::collection::vec(corruption(), 1..=SIGNATURE_BATCH_MAX),
@@ -668,7 +736,12 @@ mod tests {
                     corrupt(owned, *corruption);
                 }
             }
-            let expected = strict(&owned);
+            let expected = single(&owned);
+            for ((single, strict), corruption) in expected.iter().zip(dalek_strict(&owned)).zip(&corruptions) {
+                if !corruption.is_some_and(Corruption::is_torsion_only) {
+                    prop_assert_eq!(*single, strict);
+                }
+            }
             let mut verifier = SignatureVerifier::from_os_entropy();
             prop_assert_eq!(batched(&mut verifier, &owned), expected.clone());
             let admitted: Vec<bool> =
