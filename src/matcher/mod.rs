@@ -27,7 +27,7 @@ mod fixed_map;
 mod orders;
 mod state_hash;
 
-pub use fixed_map::FixedMap;
+pub use fixed_map::{FixedMap, KeyHashing};
 
 use crate::command::{Action, Command, OrderRef, PlaceOrder};
 use crate::config::{Config, MarketSpec};
@@ -131,7 +131,10 @@ impl Matcher {
             books,
             orders: OrderPool::with_orders_max(limits.orders_max),
             accounts: Accounts::new(limits.accounts_max, config.assets.len()),
-            order_slots: FixedMap::with_entries_max(limits.orders_max as usize),
+            // NB: order ids are sequence numbers, so probing from their low bits keeps the live
+            // orders' entries in a window that stays in cache; Fibonacci hashing put each one on
+            // a cold line of a 6 MiB table (`cargo bench --bench matcher`: 1.2-1.3x commands/s).
+            order_slots: FixedMap::with_hashing(limits.orders_max as usize, KeyHashing::Sequential),
             client_slots: FixedMap::with_entries_max(limits.orders_max as usize),
             ledgers: vec![AssetLedger::default(); config.assets.len()],
             next_deposit_id: 1,
