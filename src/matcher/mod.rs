@@ -40,11 +40,11 @@ use crate::types::{
 use accounts::{Accounts, Balance};
 use book::BookSide;
 use orders::{NIL, Order, OrderPool};
-use state_hash::{Coefficients, Domain, StateHash, mix64};
+use state_hash::{Coefficients, Contribution, Domain, StateHash};
 use std::sync::Arc;
 
 /// Basis points in one whole.
-const BPS_PER_UNIT: u128 = 10_000;
+const BPS_PER_UNIT: u64 = 10_000;
 
 /// Both sides of one market plus its trade counter.
 struct MarketBook {
@@ -610,9 +610,11 @@ impl Matcher {
             time_in_force: state.time_in_force,
             self_trade_prevention: state.self_trade_prevention,
             post_only: state.post_only,
-            hash_word: 0,
+            hash: Contribution::ZERO,
         };
-        let slot = self.orders.take(Order { hash_word: immutable_hash(&order), ..order });
+        let hash = Coefficients::of(Domain::Order, order.id.0).contribution(&order_fields(&order));
+        self.hash.add(hash);
+        let slot = self.orders.take(Order { hash, ..order });
         self.books[state.market.0 as usize].side_mut(state.side).push_back(&mut self.orders, slot);
         let account = self.accounts.get_mut(state.account);
         let previous_tail = account.orders_tail;
@@ -631,7 +633,6 @@ impl Matcher {
             let inserted = self.client_slots.insert(client_key(state.account, client_id.0), slot);
             debug_assert!(inserted);
         }
-        self.hash_order(slot, 1);
         debug_assert_eq!(
             self.lock_needed(self.orders.get(slot)),
             Some(taker.locked),
@@ -643,7 +644,7 @@ impl Matcher {
     fn fill_resting(&mut self, slot: u32, fill: QuantitySteps, quote: u64) -> OrderState {
         let order = *self.orders.get(slot);
         if order.remaining == fill {
-            self.hash_order(slot, -1);
+            self.hash.subtract(order.hash);
             let book_side = self.books[order.market.0 as usize].side_mut(order.side);
             book_side.unlink(&mut self.orders, slot);
             let filled = self.orders.get_mut(slot);
@@ -658,9 +659,16 @@ impl Matcher {
             self.orders.get_mut(slot).executed_quote += quote;
             // Only the two mutable fields change: update them instead of rehashing the order.
             let entity = Coefficients::of(Domain::Order, order.id.0);
-            let after = self.orders.get(slot);
-            self.hash.update(entity, 1, order.remaining.0, after.remaining.0);
-            self.hash.update(entity, 2, order.executed_quote, after.executed_quote);
+            let after = self.orders.get_mut(slot);
+            let change = entity
+                .delta(ORDER_REMAINING_FIELD, order.remaining.0, after.remaining.0)
+                .plus(entity.delta(
+                    ORDER_EXECUTED_QUOTE_FIELD,
+                    order.executed_quote,
+                    after.executed_quote,
+                ));
+            after.hash = after.hash.plus(change);
+            self.hash.add(change);
             order_state(after, OrderStatus::PartiallyFilled)
         }
     }
@@ -674,8 +682,8 @@ impl Matcher {
         expiry: Option<ExpiryReason>,
         sink: &mut impl EventSink,
     ) {
-        self.hash_order(slot, -1);
         let order = *self.orders.get(slot);
+        self.hash.subtract(order.hash);
         let asset = spend_asset(&self.config.markets[order.market.0 as usize], order.side);
         let lock = self.lock_needed(&order).expect("a resting order's lock fits");
         self.release_lock(order.account, asset, lock);
@@ -1014,11 +1022,10 @@ impl Matcher {
     // Balances: every write goes through `set_balance`, which keeps the state hash in step.
 
     fn set_balance(&mut self, account: AccountIndex, asset: AssetId, new: Balance) {
-        let old = self.accounts.balance(account, asset);
-        let entity = Coefficients::of(Domain::Balance, balance_id(account, asset));
-        self.hash.update(entity, 0, old.available, new.available);
-        self.hash.update(entity, 1, old.locked, new.locked);
-        *self.accounts.balance_mut(account, asset) = new;
+        let (balance, entity) = self.accounts.balance_mut(account, asset);
+        self.hash.update(entity, 0, balance.available, new.available);
+        self.hash.update(entity, 1, balance.locked, new.locked);
+        *balance = new;
     }
 
     fn credit(&mut self, account: AccountIndex, asset: AssetId, amount: u64) {
@@ -1066,17 +1073,6 @@ impl Matcher {
     // ---------------------------------------------------------------------------------------------
     // The state hash.
 
-    /// Adds (`sign = 1`) or removes (`sign = -1`) the order in `slot` from the hash.
-    fn hash_order(&mut self, slot: u32, sign: i8) {
-        let order = self.orders.get(slot);
-        let entity = Coefficients::of(Domain::Order, order.id.0);
-        let fields = order_fields(order);
-        for (field, value) in fields.into_iter().enumerate() {
-            let (old, new) = if sign > 0 { (0, value) } else { (value, 0) };
-            self.hash.update(entity, field, old, new);
-        }
-    }
-
     /// Adds a new account's key to the hash (accounts are never deleted).
     fn hash_account(&mut self, account: AccountIndex) {
         let key = self.accounts.get(account).key;
@@ -1110,7 +1106,7 @@ impl Matcher {
             for asset in 0..self.ledgers.len() {
                 let asset = AssetId(asset as u16);
                 let balance = self.accounts.balance(account, asset);
-                let entity = Coefficients::of(Domain::Balance, balance_id(account, asset));
+                let entity = Coefficients::of_balance(account.0, asset.0);
                 hash.update(entity, 0, 0, balance.available);
                 hash.update(entity, 1, 0, balance.locked);
             }
@@ -1118,10 +1114,7 @@ impl Matcher {
         for (_, slot) in self.order_slots.iter() {
             let order = self.orders.get(slot);
             let entity = Coefficients::of(Domain::Order, order.id.0);
-            let fields = [immutable_hash(order), order.remaining.0, order.executed_quote];
-            for (field, value) in fields.into_iter().enumerate() {
-                hash.update(entity, field, 0, value);
-            }
+            hash.add(entity.contribution(&order_fields(order)));
         }
         hash.finish(self.hash_counters())
     }
@@ -1379,10 +1372,16 @@ fn is_crossed(book: &MarketBook) -> bool {
     }
 }
 
-/// The fee on `received` units at `bps`, rounded down to the unit.
+/// The fee on `received` units at `bps` (at most [`BPS_PER_UNIT`], by configuration), rounded
+/// down to the unit: `⌊received × bps / 10⁴⌋` split at a multiple of 10⁴ so it stays exact in
+/// `u64` (`q × bps` ≤ `received`, `r × bps` < 10⁸).
 #[inline]
 fn fee(received: u64, bps: u32) -> u64 {
-    (u128::from(received) * u128::from(bps) / BPS_PER_UNIT) as u64
+    // NB: not a `u128` product: its division is a `__udivti3` call on every fill, where a `u64`
+    // division by a constant is a multiply (`cargo bench --bench matcher`).
+    debug_assert!(u64::from(bps) <= BPS_PER_UNIT);
+    let bps = u64::from(bps);
+    received / BPS_PER_UNIT * bps + received % BPS_PER_UNIT * bps / BPS_PER_UNIT
 }
 
 #[inline]
@@ -1390,31 +1389,32 @@ fn client_key(account: AccountIndex, client_id: u32) -> u64 {
     u64::from(account.0) << 32 | u64::from(client_id)
 }
 
-#[inline]
-fn balance_id(account: AccountIndex, asset: AssetId) -> u64 {
-    u64::from(account.0) << 16 | u64::from(asset.0)
-}
-
-/// The hashed fields of a resting order: its immutable fields folded into one word (cached in the
-/// order when it rests), then the two that change on fills.
-fn order_fields(order: &Order) -> [u64; 3] {
-    [order.hash_word, order.remaining.0, order.executed_quote]
-}
-
-/// One word standing for every field of an order that never changes while it rests.
-fn immutable_hash(order: &Order) -> u64 {
-    let flags = u64::from(order.market.0)
-        | (order.side as u64) << 16
-        | (order.time_in_force as u64) << 20
-        | (order.self_trade_prevention as u64) << 24
-        | u64::from(order.post_only) << 28;
+/// The hashed fields of a resting order, in field order: who, what and how packed into two
+/// words, then price, quantity, placement time and the two that change on fills. Each has its
+/// own coefficient, so the sum is linear in every field and needs no mixing.
+fn order_fields(order: &Order) -> [u64; 7] {
+    let identity = u64::from(order.account.0)
+        | u64::from(order.market.0) << 32
+        | (order.side as u64) << 48
+        | (order.time_in_force as u64) << 52
+        | (order.self_trade_prevention as u64) << 56
+        | u64::from(order.post_only) << 60;
     let client = order.client_id.map_or(0, |client_id| 1 << 32 | u64::from(client_id.0));
-    let mut immutable = mix64(u64::from(order.account.0) ^ 0x5851_F42D_4C95_7F2D);
-    for word in [order.id.0, flags, client, order.price.0, order.quantity.0, order.created_at_us] {
-        immutable = mix64(immutable ^ word);
-    }
-    immutable
+    [
+        identity,
+        client,
+        order.price.0,
+        order.quantity.0,
+        order.created_at_us,
+        order.remaining.0,
+        order.executed_quote,
+    ]
 }
+
+/// `order_fields` index of `remaining`.
+const ORDER_REMAINING_FIELD: usize = 5;
+/// `order_fields` index of `executed_quote`.
+const ORDER_EXECUTED_QUOTE_FIELD: usize = 6;
 
 /// An order's state for an event, with the given status.
 fn order_state(order: &Order, status: OrderStatus) -> OrderState {
