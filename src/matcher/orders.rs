@@ -57,7 +57,7 @@ pub struct Order {
     pub hash: Contribution,
 }
 
-const EMPTY_ORDER: Order = Order {
+pub(super) const EMPTY_ORDER: Order = Order {
     id: OrderId(0),
     price: PriceTicks(0),
     quantity: QuantitySteps(0),
