@@ -50,6 +50,8 @@ const BPS_PER_UNIT: u64 = 10_000;
 struct MarketBook {
     bids: BookSide,
     asks: BookSide,
+    /// The spec's numbers, copied here so placing an order reads them from the book it uses.
+    numbers: MarketNumbers,
     /// The next trade id (from 1).
     next_trade_id: u64,
 }
@@ -120,10 +122,11 @@ impl Matcher {
     /// Builds an empty engine, allocating every pool from `config.limits`.
     pub fn new(config: Arc<Config>) -> Matcher {
         let limits = &config.limits;
-        let books = (0..config.markets.len())
-            .map(|_| MarketBook {
+        let books = (config.markets.iter())
+            .map(|spec| MarketBook {
                 bids: BookSide::with_levels_max(Side::Bid, limits.levels_per_side_max),
                 asks: BookSide::with_levels_max(Side::Ask, limits.levels_per_side_max),
+                numbers: spec.clone_numbers(),
                 next_trade_id: 1,
             })
             .collect();
@@ -199,7 +202,7 @@ impl Matcher {
         sink: &mut impl EventSink,
     ) -> Result<(), (RejectReason, u32)> {
         let (account, lock) = self.clear(command, place)?;
-        let spec = self.config.markets[place.market.0 as usize].clone_numbers();
+        let spec = self.books[place.market.0 as usize].numbers;
         let spend_asset = spend_asset(&spec, place.side);
         let mut taker = Taker {
             state: OrderState {
@@ -248,7 +251,6 @@ impl Matcher {
             None => {
                 // A quote budget's walk can end after its last fill event was emitted (an own
                 // maker expired in between); the order is filled all the same.
-                taker.state.status = OrderStatus::Filled;
                 // Market budgets may leave funds unspent; limit locks are used up exactly.
                 debug_assert!(place.order_type == OrderType::Market || taker.locked == 0);
                 self.release_lock(account, spend_asset, taker.locked);
@@ -418,7 +420,8 @@ impl Matcher {
             };
             let level = self.books[market].side(maker_side).best().expect("best price has a level");
             let maker_slot = self.books[market].side(maker_side).level(level).head;
-            let maker = *self.orders.get(maker_slot);
+            let maker = self.orders.get(maker_slot);
+            let maker_remaining = maker.remaining.0;
             if maker.account == taker.state.account {
                 match taker.state.self_trade_prevention {
                     SelfTradePrevention::Allow => {}
@@ -443,7 +446,7 @@ impl Matcher {
                     }
                 }
             }
-            let fill = QuantitySteps(maker.remaining.0.min(capacity));
+            let fill = QuantitySteps(maker_remaining.min(capacity));
             self.trade(command, taker, maker_slot, price, fill, spec, sink);
             if !taker.by_quote && taker.remaining == 0 {
                 return WalkEnd::Done;
@@ -465,13 +468,15 @@ impl Matcher {
         sink: &mut impl EventSink,
     ) {
         let market = taker.state.market;
-        let maker = *self.orders.get(maker_slot);
+        let maker = self.orders.get(maker_slot);
+        let (maker_id, maker_account, maker_side) = (maker.id, maker.account, maker.side);
+        let maker_filled = maker.remaining == fill;
         debug_assert!(fill.0 > 0 && fill.0 <= maker.remaining.0);
         debug_assert_eq!(maker.price, price);
         let base = fill.0 * spec.base_units_per_step;
         let quote = fill.0 * price.0 * spec.quote_units_per_tick_step;
-        let maker_fee = fee(if maker.side == Side::Bid { base } else { quote }, spec.maker_fee_bps);
-        let taker_fee = fee(if maker.side == Side::Bid { quote } else { base }, spec.taker_fee_bps);
+        let maker_fee = fee(if maker_side == Side::Bid { base } else { quote }, spec.maker_fee_bps);
+        let taker_fee = fee(if maker_side == Side::Bid { quote } else { base }, spec.taker_fee_bps);
 
         // The maker's lock is at its own price, which is the trade price: it spends exactly.
         // The taker's lock may be at a worse limit: release the difference.
@@ -483,16 +488,25 @@ impl Matcher {
             (Side::Ask, _) => base,
         };
         taker.locked -= taker_lock_used;
-        let (buyer, buyer_fee, seller, seller_fee, buyer_lock_used, seller_lock_used) = match maker
-            .side
-        {
-            Side::Bid => {
-                (maker.account, maker_fee, taker.state.account, taker_fee, quote, taker_lock_used)
-            }
-            Side::Ask => {
-                (taker.state.account, taker_fee, maker.account, maker_fee, taker_lock_used, base)
-            }
-        };
+        let (buyer, buyer_fee, seller, seller_fee, buyer_lock_used, seller_lock_used) =
+            match maker_side {
+                Side::Bid => (
+                    maker_account,
+                    maker_fee,
+                    taker.state.account,
+                    taker_fee,
+                    quote,
+                    taker_lock_used,
+                ),
+                Side::Ask => (
+                    taker.state.account,
+                    taker_fee,
+                    maker_account,
+                    maker_fee,
+                    taker_lock_used,
+                    base,
+                ),
+            };
         self.spend_locked(buyer, spec.quote, buyer_lock_used, buyer_lock_used - quote);
         self.credit(buyer, spec.base, base - buyer_fee);
         self.spend_locked(seller, spec.base, seller_lock_used, 0);
@@ -506,22 +520,27 @@ impl Matcher {
             book.next_trade_id += 1;
             trade_id
         };
-        let maker_state = self.fill_resting(maker_slot, fill, quote);
+        self.fill_resting(maker_slot, fill, quote);
+        let maker_status =
+            if maker_filled { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
         emit(
             sink,
             command,
             EventKind::OrderFill(Fill {
-                order: maker_state,
+                order: order_state(self.orders.get(maker_slot), maker_status),
                 trade_id,
                 price,
                 quantity: fill,
                 quote,
                 fee: maker_fee,
-                fee_asset: if maker.side == Side::Bid { spec.base } else { spec.quote },
+                fee_asset: if maker_side == Side::Bid { spec.base } else { spec.quote },
                 is_maker: true,
                 counterparty: taker.state.order_id,
             }),
         );
+        if maker_filled {
+            self.forget_order(maker_slot);
+        }
 
         if !taker.by_quote {
             taker.remaining -= fill.0;
@@ -545,7 +564,7 @@ impl Matcher {
                 fee: taker_fee,
                 fee_asset: if taker.state.side == Side::Bid { spec.base } else { spec.quote },
                 is_maker: false,
-                counterparty: maker.id,
+                counterparty: maker_id,
             }),
         );
     }
@@ -591,7 +610,7 @@ impl Matcher {
             state.order_type == OrderType::Limit && state.time_in_force == TimeInForce::Gtc
         );
         debug_assert!(taker.remaining > 0);
-        let order = Order {
+        let mut order = Order {
             id: state.order_id,
             price: state.price,
             quantity: state.quantity,
@@ -612,9 +631,10 @@ impl Matcher {
             post_only: state.post_only,
             hash: Contribution::ZERO,
         };
-        let hash = Coefficients::of(Domain::Order, order.id.0).contribution(&order_fields(&order));
-        self.hash.add(hash);
-        let slot = self.orders.take(Order { hash, ..order });
+        order.hash =
+            Coefficients::of(Domain::Order, order.id.0).contribution(&order_fields(&order));
+        self.hash.add(order.hash);
+        let slot = self.orders.take(order);
         self.books[state.market.0 as usize].side_mut(state.side).push_back(&mut self.orders, slot);
         let account = self.accounts.get_mut(state.account);
         let previous_tail = account.orders_tail;
@@ -640,36 +660,30 @@ impl Matcher {
         );
     }
 
-    /// Records a fill of the resting order in `slot`; removes it if filled. Returns its state.
-    fn fill_resting(&mut self, slot: u32, fill: QuantitySteps, quote: u64) -> OrderState {
-        let order = *self.orders.get(slot);
-        if order.remaining == fill {
-            self.hash.subtract(order.hash);
-            let book_side = self.books[order.market.0 as usize].side_mut(order.side);
+    /// Records a fill of the resting order in `slot`. A filled order leaves the book (and the
+    /// hash) but keeps its slot, with its final state, until the caller forgets it.
+    fn fill_resting(&mut self, slot: u32, fill: QuantitySteps, quote: u64) {
+        let order = self.orders.get(slot);
+        let (id, market, side) = (order.id, order.market, order.side);
+        let (remaining, executed_quote, hash) = (order.remaining, order.executed_quote, order.hash);
+        let book_side = self.books[market.0 as usize].side_mut(side);
+        if remaining == fill {
+            self.hash.subtract(hash);
             book_side.unlink(&mut self.orders, slot);
             let filled = self.orders.get_mut(slot);
             filled.remaining = QuantitySteps(0);
             filled.executed_quote += quote;
-            let state = order_state(filled, OrderStatus::Filled);
-            self.forget_order(slot);
-            state
         } else {
-            let book_side = self.books[order.market.0 as usize].side_mut(order.side);
             book_side.reduce(&mut self.orders, slot, fill);
-            self.orders.get_mut(slot).executed_quote += quote;
             // Only the two mutable fields change: update them instead of rehashing the order.
-            let entity = Coefficients::of(Domain::Order, order.id.0);
+            let entity = Coefficients::of(Domain::Order, id.0);
             let after = self.orders.get_mut(slot);
-            let change = entity
-                .delta(ORDER_REMAINING_FIELD, order.remaining.0, after.remaining.0)
-                .plus(entity.delta(
-                    ORDER_EXECUTED_QUOTE_FIELD,
-                    order.executed_quote,
-                    after.executed_quote,
-                ));
+            after.executed_quote += quote;
+            let change = entity.delta(ORDER_REMAINING_FIELD, remaining.0, after.remaining.0).plus(
+                entity.delta(ORDER_EXECUTED_QUOTE_FIELD, executed_quote, after.executed_quote),
+            );
             after.hash = after.hash.plus(change);
             self.hash.add(change);
-            order_state(after, OrderStatus::PartiallyFilled)
         }
     }
 
@@ -782,14 +796,19 @@ impl Matcher {
         if market.0 as usize >= self.books.len() {
             return Err(RejectReason::InvalidSymbol);
         }
-        let account = self.accounts.find(&command.account).ok_or(RejectReason::OrderNotFound)?;
         let slot = match target {
+            // By id: the order names its account, so comparing that account's key with the
+            // signer's is the ownership check, without looking the signer up.
             OrderRef::Id(order_id) => self.order_slots.get(order_id.0),
-            OrderRef::Client(client_id) => self.client_slots.get(client_key(account, client_id.0)),
+            OrderRef::Client(client_id) => {
+                let account =
+                    self.accounts.find(&command.account).ok_or(RejectReason::OrderNotFound)?;
+                self.client_slots.get(client_key(account, client_id.0))
+            }
         }
         .ok_or(RejectReason::OrderNotFound)?;
         let order = self.orders.get(slot);
-        if order.account != account || order.market != market {
+        if order.market != market || self.accounts.get(order.account).key != command.account {
             return Err(RejectReason::OrderNotFound);
         }
         Ok(slot)
@@ -1417,6 +1436,7 @@ const ORDER_REMAINING_FIELD: usize = 5;
 const ORDER_EXECUTED_QUOTE_FIELD: usize = 6;
 
 /// An order's state for an event, with the given status.
+#[inline(always)]
 fn order_state(order: &Order, status: OrderStatus) -> OrderState {
     OrderState {
         order_id: order.id,
@@ -1448,7 +1468,7 @@ fn resting_state(order: &Order) -> OrderState {
     order_state(order, status)
 }
 
-#[inline]
+#[inline(always)]
 fn emit(sink: &mut impl EventSink, command: &Command, kind: EventKind) {
     sink.push(Event { sequence: command.sequence, time_us: command.time_us, kind });
 }
