@@ -427,21 +427,15 @@ impl Matcher {
                     SelfTradePrevention::Allow => {}
                     SelfTradePrevention::RejectTaker => return WalkEnd::SelfTrade,
                     SelfTradePrevention::RejectMaker => {
-                        self.remove_resting(
-                            command,
-                            maker_slot,
-                            Some(ExpiryReason::SelfTradePrevention),
-                            sink,
-                        );
+                        let owner = (taker.state.account, taker.state.market);
+                        let reason = Some(ExpiryReason::SelfTradePrevention);
+                        self.remove_resting(command, maker_slot, owner, reason, sink);
                         continue;
                     }
                     SelfTradePrevention::RejectBoth => {
-                        self.remove_resting(
-                            command,
-                            maker_slot,
-                            Some(ExpiryReason::SelfTradePrevention),
-                            sink,
-                        );
+                        let owner = (taker.state.account, taker.state.market);
+                        let reason = Some(ExpiryReason::SelfTradePrevention);
+                        self.remove_resting(command, maker_slot, owner, reason, sink);
                         return WalkEnd::SelfTrade;
                     }
                 }
@@ -539,7 +533,7 @@ impl Matcher {
             }),
         );
         if maker_filled {
-            self.forget_order(maker_slot);
+            self.forget_order(maker_slot, maker_account);
         }
 
         if !taker.by_quote {
@@ -688,34 +682,47 @@ impl Matcher {
     }
 
     /// Takes a resting order off the book and releases its lock: cancelled by its owner (`None`)
-    /// or expired by the engine.
+    /// or expired by the engine. The caller names the order's account and market (`owner`),
+    /// which it already knows.
     fn remove_resting(
         &mut self,
         command: &Command,
         slot: u32,
+        owner: (AccountIndex, MarketId),
         expiry: Option<ExpiryReason>,
         sink: &mut impl EventSink,
     ) {
+        // NB: balances and numbers are addressed through `owner`, known before the order is
+        // read, not through the order's own fields, so their cache misses overlap the order's
+        // instead of following it (exchange-core mix, half cancels: ~6% more commands/s).
+        let (account, market) = owner;
         let order = *self.orders.get(slot);
+        debug_assert_eq!((order.account, order.market), owner);
         self.hash.subtract(order.hash);
-        let asset = spend_asset(&self.config.markets[order.market.0 as usize], order.side);
-        let lock = self.lock_needed(&order).expect("a resting order's lock fits");
-        self.release_lock(order.account, asset, lock);
-        self.books[order.market.0 as usize].side_mut(order.side).unlink(&mut self.orders, slot);
+        let numbers = self.books[market.0 as usize].numbers;
+        let lock = match order.side {
+            Side::Bid => order.price.0 * order.remaining.0 * numbers.quote_units_per_tick_step,
+            Side::Ask => order.remaining.0 * numbers.base_units_per_step,
+        };
+        debug_assert_eq!(Some(lock), self.lock_needed(&order), "checked when it was placed");
+        self.release_lock(account, spend_asset(&numbers, order.side), lock);
+        self.books[market.0 as usize].side_mut(order.side).unlink(&mut self.orders, slot);
         let kind = match expiry {
             None => EventKind::OrderCancelled(order_state(&order, OrderStatus::Cancelled)),
             Some(reason) => {
                 EventKind::OrderExpired { order: order_state(&order, OrderStatus::Expired), reason }
             }
         };
-        self.forget_order(slot);
+        self.forget_order(slot, account);
         emit(sink, command, kind);
     }
 
-    /// Drops an unlinked order from the account list and the indexes, and frees its slot.
-    fn forget_order(&mut self, slot: u32) {
+    /// Drops an unlinked order of `owner` from the account list and the indexes, and frees its
+    /// slot.
+    fn forget_order(&mut self, slot: u32, owner: AccountIndex) {
         let order = *self.orders.get(slot);
-        let account = self.accounts.get_mut(order.account);
+        debug_assert_eq!(order.account, owner);
+        let account = self.accounts.get_mut(owner);
         account.open_orders -= 1;
         if order.account_prev == NIL {
             account.orders_head = order.account_next;
@@ -723,7 +730,7 @@ impl Matcher {
             self.orders.get_mut(order.account_prev).account_next = order.account_next;
         }
         if order.account_next == NIL {
-            self.accounts.get_mut(order.account).orders_tail = order.account_prev;
+            self.accounts.get_mut(owner).orders_tail = order.account_prev;
         } else {
             self.orders.get_mut(order.account_next).account_prev = order.account_prev;
         }
@@ -755,10 +762,10 @@ impl Matcher {
         target: OrderRef,
         sink: &mut impl EventSink,
     ) -> Result<(), (RejectReason, u32)> {
-        let slot = self
+        let (slot, account) = self
             .find_open(command, market, target)
             .map_err(|_| (RejectReason::OrderNotFound, 0))?;
-        self.remove_resting(command, slot, None, sink);
+        self.remove_resting(command, slot, (account, market), None, sink);
         Ok(())
     }
 
@@ -779,39 +786,37 @@ impl Matcher {
         while slot != NIL {
             let next = self.orders.get(slot).account_next;
             if self.orders.get(slot).market == market {
-                self.remove_resting(command, slot, None, sink);
+                self.remove_resting(command, slot, (account, market), None, sink);
             }
             slot = next;
         }
         Ok(())
     }
 
-    /// The pool slot of the account's open order `target` in `market`.
+    /// The pool slot of the account's open order `target` in `market`, and the account.
     fn find_open(
         &self,
         command: &Command,
         market: MarketId,
         target: OrderRef,
-    ) -> Result<u32, RejectReason> {
+    ) -> Result<(u32, AccountIndex), RejectReason> {
         if market.0 as usize >= self.books.len() {
             return Err(RejectReason::InvalidSymbol);
         }
+        // NB: the signer's lookup and the order's are independent, so their cache misses
+        // overlap; checking the owner through `order.account` instead chains three misses
+        // (`cargo bench --bench matcher`, exchange-core: 5% slower).
+        let account = self.accounts.find(&command.account).ok_or(RejectReason::OrderNotFound)?;
         let slot = match target {
-            // By id: the order names its account, so comparing that account's key with the
-            // signer's is the ownership check, without looking the signer up.
             OrderRef::Id(order_id) => self.order_slots.get(order_id.0),
-            OrderRef::Client(client_id) => {
-                let account =
-                    self.accounts.find(&command.account).ok_or(RejectReason::OrderNotFound)?;
-                self.client_slots.get(client_key(account, client_id.0))
-            }
+            OrderRef::Client(client_id) => self.client_slots.get(client_key(account, client_id.0)),
         }
         .ok_or(RejectReason::OrderNotFound)?;
         let order = self.orders.get(slot);
-        if order.market != market || self.accounts.get(order.account).key != command.account {
+        if order.account != account || order.market != market {
             return Err(RejectReason::OrderNotFound);
         }
-        Ok(slot)
+        Ok((slot, account))
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -970,7 +975,7 @@ impl Matcher {
         target: OrderRef,
         sink: &mut impl EventSink,
     ) -> Result<(), (RejectReason, u32)> {
-        let slot = self.find_open(command, market, target).map_err(|reason| match reason {
+        let (slot, _) = self.find_open(command, market, target).map_err(|reason| match reason {
             RejectReason::OrderNotFound => (RejectReason::OrderNotFoundQuery, 0),
             other => (other, 0),
         })?;
