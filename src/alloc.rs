@@ -13,6 +13,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr::null_mut;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The global allocator: system heap, with scoped arenas and per-thread counting.
 pub struct RingexAllocator;
@@ -24,9 +25,15 @@ struct ArenaState {
     next: usize,
 }
 
+/// Heap allocations made by threads that called [`count_this_thread`] (the pipeline's stage
+/// threads): the zero-allocation test of the whole server path reads it.
+static PIPELINE_HEAP_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
 thread_local! {
     /// Heap allocations (and reallocations) this thread made through the system allocator.
     static HEAP_ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    /// Whether this thread's allocations count towards [`pipeline_heap_allocations`].
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
     /// The thread's active arena, if a [`ScopedArena`] is in scope.
     static ARENA: Cell<Option<ArenaState>> = const { Cell::new(None) };
 }
@@ -39,6 +46,20 @@ pub fn heap_allocations() -> u64 {
 fn count_heap_allocation() {
     // `try_with`: during thread teardown the slot may be gone; counting is best effort then.
     let _ = HEAP_ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+    if COUNTED.try_with(Cell::get).unwrap_or(false) {
+        PIPELINE_HEAP_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts this thread's heap allocations in [`pipeline_heap_allocations`] from now on (every
+/// pipeline stage thread calls it when it starts).
+pub fn count_this_thread() {
+    COUNTED.with(|counted| counted.set(true));
+}
+
+/// Heap allocations made so far by every counted (pipeline) thread together.
+pub fn pipeline_heap_allocations() -> u64 {
+    PIPELINE_HEAP_ALLOCATIONS.load(Ordering::Relaxed)
 }
 
 fn arena_alloc(layout: Layout) -> *mut u8 {

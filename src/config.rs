@@ -73,6 +73,58 @@ pub struct Limits {
     pub levels_per_side_max: u32,
 }
 
+/// Token-bucket rate limits (0 = off). The administrator is exempt from the per-key limit.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Requests per second per client IP address.
+    pub per_ip_per_second: u64,
+    /// Burst per client IP address.
+    pub per_ip_burst: u64,
+    /// Requests per second per API key (after the signature is checked).
+    pub per_key_per_second: u64,
+    /// Burst per API key.
+    pub per_key_burst: u64,
+}
+
+/// Sizes of the bounded histories net-out keeps (the oldest records drop out first) and of the
+/// server's connection and replay tables.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerLimits {
+    /// Connections served at once.
+    pub connections_max: u32,
+    /// Idle keep-alive connections close after this many seconds.
+    pub idle_timeout_s: u32,
+    /// Signed POST/DELETE requests remembered inside their windows (replay protection).
+    pub replay_entries_max: u32,
+    /// Fills kept for `/wapi/v1/history/fills`.
+    pub fills_history_max: u32,
+    /// Orders kept for `/wapi/v1/history/orders`.
+    pub orders_history_max: u32,
+    /// Deposits kept.
+    pub deposits_history_max: u32,
+    /// Withdrawals kept.
+    pub withdrawals_history_max: u32,
+    /// Public trades kept per market.
+    pub trades_per_market_max: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            connections_max: 1024,
+            idle_timeout_s: 300,
+            replay_entries_max: 1 << 20,
+            fills_history_max: 1 << 20,
+            orders_history_max: 1 << 20,
+            deposits_history_max: 100_000,
+            withdrawals_history_max: 100_000,
+            trades_per_market_max: 10_000,
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -80,8 +132,12 @@ pub struct Config {
     pub assets: Vec<AssetSpec>,
     /// Markets by [`MarketId`].
     pub markets: Vec<MarketSpec>,
-    /// Preallocation sizes.
+    /// Preallocation sizes of the engine.
     pub limits: Limits,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+    /// Sizes of the server's tables and histories.
+    pub server: ServerLimits,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +146,10 @@ struct RawConfig {
     assets: Vec<RawAsset>,
     markets: Vec<RawMarket>,
     limits: Limits,
+    #[serde(default)]
+    rate_limits: RateLimits,
+    #[serde(default)]
+    server: ServerLimits,
 }
 
 #[derive(Deserialize)]
@@ -191,7 +251,14 @@ impl Config {
             }
         }
         validate_limits(&raw.limits)?;
-        Ok(Config { assets, markets, limits: raw.limits })
+        validate_server(&raw.server)?;
+        Ok(Config {
+            assets,
+            markets,
+            limits: raw.limits,
+            rate_limits: raw.rate_limits,
+            server: raw.server,
+        })
     }
 
     /// The market with this symbol.
@@ -426,6 +493,25 @@ fn validate_limits(limits: &Limits) -> Result<(), String> {
     }
     if limits.accounts_max < 2 {
         return Err("limits.accounts_max: at least 2 (the fee account and one user)".into());
+    }
+    Ok(())
+}
+
+fn validate_server(server: &ServerLimits) -> Result<(), String> {
+    let checks = [
+        ("server.connections_max", server.connections_max, 1u32 << 20),
+        ("server.idle_timeout_s", server.idle_timeout_s, 86_400),
+        ("server.replay_entries_max", server.replay_entries_max, 1 << 26),
+        ("server.fills_history_max", server.fills_history_max, 1 << 26),
+        ("server.orders_history_max", server.orders_history_max, 1 << 26),
+        ("server.deposits_history_max", server.deposits_history_max, 1 << 26),
+        ("server.withdrawals_history_max", server.withdrawals_history_max, 1 << 26),
+        ("server.trades_per_market_max", server.trades_per_market_max, 1 << 24),
+    ];
+    for (key, value, maximum) in checks {
+        if value == 0 || value > maximum {
+            return Err(format!("{key}: must be 1..={maximum}"));
+        }
     }
     Ok(())
 }

@@ -14,7 +14,8 @@
 //! 5. `netout`: HTTP responses and WebSocket fan-out.
 //!
 //! Shared vocabulary: [`types`] (newtypes), [`money`] (exact decimals), [`config`] (assets,
-//! markets, limits), [`command`] and [`event`] (the fixed-size records on the rings).
+//! markets, limits), [`command`] and [`event`] (the fixed-size records on the rings), and
+//! [`ring`] (the ring buffers between the stages, their wait strategies and thread pinning).
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
@@ -25,13 +26,16 @@ pub mod command;
 pub mod config;
 pub mod constants;
 pub mod event;
+pub mod harness;
 pub mod journal;
 pub mod matcher;
 pub mod money;
 pub mod net;
 pub mod netout;
+pub mod pipeline;
 pub mod rate_limit;
 pub mod records;
+pub mod ring;
 pub mod sequencer;
 pub mod types;
 pub mod verify;

@@ -1,11 +1,27 @@
 //! The `ringex` command line: `serve`, `replay`, `keygen`.
+//!
+//! Exit codes: 0 clean, 2 bad arguments or configuration (one line naming the problem), 1
+//! anything else (a refused journal, an I/O failure).
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, Subcommand};
+use ringex::alloc::RingexAllocator;
 use ringex::config::Config;
-use ringex::matcher::Matcher;
+use ringex::journal::stage::Durability;
+use ringex::net::stage::NetInOptions;
+use ringex::netout::view::ViewLimits;
+use ringex::pipeline::{Server, ServerOptions, recover};
+use ringex::ring::{WaitMode, parse_cores};
+use ringex::sequencer::SequencerLimits;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+#[global_allocator]
+static ALLOCATOR: RingexAllocator = RingexAllocator;
 
 #[derive(Parser)]
 #[command(name = "ringex", version, about = "Low-latency exchange engine, Backpack-compatible")]
@@ -18,10 +34,42 @@ struct Cli {
 enum Command {
     /// Run the exchange.
     Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Journal directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
         /// TOML configuration replacing the embedded default.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Verify threads (default: the core count).
+        #[arg(long)]
+        verify_threads: Option<usize>,
+        /// How stages wait: auto, busy-spin, yield or park.
+        #[arg(long, default_value = "auto")]
+        wait: String,
+        /// Cores to pin stage threads to, in pipeline order (e.g. `0,1` or `0-5`).
+        #[arg(long)]
+        pin: Option<String>,
+        /// sync (answer after fdatasync), async (answer at once) or none (no journal).
+        #[arg(long, default_value = "sync")]
+        durability: String,
+        /// The administrator's public key (base64); default: the development key.
+        #[arg(long)]
+        admin_key: Option<String>,
     },
+    /// Replay a journal offline and print its record count and state hash.
+    Replay {
+        /// Journal directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        /// The configuration the journal was written with.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print a new ED25519 keypair (base64 seed and public key).
+    Keygen,
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
@@ -35,26 +83,182 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Serve { config } => {
-            let config = match load_config(config.as_ref()) {
-                Ok(config) => Arc::new(config),
-                Err(error) => {
-                    eprintln!("ringex: bad configuration: {error}");
-                    return ExitCode::from(2);
-                }
-            };
-            let matcher = Matcher::new(config.clone());
-            println!(
-                "engine ready: {} markets, {} assets, state hash {:032x}",
-                config.markets.len(),
-                config.assets.len(),
-                matcher.state_hash()
-            );
-            println!("the network API is not served yet (see the open issues); exiting");
+fn bad(message: String) -> ExitCode {
+    eprintln!("ringex: {message}");
+    ExitCode::from(2)
+}
+
+extern "C" fn on_signal(_: libc::c_int) {
+    // Async-signal-safe: one atomic store; net-in looks at the flag at least every 100 ms.
+    ringex::net::stage::SIGNALLED.store(true, Ordering::Release);
+}
+
+fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let server = config.server;
+    let rates = config.rate_limits;
+    ServerOptions {
+        listen: "127.0.0.1:8080".parse().unwrap(),
+        data_dir,
+        verify_threads: cores,
+        wait: WaitMode::Auto,
+        pin: Vec::new(),
+        durability: Durability::Sync,
+        admin_key: ringex::verify::dev_admin_key(),
+        net_in: NetInOptions {
+            connections_max: server.connections_max as usize,
+            ip_rate_per_s: rates.per_ip_per_second,
+            ip_burst: rates.per_ip_burst,
+            idle_timeout_ms: u64::from(server.idle_timeout_s) * 1000,
+            ..NetInOptions::default()
+        },
+        sequencer: SequencerLimits {
+            replay_entries_max: server.replay_entries_max as usize,
+            key_rate_per_s: rates.per_key_per_second,
+            key_burst: rates.per_key_burst,
+            keys_max: 1 << 16,
+        },
+        view: ViewLimits {
+            fills_max: server.fills_history_max,
+            orders_max: server.orders_history_max,
+            deposits_max: server.deposits_history_max,
+            withdrawals_max: server.withdrawals_history_max,
+            trades_per_market_max: server.trades_per_market_max,
+        },
+        segment_bytes_max: 64 << 20,
+        config,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    config: Option<PathBuf>,
+    verify_threads: Option<usize>,
+    wait: String,
+    pin: Option<String>,
+    durability: String,
+    admin_key: Option<String>,
+) -> ExitCode {
+    let config = match load_config(config.as_ref()) {
+        Ok(config) => Arc::new(config),
+        Err(error) => return bad(format!("bad configuration: {error}")),
+    };
+    let mut options = options_from(config, data_dir);
+    options.listen = listen;
+    if let Some(threads) = verify_threads {
+        if threads == 0 || threads > 64 {
+            return bad("--verify-threads: must be 1..=64".into());
+        }
+        options.verify_threads = threads;
+    }
+    options.wait = match wait.parse::<WaitMode>() {
+        Ok(mode) => mode,
+        Err(error) => return bad(format!("--wait: {error}")),
+    };
+    if let Some(pin) = pin {
+        options.pin = match parse_cores(&pin) {
+            Ok(cores) => cores,
+            Err(error) => return bad(format!("--pin: {error}")),
+        };
+    }
+    options.durability = match Durability::parse(&durability) {
+        Some(durability) => durability,
+        None => return bad("--durability: expected sync, async or none".into()),
+    };
+    if let Some(key) = admin_key {
+        options.admin_key = match ringex::verify::request::decode_key(key.as_bytes()) {
+            Some(key) => key,
+            None => return bad("--admin-key: not a base64 32-byte public key".into()),
+        };
+    }
+    let server = match Server::start(options) {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("ringex: cannot start: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(cut) = &server.tail_cut {
+        eprintln!("ringex: journal: cut a torn tail: {cut}");
+    }
+    eprintln!("ringex: replayed {} journal records", server.replayed_records);
+    // SAFETY: installing an async-signal-safe handler (one atomic store).
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+    println!("listening on http://{}", server.local_addr());
+    match server.join() {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ringex: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn replay(data_dir: PathBuf, config: Option<PathBuf>) -> ExitCode {
+    let config = match load_config(config.as_ref()) {
+        Ok(config) => Arc::new(config),
+        Err(error) => return bad(format!("bad configuration: {error}")),
+    };
+    if !data_dir.is_dir() {
+        return bad(format!("--data-dir: {} is not a directory", data_dir.display()));
+    }
+    let options = options_from(config, data_dir);
+    match recover(&options) {
+        Ok(state) => {
+            if let Some(cut) = &state.tail_cut {
+                eprintln!("ringex: journal: cut a torn tail: {cut}");
+            }
+            println!("records {}", state.records);
+            println!("sequence {}", state.matcher.last_sequence().0);
+            println!("state hash {:032x}", state.matcher.state_hash());
             ExitCode::SUCCESS
         }
+        Err(error) => {
+            eprintln!("ringex: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn keygen() -> ExitCode {
+    let mut seed = [0u8; 32];
+    if let Err(error) = std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| std::io::Read::read_exact(&mut random, &mut seed))
+    {
+        eprintln!("ringex: /dev/urandom: {error}");
+        return ExitCode::from(1);
+    }
+    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+    println!("secret {}", STANDARD.encode(seed));
+    println!("public {}", STANDARD.encode(signing.verifying_key().as_bytes()));
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Serve {
+            listen,
+            data_dir,
+            config,
+            verify_threads,
+            wait,
+            pin,
+            durability,
+            admin_key,
+        } => serve(listen, data_dir, config, verify_threads, wait, pin, durability, admin_key),
+        Command::Replay { data_dir, config } => replay(data_dir, config),
+        Command::Keygen => keygen(),
     }
 }

@@ -442,6 +442,9 @@ pub struct SequencedSlot {
     pub auth: Auth,
     /// Extra request data for the journal and the answer.
     pub extras: Extras,
+    /// Written by the matcher: the command changed state (the journal keeps only those, so a
+    /// rejected command leaves no record).
+    pub applied: bool,
 }
 
 impl SequencedSlot {
@@ -453,6 +456,7 @@ impl SequencedSlot {
             watermark: SequenceNumber(0),
             auth: Auth::default(),
             extras: Extras::default(),
+            applied: false,
         }
     }
 }

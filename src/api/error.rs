@@ -264,18 +264,9 @@ impl ApiError {
 
     /// An error whose detail is a number.
     pub fn with_number(kind: ErrorKind, number: u64) -> ApiError {
-        let mut digits = [0u8; 20];
-        let mut position = digits.len();
-        let mut rest = number;
-        loop {
-            position -= 1;
-            digits[position] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        ApiError::with_detail(kind, &digits[position..])
+        let mut digits = [0u8; crate::money::UNITS_TEXT_MAX];
+        let length = crate::money::write_units(number, 0, &mut digits);
+        ApiError::with_detail(kind, &digits[..length])
     }
 
     /// 429 with `Retry-After` seconds.

@@ -127,6 +127,7 @@
 
 mod format;
 mod recovery;
+pub mod stage;
 mod writer;
 
 pub use format::{

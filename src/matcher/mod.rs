@@ -25,6 +25,7 @@ mod accounts;
 mod book;
 mod fixed_map;
 mod orders;
+pub mod stage;
 mod state_hash;
 
 pub use fixed_map::{FixedMap, KeyHashing};

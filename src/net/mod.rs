@@ -4,6 +4,8 @@
 
 pub mod http;
 pub mod overflow;
+pub mod shared;
+pub mod stage;
 
 use crate::api::error::{ApiError, ErrorKind};
 use crate::api::routes::{Method, Route};

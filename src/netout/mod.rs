@@ -8,6 +8,7 @@
 pub mod calendar;
 pub mod json;
 pub mod render;
+pub mod stage;
 pub mod view;
 
 #[cfg(test)]

@@ -675,24 +675,10 @@ fn write_transfer(
     w.begin_object();
     match transfer.kind {
         TransferKind::Deposit => {
-            let record = DepositRecord {
-                id: transfer.id,
-                asset: transfer.asset,
-                amount: transfer.amount,
-                time_us,
-            };
-            write_deposit_fields(w, config, &record);
+            write_deposit_fields(w, config, &DepositRecord::of(transfer, time_us));
         }
         TransferKind::AdminWithdrawal | TransferKind::Withdrawal => {
-            let record = WithdrawalRecord {
-                id: transfer.id,
-                asset: transfer.asset,
-                amount: transfer.amount,
-                fee: transfer.fee,
-                internal: transfer.kind == TransferKind::AdminWithdrawal,
-                time_us,
-                extras: *answer.extras,
-            };
+            let record = WithdrawalRecord::of(transfer, time_us, *answer.extras);
             write_withdrawal_fields(w, config, &record);
         }
     }

@@ -42,7 +42,7 @@ use crate::types::{
 use std::sync::Arc;
 
 /// Sizes of the view's history rings. Each ring drops its oldest record when full.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ViewLimits {
     /// Fill records over all accounts (one per side of a trade).
     pub fills_max: u32,
@@ -253,6 +253,29 @@ pub struct WithdrawalRecord {
     pub time_us: u64,
     /// The user's `address` and `clientId`.
     pub extras: Extras,
+}
+
+impl DepositRecord {
+    /// The record of a deposit `Transfer` at engine time `time_us`.
+    pub fn of(transfer: &Transfer, time_us: u64) -> DepositRecord {
+        DepositRecord { id: transfer.id, asset: transfer.asset, amount: transfer.amount, time_us }
+    }
+}
+
+impl WithdrawalRecord {
+    /// The record of a withdrawal `Transfer` at engine time `time_us`, with the request's
+    /// `extras` (address, client id).
+    pub fn of(transfer: &Transfer, time_us: u64, extras: Extras) -> WithdrawalRecord {
+        WithdrawalRecord {
+            id: transfer.id,
+            asset: transfer.asset,
+            amount: transfer.amount,
+            fee: transfer.fee,
+            internal: transfer.kind == TransferKind::AdminWithdrawal,
+            time_us,
+            extras,
+        }
+    }
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -875,25 +898,11 @@ impl View {
     fn on_transfer(&mut self, transfer: &Transfer, time_us: u64) {
         match transfer.kind {
             TransferKind::Deposit => {
-                let record = DepositRecord {
-                    id: transfer.id,
-                    asset: transfer.asset,
-                    amount: transfer.amount,
-                    time_us,
-                };
-                self.deposits.push(transfer.account, record);
+                self.deposits.push(transfer.account, DepositRecord::of(transfer, time_us));
             }
             TransferKind::AdminWithdrawal | TransferKind::Withdrawal => {
-                let internal = transfer.kind == TransferKind::AdminWithdrawal;
-                let record = WithdrawalRecord {
-                    id: transfer.id,
-                    asset: transfer.asset,
-                    amount: transfer.amount,
-                    fee: transfer.fee,
-                    internal,
-                    time_us,
-                    extras: Extras::default(),
-                };
+                let record = WithdrawalRecord::of(transfer, time_us, Extras::default());
+                let internal = record.internal;
                 self.withdrawals.push(transfer.account, record);
                 if !internal {
                     self.command.withdrawal = Some(self.withdrawals.next_number - 1);

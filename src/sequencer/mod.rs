@@ -16,6 +16,7 @@
 
 pub mod record;
 pub mod replay;
+pub mod stage;
 
 use crate::api::error::ApiError;
 use crate::command::Command;
@@ -74,6 +75,13 @@ impl Sequencer {
         }
     }
 
+    /// Continues numbering after `last_sequence` and engine time after `last_time_us` (the
+    /// journal's last record), keeping the replay cache rebuilt from it.
+    pub fn continue_after(&mut self, last_sequence: SequenceNumber, last_time_us: u64) {
+        self.next_sequence = last_sequence.0 + 1;
+        self.last_time_us = last_time_us;
+    }
+
     /// The last sequence number stamped.
     pub fn watermark(&self) -> SequenceNumber {
         SequenceNumber(self.next_sequence - 1)
@@ -104,6 +112,7 @@ impl Sequencer {
             watermark: self.watermark(),
             auth: Auth::default(),
             extras: Extras::default(),
+            applied: false,
         };
         if let Err(error) = self.admit(slot, now_ms) {
             out.work = Work::Reject(error);

@@ -81,18 +81,10 @@ fn unsigned(fields: &impl Fields, key: &str) -> Result<Option<u64>, ApiError> {
     let Some((value, kind)) = fields.field(key.as_bytes()) else {
         return Ok(None);
     };
-    if kind == ValueKind::Bool
-        || value.is_empty()
-        || value.len() > 20
-        || !value.iter().all(u8::is_ascii_digit)
-    {
+    if kind == ValueKind::Bool {
         return Err(invalid(key));
     }
-    value
-        .iter()
-        .try_fold(0u64, |total, &digit| total.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
-        .map(Some)
-        .ok_or_else(|| invalid(key))
+    parse_u64(value).map(Some).ok_or_else(|| invalid(key))
 }
 
 fn boolean(fields: &impl Fields, key: &str) -> Result<Option<bool>, ApiError> {
@@ -598,12 +590,9 @@ fn parse_read(
     })
 }
 
+/// A plain unsigned integer (digits only, no sign or point), exactly or not at all.
 fn parse_u64(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 20 || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    text.iter()
-        .try_fold(0u64, |total, &digit| total.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
+    crate::money::parse_units(text, 0).ok()
 }
 
 fn parse_klines(context: &RequestContext<'_>, query: &DecodedQuery) -> Result<ReadQuery, ApiError> {

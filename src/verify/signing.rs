@@ -173,18 +173,9 @@ fn object_pairs<'a>(
 }
 
 fn append_u64(out: &mut Vec<u8>, value: u64) {
-    let mut digits = [0u8; 20];
-    let mut position = digits.len();
-    let mut rest = value;
-    loop {
-        position -= 1;
-        digits[position] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[position..]);
+    let mut digits = [0u8; crate::money::UNITS_TEXT_MAX];
+    let length = crate::money::write_units(value, 0, &mut digits);
+    out.extend_from_slice(&digits[..length]);
 }
 
 fn append_time(out: &mut Vec<u8>, timestamp_ms: u64, window_ms: u64) {

@@ -1,0 +1,554 @@
+//! The net-in thread: the listening socket and every connection's reads → ring A.
+//!
+//! **Reads** sockets (mio, edge-triggered), each connection into its own preallocated input buffer.
+//! **Writes** ring A: one slot per framed request (route resolved, per-IP rate limit applied,
+//! HTTP-level errors already decided), then a `Closed` slot when a connection will send no more,
+//! and a final `Shutdown` slot. **Owns** the listener, the connection table, the overflow buffers'
+//! free list and the per-IP rate limiter. Does no JSON and no crypto.
+//!
+//! Back-pressure: when ring A (or the overflow pool) is full, a connection's framed requests wait
+//! in its buffer and net-in stops reading it; it retries after the next poll — nothing is dropped
+//! and nothing blocks. Timeouts: a request incomplete after [`REQUEST_TIMEOUT_MS`] is answered 408
+//! and its connection closed; an idle keep-alive connection is closed after the idle timeout.
+
+use super::http::{Framed, frame, header_slots};
+use super::overflow::OverflowPool;
+use super::shared::{ConnectionTable, Links};
+use super::{copy_request, fits_inline, route_of};
+use crate::api::error::{ApiError, ErrorKind};
+use crate::clock;
+use crate::constants::{REQUEST_BODY_MAX, REQUEST_HEADERS_BYTES_MAX, REQUEST_TARGET_MAX};
+use crate::rate_limit::RateLimiter;
+use crate::records::{ConnectionToken, RequestKind, RequestSlot};
+use crate::ring::Producer;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use std::collections::VecDeque;
+use std::io::Read;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The listener's token.
+pub const NET_IN_LISTENER: Token = Token(usize::MAX - 2);
+/// The token of net-in's waker (net-out's releases and aborts, shutdown).
+pub const NET_IN_WAKER: Token = Token(usize::MAX - 1);
+
+/// Set by the process's SIGTERM/SIGINT handler (signals are process-wide, so this one flag is
+/// too); net-in stops as if its shutdown flag were set.
+pub static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+/// A request still incomplete after this long is answered 408 (the default of
+/// [`NetInOptions::request_timeout_ms`]).
+pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// How often timeouts are checked.
+const TIMER_PERIOD_MS: u64 = 100;
+/// Input buffer per connection: enough for any ordinary request and a few pipelined ones.
+const INPUT_BYTES_INITIAL: usize = 16 << 10;
+/// Input buffer a connection may grow to for its largest request (once, then kept).
+const INPUT_BYTES_MAX: usize = REQUEST_HEADERS_BYTES_MAX + REQUEST_TARGET_MAX + REQUEST_BODY_MAX;
+
+/// net-in's tunables.
+#[derive(Clone, Copy, Debug)]
+pub struct NetInOptions {
+    /// Connections served at once; more are refused at accept.
+    pub connections_max: usize,
+    /// Requests per second per client IP (0 = off).
+    pub ip_rate_per_s: u64,
+    /// Burst per client IP.
+    pub ip_burst: u64,
+    /// Idle keep-alive connections are closed after this long.
+    pub idle_timeout_ms: u64,
+    /// A request still incomplete after this long is answered 408 (API.md: 10 s).
+    pub request_timeout_ms: u64,
+}
+
+impl Default for NetInOptions {
+    fn default() -> Self {
+        NetInOptions {
+            connections_max: 1024,
+            ip_rate_per_s: 0,
+            ip_burst: 0,
+            idle_timeout_ms: 300_000,
+            request_timeout_ms: REQUEST_TIMEOUT_MS,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Slot unused.
+    Free,
+    /// Reading and framing requests.
+    Reading,
+    /// No more requests will be read; the `Closed` record is still to publish.
+    ClosePending,
+    /// `Closed` published: waiting for net-out to hand the connection back.
+    Closing,
+}
+
+struct Connection {
+    stream: Option<TcpStream>,
+    generation: u32,
+    phase: Phase,
+    input: Vec<u8>,
+    filled: usize,
+    /// When the unfinished request at the start of `input` began arriving (0: none).
+    partial_since_ms: u64,
+    last_activity_ms: u64,
+    peer: u128,
+    /// Framed requests wait for ring space.
+    backlogged: bool,
+}
+
+/// Everything net-in needs, built in `pipeline`.
+pub struct NetIn {
+    /// Its own poll, with the listener and its waker registered.
+    pub poll: Poll,
+    /// The bound listener.
+    pub listener: TcpListener,
+    /// Ring A.
+    pub output: Producer<RequestSlot>,
+    /// Buffers for requests too large for a slot.
+    pub overflow: Arc<OverflowPool>,
+    /// Socket descriptors by connection slot, shared with net-out.
+    pub connections: Arc<ConnectionTable>,
+    /// The way back from net-out.
+    pub links: Arc<Links>,
+    /// Set to stop the server.
+    pub shutdown: Arc<AtomicBool>,
+    /// Tunables.
+    pub options: NetInOptions,
+}
+
+struct State {
+    connections: Vec<Connection>,
+    free: Vec<u32>,
+    overflow_free: Vec<u32>,
+    /// Overflow buffers attached to ring A slots, as (buffer, ring sequence), oldest first.
+    overflow_in_use: VecDeque<(u32, u64)>,
+    ip_limiter: RateLimiter,
+    /// Claimed, written, not yet published ring A sequences end here.
+    claimed_end: Option<u64>,
+    backlog: Vec<u32>,
+}
+
+fn peer_key(stream: &TcpStream) -> u128 {
+    match stream.peer_addr().map(|address| address.ip()) {
+        Ok(IpAddr::V4(ip)) => u128::from(u32::from(ip)),
+        Ok(IpAddr::V6(ip)) => u128::from(ip),
+        Err(_) => 0,
+    }
+}
+
+impl NetIn {
+    /// Runs until shutdown; returns the open streams, which the caller drops only after net-out
+    /// has finished (so no descriptor is closed under it).
+    pub fn run(mut self) -> Vec<TcpStream> {
+        let connections_max = self.options.connections_max;
+        let mut state = State {
+            connections: (0..connections_max)
+                .map(|_| Connection {
+                    stream: None,
+                    generation: 0,
+                    phase: Phase::Free,
+                    input: vec![0; INPUT_BYTES_INITIAL],
+                    filled: 0,
+                    partial_since_ms: 0,
+                    last_activity_ms: 0,
+                    peer: 0,
+                    backlogged: false,
+                })
+                .collect(),
+            free: (0..connections_max as u32).rev().collect(),
+            overflow_free: (0..self.overflow.len() as u32).rev().collect(),
+            overflow_in_use: VecDeque::with_capacity(self.overflow.len()),
+            ip_limiter: RateLimiter::new(
+                self.options.ip_rate_per_s,
+                self.options.ip_burst,
+                1 << 16,
+            ),
+            claimed_end: None,
+            backlog: Vec::with_capacity(connections_max),
+        };
+        let mut events = Events::with_capacity(1024);
+        let mut next_timer_ms = clock::wall_ms() + TIMER_PERIOD_MS;
+        loop {
+            let timeout = if state.backlog.is_empty() { TIMER_PERIOD_MS } else { 1 };
+            match self.poll.poll(&mut events, Some(Duration::from_millis(timeout))) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => panic!("net-in poll failed: {error}"),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    NET_IN_LISTENER => self.accept(&mut state),
+                    NET_IN_WAKER => {}
+                    token => self.read(&mut state, token.0 as u32),
+                }
+            }
+            self.handle_links(&mut state);
+            self.retry_backlog(&mut state);
+            let now_ms = clock::wall_ms();
+            if now_ms >= next_timer_ms {
+                self.check_timeouts(&mut state, now_ms);
+                next_timer_ms = now_ms + TIMER_PERIOD_MS;
+            }
+            self.publish(&mut state);
+            if self.shutdown.load(Ordering::Acquire) || SIGNALLED.load(Ordering::Acquire) {
+                return self.stop(state);
+            }
+        }
+    }
+
+    fn accept(&mut self, state: &mut State) {
+        loop {
+            let (mut stream, _) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                // Out of descriptors or a connection reset before accept: try again later.
+                Err(_) => return,
+            };
+            let Some(index) = state.free.pop() else {
+                drop(stream); // at capacity: refuse by closing
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            self.poll
+                .registry()
+                .register(&mut stream, Token(index as usize), Interest::READABLE)
+                .expect("register an accepted connection");
+            self.connections.set(index, stream.as_raw_fd());
+            let now_ms = clock::wall_ms();
+            let connection = &mut state.connections[index as usize];
+            connection.peer = peer_key(&stream);
+            connection.stream = Some(stream);
+            connection.phase = Phase::Reading;
+            connection.filled = 0;
+            connection.partial_since_ms = 0;
+            connection.last_activity_ms = now_ms;
+            connection.backlogged = false;
+        }
+    }
+
+    /// Reads everything the socket has (edge-triggered), framing as the buffer fills.
+    fn read(&mut self, state: &mut State, index: u32) {
+        loop {
+            let connection = &mut state.connections[index as usize];
+            if connection.phase != Phase::Reading || connection.backlogged {
+                return;
+            }
+            if connection.filled == connection.input.len() {
+                self.frame_requests(state, index);
+                let connection = &mut state.connections[index as usize];
+                if connection.phase != Phase::Reading || connection.backlogged {
+                    return;
+                }
+                if connection.filled == connection.input.len() {
+                    // One request larger than the buffer: grow once, up to the largest allowed.
+                    assert!(
+                        connection.input.len() < INPUT_BYTES_MAX,
+                        "frame refuses larger requests"
+                    );
+                    connection.input.resize(INPUT_BYTES_MAX, 0);
+                }
+                continue;
+            }
+            let connection = &mut state.connections[index as usize];
+            let stream = connection.stream.as_mut().expect("a reading connection has a stream");
+            match stream.read(&mut connection.input[connection.filled..]) {
+                Ok(0) => {
+                    self.frame_requests(state, index);
+                    self.stop_reading(state, index);
+                    return;
+                }
+                Ok(read) => {
+                    connection.filled += read;
+                    connection.last_activity_ms = clock::wall_ms();
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.stop_reading(state, index);
+                    return;
+                }
+            }
+        }
+        self.frame_requests(state, index);
+    }
+
+    /// Frames and publishes every complete request at the start of the buffer.
+    fn frame_requests(&mut self, state: &mut State, index: u32) {
+        loop {
+            let mut headers = header_slots();
+            let connection = &mut state.connections[index as usize];
+            if connection.phase != Phase::Reading || connection.filled == 0 {
+                return;
+            }
+            let token = ConnectionToken { index, generation: connection.generation };
+            let buffer = &connection.input[..connection.filled];
+            let (consumed, keep_reading) = match frame(buffer, &mut headers) {
+                Framed::Incomplete => {
+                    if connection.partial_since_ms == 0 {
+                        connection.partial_since_ms = clock::wall_ms();
+                    }
+                    return;
+                }
+                Framed::Refused(error) => {
+                    let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+                        mark_backlogged(state, index);
+                        return;
+                    };
+                    let slot = self.output.slot_mut(sequence);
+                    answered_slot(slot, token, error, false);
+                    (0, false)
+                }
+                Framed::Complete(request) => {
+                    let now_ms = clock::wall_ms();
+                    let kind = match route_of(&request) {
+                        Err(error) => RequestKind::Answered(error),
+                        Ok(_) => match state.ip_limiter.take(connection.peer, now_ms) {
+                            Err(retry_after_s) => {
+                                RequestKind::Answered(ApiError::too_many_requests(retry_after_s))
+                            }
+                            Ok(()) => RequestKind::Http,
+                        },
+                    };
+                    let needs_overflow = kind == RequestKind::Http && !fits_inline(&request);
+                    if needs_overflow && state.overflow_free.is_empty() {
+                        mark_backlogged(state, index);
+                        return;
+                    }
+                    let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+                        mark_backlogged(state, index);
+                        return;
+                    };
+                    let slot = self.output.slot_mut(sequence);
+                    match kind {
+                        RequestKind::Http => {
+                            let route = route_of(&request).expect("checked above").0;
+                            let overflow = if needs_overflow {
+                                let buffer = state.overflow_free.pop().expect("checked above");
+                                state.overflow_in_use.push_back((buffer, sequence));
+                                // SAFETY: a free buffer is attached to no slot in flight.
+                                Some((buffer, unsafe { self.overflow.buffer_mut(buffer) }))
+                            } else {
+                                None
+                            };
+                            copy_request(slot, &request, route, overflow);
+                            slot.reply.connection = token;
+                            slot.reply.times = Default::default();
+                            slot.reply.times.received_ns = clock::monotonic_ns();
+                        }
+                        RequestKind::Answered(error) => {
+                            answered_slot(slot, token, error, request.keep_alive)
+                        }
+                        RequestKind::Closed | RequestKind::Shutdown => unreachable!(),
+                    }
+                    (request.length, request.keep_alive)
+                }
+            };
+            let connection = &mut state.connections[index as usize];
+            connection.input.copy_within(consumed..connection.filled, 0);
+            connection.filled -= consumed;
+            connection.partial_since_ms = if connection.filled > 0 { clock::wall_ms() } else { 0 };
+            if !keep_reading {
+                self.stop_reading(state, index);
+                return;
+            }
+        }
+    }
+
+    /// No more requests from this connection: deregister it and publish `Closed` (now, or when
+    /// ring space allows).
+    fn stop_reading(&mut self, state: &mut State, index: u32) {
+        let connection = &mut state.connections[index as usize];
+        if connection.phase != Phase::Reading {
+            return;
+        }
+        if let Some(stream) = connection.stream.as_mut() {
+            let _ = self.poll.registry().deregister(stream);
+        }
+        connection.phase = Phase::ClosePending;
+        self.publish_close(state, index);
+    }
+
+    fn publish_close(&mut self, state: &mut State, index: u32) {
+        let connection = &mut state.connections[index as usize];
+        debug_assert_eq!(connection.phase, Phase::ClosePending);
+        let token = ConnectionToken { index, generation: connection.generation };
+        let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+            mark_backlogged(state, index);
+            return;
+        };
+        let slot = self.output.slot_mut(sequence);
+        slot.kind = RequestKind::Closed;
+        slot.reply.connection = token;
+        slot.reply.times = Default::default();
+        state.connections[index as usize].phase = Phase::Closing;
+    }
+
+    /// Retries connections that waited for ring space.
+    fn retry_backlog(&mut self, state: &mut State) {
+        if state.backlog.is_empty() {
+            return;
+        }
+        self.reclaim_overflow(state);
+        let waiting = std::mem::take(&mut state.backlog);
+        for &index in &waiting {
+            let connection = &mut state.connections[index as usize];
+            connection.backlogged = false;
+            match connection.phase {
+                Phase::Reading => {
+                    self.frame_requests(state, index);
+                    // Bytes that arrived while backlogged raised no new edge: read them now.
+                    self.read(state, index);
+                }
+                Phase::ClosePending => self.publish_close(state, index),
+                Phase::Free | Phase::Closing => {}
+            }
+        }
+        state.backlog = waiting;
+        state.backlog.retain(|&index| state.connections[index as usize].backlogged);
+    }
+
+    /// Takes back overflow buffers whose slots the sequencer has passed.
+    fn reclaim_overflow(&mut self, state: &mut State) {
+        let consumed_end = self.output.gate_end();
+        while let Some(&(buffer, sequence)) = state.overflow_in_use.front() {
+            if sequence >= consumed_end {
+                break;
+            }
+            state.overflow_in_use.pop_front();
+            state.overflow_free.push(buffer);
+        }
+    }
+
+    /// net-out's releases (close and reuse) and aborts (stop reading).
+    fn handle_links(&mut self, state: &mut State) {
+        while let Some(token) = self.links.aborted.pop() {
+            let connection = &state.connections[token.index as usize];
+            if connection.generation == token.generation {
+                self.stop_reading(state, token.index);
+            }
+        }
+        while let Some(token) = self.links.released.pop() {
+            let connection = &mut state.connections[token.index as usize];
+            assert_eq!(connection.generation, token.generation, "a connection is released once");
+            assert_eq!(connection.phase, Phase::Closing, "released only after Closed");
+            self.connections.set(token.index, -1);
+            connection.stream = None; // closes the socket
+            connection.generation = connection.generation.wrapping_add(1);
+            connection.phase = Phase::Free;
+            connection.filled = 0;
+            state.free.push(token.index);
+        }
+        if !state.overflow_in_use.is_empty() {
+            self.reclaim_overflow(state);
+        }
+    }
+
+    fn check_timeouts(&mut self, state: &mut State, now_ms: u64) {
+        for index in 0..state.connections.len() as u32 {
+            let connection = &state.connections[index as usize];
+            if connection.phase != Phase::Reading || connection.backlogged {
+                continue;
+            }
+            let timed_out = connection.partial_since_ms != 0
+                && now_ms.saturating_sub(connection.partial_since_ms)
+                    >= self.options.request_timeout_ms;
+            let idle = connection.filled == 0
+                && now_ms.saturating_sub(connection.last_activity_ms)
+                    >= self.options.idle_timeout_ms;
+            if timed_out {
+                let token = ConnectionToken { index, generation: connection.generation };
+                let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+                    return;
+                };
+                answered_slot(
+                    self.output.slot_mut(sequence),
+                    token,
+                    ApiError::new(ErrorKind::RequestTimeout),
+                    false,
+                );
+                self.stop_reading(state, index);
+            } else if idle {
+                self.stop_reading(state, index);
+            }
+        }
+    }
+
+    /// Publishes everything claimed so far (one store for the batch).
+    fn publish(&mut self, state: &mut State) {
+        if let Some(end) = state.claimed_end.take() {
+            self.output.publish_through(end - 1);
+        }
+    }
+
+    /// Shutdown: stop accepting and reading, close every connection behind what it already sent,
+    /// publish `Shutdown` last and close ring A.
+    fn stop(mut self, mut state: State) -> Vec<TcpStream> {
+        let _ = self.poll.registry().deregister(&mut self.listener);
+        for index in 0..state.connections.len() as u32 {
+            if state.connections[index as usize].phase == Phase::Reading {
+                self.stop_reading(&mut state, index);
+            }
+        }
+        // Closes that waited for ring space: wait for it now (the consumers are running).
+        self.publish(&mut state);
+        for index in 0..state.connections.len() as u32 {
+            if state.connections[index as usize].phase == Phase::ClosePending {
+                let sequence = self.output.claim();
+                let token = ConnectionToken {
+                    index,
+                    generation: state.connections[index as usize].generation,
+                };
+                let slot = self.output.slot_mut(sequence);
+                slot.kind = RequestKind::Closed;
+                slot.reply.connection = token;
+                self.output.publish(sequence);
+                state.connections[index as usize].phase = Phase::Closing;
+            }
+        }
+        let sequence = self.output.claim();
+        self.output.slot_mut(sequence).kind = RequestKind::Shutdown;
+        self.output.publish(sequence);
+        // Dropping the producer closes ring A: every stage drains and exits in turn.
+        drop(self.output);
+        state.connections.into_iter().filter_map(|connection| connection.stream).collect()
+    }
+}
+
+fn mark_backlogged(state: &mut State, index: u32) {
+    let connection = &mut state.connections[index as usize];
+    if !connection.backlogged {
+        connection.backlogged = true;
+        state.backlog.push(index);
+    }
+}
+
+/// Claims the next ring A slot without waiting, remembering it for the batch publish.
+fn claim(output: &mut Producer<RequestSlot>, claimed_end: &mut Option<u64>) -> Option<u64> {
+    let sequence = output.try_claim()?;
+    *claimed_end = Some(sequence + 1);
+    Some(sequence)
+}
+
+/// A slot net-in has already answered (HTTP-level error, unknown route, rate limit).
+fn answered_slot(
+    slot: &mut RequestSlot,
+    token: ConnectionToken,
+    error: ApiError,
+    keep_alive: bool,
+) {
+    slot.kind = RequestKind::Answered(error);
+    slot.reply.connection = token;
+    slot.reply.keep_alive = keep_alive && !error.closes_connection();
+    slot.reply.item = 0;
+    slot.reply.items = 0;
+    slot.reply.times = Default::default();
+    slot.reply.times.received_ns = clock::monotonic_ns();
+}

@@ -1,0 +1,478 @@
+//! The net-out thread: ring C → HTTP answers on the connections that asked.
+//!
+//! **Reads** ring C (events, then the `Done` record of each request), in order, and in `sync`
+//! durability only up to the journal's durable sequence: a record whose watermark is not yet
+//! covered by `fdatasync` waits, and everything behind it (this keeps answers in order per
+//! connection and never shows state that a crash could lose). **Writes** HTTP responses into each
+//! connection's outbox and flushes every dirty outbox once per ring batch (one `send` per
+//! connection per batch). **Owns** the read-side [`View`], the outboxes and its `mio::Poll`
+//! (socket writability, wake-ups from the matcher and the journal).
+//!
+//! Never blocks on a socket (non-blocking sends; leftovers wait for writability), never allocates
+//! in steady state (buffers reused), never closes a descriptor (net-in owns them).
+
+use super::render::{self, CommandAnswer, ContentType};
+use super::view::View;
+use crate::api::error::ApiError;
+use crate::clock;
+use crate::event::Event;
+use crate::journal::stage::DurabilityGate;
+use crate::net::shared::{ConnectionTable, Links};
+use crate::records::{ConnectionToken, Extras, Outcome, Output, OutputSlot, Reply};
+use crate::ring::{Consumer, ExternalWait, WaitStrategy};
+use crate::types::SequenceNumber;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use std::io::Write;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The token of net-out's waker in its poll.
+pub const NET_OUT_WAKER: Token = Token(usize::MAX - 1);
+
+/// Bytes an outbox may hold unsent before its connection counts as a slow consumer.
+const OUTBOX_BYTES_MAX: usize = 4 << 20;
+/// Initial outbox capacity per connection.
+const OUTBOX_BYTES_INITIAL: usize = 16 << 10;
+/// Events of one command net-out keeps without growing.
+const COMMAND_EVENTS_INITIAL: usize = 1 << 16;
+/// Longest sleep in the poll when idle (shutdown and timers need no finer grain here).
+const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How long a closed connection may keep unsent output waiting for a peer that does not read.
+const CLOSE_GRACE_MS: u64 = 30_000;
+
+/// One connection's output side.
+struct Outbox {
+    generation: u32,
+    descriptor: RawFd,
+    buffer: Vec<u8>,
+    sent: usize,
+    writable_registered: bool,
+    /// The peer is gone or too slow: discard everything until `Closed`.
+    dead: bool,
+    /// `Closed` arrived: hand the connection back once flushed.
+    closing: bool,
+    /// When `Closed` arrived (wall ms), for the grace period of unsent output.
+    closing_since_ms: u64,
+    active: bool,
+    dirty: bool,
+}
+
+impl Outbox {
+    fn new() -> Outbox {
+        Outbox {
+            generation: u32::MAX,
+            descriptor: -1,
+            buffer: Vec::with_capacity(OUTBOX_BYTES_INITIAL),
+            sent: 0,
+            writable_registered: false,
+            dead: false,
+            closing: false,
+            closing_since_ms: 0,
+            active: false,
+            dirty: false,
+        }
+    }
+}
+
+/// Everything net-out needs, built in `pipeline`.
+pub struct NetOut {
+    /// Ring C.
+    pub input: Consumer<OutputSlot>,
+    /// The read-side view (already rebuilt from the journal).
+    pub view: View,
+    /// Its own poll; its waker is registered as [`NET_OUT_WAKER`].
+    pub poll: Poll,
+    /// Socket descriptors by connection slot.
+    pub connections: Arc<ConnectionTable>,
+    /// The way back to net-in.
+    pub links: Arc<Links>,
+    /// The journal's durable sequence and whether answers wait for it (`sync`).
+    pub gate: DurabilityGate,
+    /// How ring waits behave (busy-spin polls with a zero timeout).
+    pub wait: WaitStrategy,
+}
+
+struct State {
+    outboxes: Vec<Outbox>,
+    dirty: Vec<u32>,
+    events: Vec<Event>,
+    body: Vec<u8>,
+    batch: Vec<u8>,
+}
+
+impl NetOut {
+    /// Runs until the `Shutdown` record has been answered and every outbox flushed (or given up).
+    pub fn run(mut self) {
+        let mut state = State {
+            outboxes: (0..self.connections.len()).map(|_| Outbox::new()).collect(),
+            dirty: Vec::with_capacity(self.connections.len()),
+            events: Vec::with_capacity(COMMAND_EVENTS_INITIAL),
+            body: Vec::with_capacity(1 << 20),
+            batch: Vec::with_capacity(1 << 20),
+        };
+        let mut poll_events = Events::with_capacity(1024);
+        let mut next = 0u64;
+        let mut shutting_down = false;
+        let mut next_grace_check_ms = clock::wall_ms() + IDLE_POLL.as_millis() as u64;
+        loop {
+            let (processed_end, blocked_on, shutdown) = self.process(&mut state, next);
+            let progressed = processed_end > next;
+            if progressed {
+                self.input.release_through(processed_end - 1);
+                next = processed_end;
+            }
+            shutting_down |= shutdown;
+            self.flush(&mut state);
+            if shutting_down {
+                self.drain_on_shutdown(&mut state, &mut poll_events);
+                return;
+            }
+            let timeout = self.sleep_timeout(next, blocked_on, progressed);
+            match self.poll.poll(&mut poll_events, timeout) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => panic!("net-out poll failed: {error}"),
+            }
+            if let Some(durable) = self.gate.durable() {
+                durable.disarm();
+            }
+            self.input.disarm_external_wait();
+            for event in poll_events.iter() {
+                if event.token() != NET_OUT_WAKER && event.is_writable() {
+                    let index = event.token().0 as u32;
+                    self.write_out(&mut state, index);
+                }
+            }
+            let now_ms = clock::wall_ms();
+            if now_ms >= next_grace_check_ms {
+                self.expire_closing(&mut state, now_ms);
+                next_grace_check_ms = now_ms + IDLE_POLL.as_millis() as u64;
+            }
+        }
+    }
+
+    /// Gives up on closed connections whose peer has not taken their last answers within the
+    /// grace period, so their slots go back to net-in.
+    fn expire_closing(&mut self, state: &mut State, now_ms: u64) {
+        for index in 0..state.outboxes.len() as u32 {
+            let outbox = &state.outboxes[index as usize];
+            if outbox.active
+                && outbox.closing
+                && now_ms.saturating_sub(outbox.closing_since_ms) >= CLOSE_GRACE_MS
+            {
+                let token = ConnectionToken { index, generation: outbox.generation };
+                self.give_up(state, token);
+                self.write_out(state, index);
+            }
+        }
+    }
+
+    /// How long to sleep: not at all with work pending or when busy-spinning; otherwise until
+    /// the matcher publishes, the journal syncs, or a socket becomes writable.
+    fn sleep_timeout(
+        &mut self,
+        next: u64,
+        blocked_on: Option<u64>,
+        progressed: bool,
+    ) -> Option<Duration> {
+        if progressed || self.wait == WaitStrategy::BusySpin {
+            return Some(Duration::ZERO);
+        }
+        if let Some(observed) = blocked_on {
+            let durable = self.gate.durable().expect("blocked only when waiting for durability");
+            return if durable.arm(observed) { Some(IDLE_POLL) } else { Some(Duration::ZERO) };
+        }
+        match self.input.arm_external_wait(next) {
+            ExternalWait::Armed => Some(IDLE_POLL),
+            ExternalWait::Available(_) | ExternalWait::Finished => Some(Duration::ZERO),
+        }
+    }
+
+    /// Handles every available record the durability gate lets through. Returns the exclusive end
+    /// of what was handled, the durable sequence it stopped at (if it did), and whether
+    /// `Shutdown` was seen.
+    fn process(&mut self, state: &mut State, next: u64) -> (u64, Option<u64>, bool) {
+        let Some(available_end) = self.input.try_available(next) else {
+            return (next, None, self.input.is_finished(next));
+        };
+        let mut sequence = next;
+        while sequence < available_end {
+            let slot = *self.input.slot(sequence);
+            if let Some(durable) = self.gate.blocked(slot.watermark) {
+                return (sequence, Some(durable), false);
+            }
+            sequence += 1;
+            match slot.output {
+                Output::Event(event) => {
+                    self.view.apply(&event);
+                    state.events.push(event);
+                }
+                Output::Done { reply, outcome, extras } => {
+                    self.view.finish(&outcome, &extras);
+                    if outcome == Outcome::Shutdown {
+                        return (sequence, None, true);
+                    }
+                    self.answer(state, &reply, &outcome, &extras);
+                    state.events.clear();
+                }
+            }
+        }
+        (sequence, None, false)
+    }
+
+    /// The outbox of `token`, (re)initialised for a new connection in its slot.
+    fn outbox<'s>(&self, state: &'s mut State, token: ConnectionToken) -> &'s mut Outbox {
+        let outbox = &mut state.outboxes[token.index as usize];
+        if !outbox.active || outbox.generation != token.generation {
+            debug_assert!(!outbox.active, "a slot is reused only after its release");
+            outbox.generation = token.generation;
+            outbox.descriptor = self.connections.get(token.index);
+            outbox.buffer.clear();
+            outbox.sent = 0;
+            outbox.dead = false;
+            outbox.closing = false;
+            outbox.active = true;
+        }
+        outbox
+    }
+
+    fn answer(&mut self, state: &mut State, reply: &Reply, outcome: &Outcome, extras: &Extras) {
+        if *outcome == Outcome::Close {
+            let outbox = self.outbox(state, reply.connection);
+            outbox.closing = true;
+            outbox.closing_since_ms = clock::wall_ms();
+            mark_dirty(state, reply.connection.index);
+            return;
+        }
+        let batch_item = reply.items > 0;
+        state.body.clear();
+        let result: Result<ContentType, ApiError> = match *outcome {
+            Outcome::Command { sequence, account } => {
+                self.gate.acknowledge(sequence);
+                let answer = CommandAnswer {
+                    reply,
+                    account: &account,
+                    sequence,
+                    events: &state.events,
+                    extras,
+                    durable_sequence: SequenceNumber(self.gate.durable_sequence()),
+                };
+                render::render_command(&mut state.body, self.view.config(), &answer)
+                    .map(|()| ContentType::Json)
+            }
+            Outcome::Read { account, query } => {
+                render::render_read(&mut state.body, &self.view, &account, &query, clock::wall_us())
+            }
+            Outcome::Reject(error) if batch_item => {
+                render::render_batch_error_item(&mut state.body, &error);
+                Ok(ContentType::Json)
+            }
+            Outcome::Reject(error) => Err(error),
+            Outcome::Close | Outcome::Shutdown => unreachable!("handled before"),
+        };
+        if batch_item {
+            // Items arrive consecutively: open the array on the first, close it on the last.
+            if reply.item == 0 {
+                state.batch.clear();
+                state.batch.push(b'[');
+            } else {
+                state.batch.push(b',');
+            }
+            match &result {
+                Ok(_) => state.batch.extend_from_slice(&state.body),
+                Err(error) => render::render_batch_error_item(&mut state.batch, error),
+            }
+            if reply.item + 1 == reply.items {
+                state.batch.push(b']');
+                let body = std::mem::take(&mut state.batch);
+                self.respond(state, reply, 200, ContentType::Json, &body, None);
+                state.batch = body;
+            }
+            return;
+        }
+        match result {
+            Ok(content_type) => {
+                let body = std::mem::take(&mut state.body);
+                self.respond(state, reply, 200, content_type, &body, None);
+                state.body = body;
+            }
+            Err(error) => {
+                state.body.clear();
+                render::render_error(&mut state.body, &error);
+                let body = std::mem::take(&mut state.body);
+                self.respond(state, reply, error.status(), ContentType::Json, &body, Some(&error));
+                state.body = body;
+            }
+        }
+    }
+
+    fn respond(
+        &mut self,
+        state: &mut State,
+        reply: &Reply,
+        status: u16,
+        content_type: ContentType,
+        body: &[u8],
+        error: Option<&ApiError>,
+    ) {
+        let outbox = self.outbox(state, reply.connection);
+        if outbox.dead {
+            return;
+        }
+        let close = !reply.keep_alive || error.is_some_and(ApiError::closes_connection);
+        let buffer = &mut outbox.buffer;
+        let _ = write!(
+            buffer,
+            "HTTP/1.1 {status} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+            reason(status),
+            content_type.as_str(),
+            body.len()
+        );
+        if let Some(error) = error.filter(|error| error.retry_after_s > 0) {
+            let _ = write!(buffer, "Retry-After: {}\r\n", error.retry_after_s);
+        }
+        if close {
+            buffer.extend_from_slice(b"Connection: close\r\n");
+        }
+        buffer.extend_from_slice(b"\r\n");
+        buffer.extend_from_slice(body);
+        if outbox.buffer.len() - outbox.sent > OUTBOX_BYTES_MAX {
+            self.give_up(state, reply.connection);
+            return;
+        }
+        mark_dirty(state, reply.connection.index);
+    }
+
+    /// Sends every dirty outbox once.
+    fn flush(&mut self, state: &mut State) {
+        while let Some(index) = state.dirty.pop() {
+            state.outboxes[index as usize].dirty = false;
+            self.write_out(state, index);
+        }
+    }
+
+    /// Sends what the socket takes; registers for writability when it takes no more; hands the
+    /// connection back once a closing outbox is empty.
+    fn write_out(&mut self, state: &mut State, index: u32) {
+        let outbox = &mut state.outboxes[index as usize];
+        if !outbox.active {
+            return;
+        }
+        while !outbox.dead && outbox.sent < outbox.buffer.len() {
+            let pending = &outbox.buffer[outbox.sent..];
+            // SAFETY: `descriptor` is open (net-in closes it only after our release) and
+            // `pending` is a valid buffer of `pending.len()` bytes.
+            let written = unsafe {
+                libc::send(
+                    outbox.descriptor,
+                    pending.as_ptr().cast(),
+                    pending.len(),
+                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                )
+            };
+            if written >= 0 {
+                outbox.sent += written as usize;
+                continue;
+            }
+            let error = std::io::Error::last_os_error();
+            match error.kind() {
+                std::io::ErrorKind::Interrupted => continue,
+                std::io::ErrorKind::WouldBlock => {
+                    if !outbox.writable_registered {
+                        let source = &mut SourceFd(&outbox.descriptor);
+                        self.poll
+                            .registry()
+                            .register(source, Token(index as usize), Interest::WRITABLE)
+                            .expect("register a connection for writability");
+                        outbox.writable_registered = true;
+                    }
+                    return;
+                }
+                _ => {
+                    let token = ConnectionToken { index, generation: outbox.generation };
+                    self.give_up(state, token);
+                    return self.write_out(state, index);
+                }
+            }
+        }
+        if outbox.sent == outbox.buffer.len() {
+            outbox.buffer.clear();
+            outbox.sent = 0;
+        }
+        if outbox.closing && (outbox.buffer.is_empty() || outbox.dead) {
+            if outbox.writable_registered {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&outbox.descriptor));
+                outbox.writable_registered = false;
+            }
+            // SAFETY: shutting down the write side of an open socket we may write to.
+            unsafe { libc::shutdown(outbox.descriptor, libc::SHUT_WR) };
+            outbox.active = false;
+            self.links.release(ConnectionToken { index, generation: outbox.generation });
+        }
+    }
+
+    /// Drops a connection's output (peer gone, or too slow) and asks net-in to stop reading it.
+    fn give_up(&mut self, state: &mut State, token: ConnectionToken) {
+        let outbox = &mut state.outboxes[token.index as usize];
+        if outbox.dead {
+            return;
+        }
+        outbox.dead = true;
+        outbox.buffer.clear();
+        outbox.sent = 0;
+        self.links.abort(token);
+    }
+
+    /// After `Shutdown`: finish sending what can be sent (bounded), then stop.
+    fn drain_on_shutdown(&mut self, state: &mut State, poll_events: &mut Events) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let pending = state
+                .outboxes
+                .iter()
+                .any(|outbox| outbox.active && !outbox.dead && outbox.sent < outbox.buffer.len());
+            if !pending || std::time::Instant::now() > deadline {
+                break;
+            }
+            let _ = self.poll.poll(poll_events, Some(Duration::from_millis(10)));
+            for index in 0..state.outboxes.len() as u32 {
+                self.write_out(state, index);
+            }
+        }
+        for outbox in state.outboxes.iter_mut().filter(|outbox| outbox.active) {
+            // SAFETY: the descriptor is open until net-in (joined after us) drops its streams.
+            unsafe { libc::shutdown(outbox.descriptor, libc::SHUT_RDWR) };
+        }
+    }
+}
+
+fn mark_dirty(state: &mut State, index: u32) {
+    let outbox = &mut state.outboxes[index as usize];
+    if !outbox.dirty {
+        outbox.dirty = true;
+        state.dirty.push(index);
+    }
+}
+
+/// The reason phrase of a status code.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}

@@ -1,0 +1,495 @@
+//! Wires every ring and thread, top to bottom, in pipeline order.
+//!
+//! ```text
+//! net-in ─A─► verify ×N ─A─► sequencer ─B─► journal
+//!                                       └B─► matcher ─C─► net-out
+//! ```
+//!
+//! [`Server::start`] first rebuilds the state from the journal (the same matcher code replays every
+//! record; net-out's view and the replay cache are rebuilt from the same pass), then builds the
+//! three rings, then starts one thread per stage, pinned when `--pin` names cores.
+//! [`Server::stop`] asks net-in to stop: it publishes `Shutdown` and closes ring A, and each stage
+//! drains its input, passes the marker on and exits; the journal syncs last.
+
+use crate::config::Config;
+use crate::constants::{RING_A_SLOTS, RING_B_SLOTS, RING_C_SLOTS};
+use crate::event::{Event, EventSink};
+use crate::journal::stage::{Durability, DurabilityGate, Durable};
+use crate::journal::{self, JournalWriter, WriterOptions};
+use crate::matcher::Matcher;
+use crate::net::overflow::OverflowPool;
+use crate::net::shared::{ConnectionTable, Links};
+use crate::net::stage::{NET_IN_LISTENER, NET_IN_WAKER, NetIn, NetInOptions};
+use crate::netout::stage::{NET_OUT_WAKER, NetOut};
+use crate::netout::view::{View, ViewLimits};
+use crate::records::{Outcome, OutputSlot, RequestSlot, SequencedSlot};
+use crate::ring::{
+    Access, BatchPublisher, Consumer, Notify, Producer, RingBuilder, WaitMode, WaitStrategy,
+    pin_current_thread,
+};
+use crate::sequencer::{Sequencer, SequencerLimits, record};
+use crate::types::{AccountKey, SequenceNumber};
+use crate::verify::Verifier;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+/// Everything `serve` is told.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Journal directory.
+    pub data_dir: PathBuf,
+    /// Assets, markets, limits.
+    pub config: Arc<Config>,
+    /// Verify threads.
+    pub verify_threads: usize,
+    /// How stages wait.
+    pub wait: WaitMode,
+    /// Cores to pin the stage threads to, in pipeline order (empty: no pinning).
+    pub pin: Vec<usize>,
+    /// When answers may go out.
+    pub durability: Durability,
+    /// The administrator's public key.
+    pub admin_key: AccountKey,
+    /// net-in's tunables.
+    pub net_in: NetInOptions,
+    /// The sequencer's tables.
+    pub sequencer: SequencerLimits,
+    /// net-out's history sizes.
+    pub view: ViewLimits,
+    /// Journal segment size.
+    pub segment_bytes_max: u64,
+}
+
+/// Why the server did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The journal could not be recovered (corruption is named with segment and offset).
+    Journal(String),
+    /// The listening socket or another resource could not be set up.
+    Io(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Journal(message) => write!(f, "journal: {message}"),
+            StartError::Io(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+/// What replaying a journal rebuilt.
+pub struct RecoveredState {
+    /// The engine.
+    pub matcher: Matcher,
+    /// net-out's view.
+    pub view: View,
+    /// The sequencer, with its replay cache.
+    pub sequencer: Sequencer,
+    /// Records replayed.
+    pub records: u64,
+    /// The journal, ready to continue (absent with `--durability none`).
+    pub writer: Option<JournalWriter>,
+    /// What recovery cut off a torn tail, to report.
+    pub tail_cut: Option<String>,
+}
+
+/// Feeds replayed events to net-out's view.
+struct ViewSink<'v> {
+    view: &'v mut View,
+}
+
+impl EventSink for ViewSink<'_> {
+    fn push(&mut self, event: Event) {
+        self.view.apply(&event);
+    }
+}
+
+/// Replays the journal in `data_dir` (creating it if needed) into a fresh engine, view and
+/// sequencer. With `durability == None` nothing is read or written.
+///
+/// Journal records are numbered by the journal itself; each holds one applied command with its
+/// global sequence number, which must increase from record to record.
+pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
+    let mut matcher = Matcher::new(options.config.clone());
+    let mut view = View::new(options.config.clone(), options.view);
+    let mut sequencer = Sequencer::new(options.sequencer, SequenceNumber(0), 0);
+    if options.durability == Durability::None {
+        return Ok(RecoveredState {
+            matcher,
+            view,
+            sequencer,
+            records: 0,
+            writer: None,
+            tail_cut: None,
+        });
+    }
+    std::fs::create_dir_all(&options.data_dir)
+        .map_err(|error| StartError::Io(format!("{}: {error}", options.data_dir.display())))?;
+    let now_ms = crate::clock::wall_ms();
+    let mut records = 0u64;
+    let mut last_time_us = 0u64;
+    let mut bad_record = None;
+    let recovered = journal::recover_with(&options.data_dir, |record_number, payload| {
+        let decoded = record::decode(payload).ok().filter(|(command, _, _)| {
+            command.sequence > matcher.last_sequence() && !command.action.is_query()
+        });
+        let Some((command, auth, extras)) = decoded else {
+            bad_record.get_or_insert(record_number);
+            return;
+        };
+        let sequence = command.sequence;
+        matcher.apply(&command, &mut ViewSink { view: &mut view });
+        view.finish(&Outcome::Command { sequence, account: command.account }, &extras);
+        sequencer.remember(&auth, now_ms);
+        last_time_us = command.time_us;
+        records += 1;
+    })
+    .map_err(|error| StartError::Journal(error.to_string()))?;
+    if let Some(record_number) = bad_record {
+        return Err(StartError::Journal(format!(
+            "record {} is not a command with an increasing sequence number",
+            record_number.0
+        )));
+    }
+    sequencer.continue_after(matcher.last_sequence(), last_time_us);
+    let tail_cut = recovered.tail_cut.as_ref().map(|cut| format!("{cut:?}"));
+    let writer_options =
+        WriterOptions { segment_size_max: options.segment_bytes_max, ..WriterOptions::default() };
+    let writer = JournalWriter::resume(recovered, writer_options)
+        .map_err(|error| StartError::Journal(error.to_string()))?;
+    Ok(RecoveredState { matcher, view, sequencer, records, writer: Some(writer), tail_cut })
+}
+
+/// What the middle of the pipeline needs besides the recovered state.
+pub struct CoreOptions {
+    /// Assets, markets, limits.
+    pub config: Arc<Config>,
+    /// Verify threads.
+    pub verify_threads: usize,
+    /// How every stage waits.
+    pub wait: WaitStrategy,
+    /// When answers may go out.
+    pub durability: Durability,
+    /// The administrator's public key.
+    pub admin_key: AccountKey,
+    /// Benchmarks and tests only: verify parses but trusts signatures (never set by `serve`).
+    pub trust_signatures: bool,
+    /// The engine clock, Unix µs: the wall clock in the server, a fixed one in determinism tests.
+    pub clock: fn() -> u64,
+}
+
+/// The middle of the pipeline — verify ×N, sequencer, journal, matcher — running on its threads,
+/// with ring A's producer and ring C's consumer handed to whoever plays net-in and net-out (the
+/// network stages in the server; a producer and a consumer in tests and benchmarks).
+pub struct Core {
+    /// Ring A's producer (net-in's end).
+    pub ring_a: Producer<RequestSlot>,
+    /// Ring C's consumer (net-out's end).
+    pub ring_c: Consumer<OutputSlot>,
+    /// The journal's durable sequence (absent with `--durability none`).
+    pub durable: Option<Arc<Durable>>,
+    /// Buffers for requests too large for a ring A slot.
+    pub overflow: Arc<OverflowPool>,
+    /// The stage threads.
+    pub threads: CoreThreads,
+}
+
+/// A waker for rings whose consumers never sleep outside the ring.
+struct NoNotify;
+
+impl Notify for NoNotify {
+    fn notify(&self) {}
+}
+
+impl Core {
+    /// Builds rings A, B and C and starts the verify, sequencer, journal and matcher threads on
+    /// `recovered` state. `ring_c_notify` wakes ring C's consumer when it sleeps outside the ring
+    /// (net-out in epoll); `pin` hands out cores in pipeline order.
+    pub fn start(
+        options: CoreOptions,
+        recovered: RecoveredState,
+        ring_c_notify: Option<Arc<dyn Notify>>,
+        mut pin: impl FnMut() -> Option<usize>,
+    ) -> Result<(Core, View), StartError> {
+        let RecoveredState { matcher: engine, view, sequencer, writer, .. } = recovered;
+        let wait = options.wait;
+        let verify_threads = options.verify_threads.max(1);
+        let overflow = Arc::new(OverflowPool::default());
+
+        // 1. Ring A: net-in → verify ×N (modulo, writing verdicts) → sequencer.
+        let mut ring_a = RingBuilder::new(RING_A_SLOTS, wait, RequestSlot::empty);
+        let verifier_ids = ring_a.modulo_consumers(&[], verify_threads, Access::Write);
+        let sequencer_id = ring_a.consumer(&verifier_ids, Access::Read);
+        let mut ring_a = ring_a.build();
+
+        // 2. Ring B: sequencer → matcher (marks applied commands) → journal.
+        let mut ring_b = RingBuilder::new(RING_B_SLOTS, wait, SequencedSlot::empty);
+        let matcher_id = ring_b.consumer(&[], Access::Write);
+        let journal_id = writer.is_some().then(|| ring_b.consumer(&[matcher_id], Access::Read));
+        let mut ring_b = ring_b.build();
+
+        // 3. Ring C: matcher → net-out.
+        let mut ring_c = RingBuilder::new(RING_C_SLOTS, wait, OutputSlot::empty);
+        let net_out_id = ring_c.consumer(&[], Access::Read);
+        let notify: Arc<dyn Notify> = match ring_c_notify {
+            Some(notify) => {
+                ring_c.notify_with(net_out_id, notify.clone());
+                notify
+            }
+            None => Arc::new(NoNotify),
+        };
+        let mut ring_c = ring_c.build();
+        let durable =
+            writer.as_ref().map(|_| Arc::new(Durable::new(engine.last_sequence(), notify)));
+
+        let spawn = |name: String, core: Option<usize>, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || {
+                    pin_current_thread(core);
+                    crate::alloc::count_this_thread();
+                    work()
+                })
+                .map_err(|error| StartError::Io(format!("spawn {name}: {error}")))
+        };
+        let mut threads = Vec::new();
+
+        // 4. verify ×N.
+        for (index, id) in verifier_ids.into_iter().enumerate() {
+            let input = ring_a.consumer(id);
+            let mut verifier = Verifier::new(options.config.clone(), options.admin_key);
+            if options.trust_signatures {
+                verifier = verifier.trusting_signatures();
+            }
+            let overflow = overflow.clone();
+            let work = Box::new(move || crate::verify::stage::run(input, verifier, &overflow));
+            threads.push(spawn(format!("verify-{index}"), pin(), work)?);
+        }
+
+        // 5. sequencer.
+        let input = ring_a.consumer(sequencer_id);
+        let output = BatchPublisher::new(ring_b.producer());
+        let clock = options.clock;
+        let work = Box::new(move || crate::sequencer::stage::run(input, output, sequencer, clock));
+        threads.push(spawn("sequencer".into(), pin(), work)?);
+
+        // 6. journal.
+        if let (Some(id), Some(writer), Some(durable)) = (journal_id, writer, durable.clone()) {
+            let input = ring_b.consumer(id);
+            let durability = options.durability;
+            let work =
+                Box::new(move || crate::journal::stage::run(input, writer, durable, durability));
+            threads.push(spawn("journal".into(), pin(), work)?);
+        }
+
+        // 7. matcher.
+        let input = ring_b.consumer(matcher_id);
+        let output = BatchPublisher::new(ring_c.producer());
+        let core = pin();
+        let matcher = std::thread::Builder::new()
+            .name("matcher".into())
+            .spawn(move || {
+                pin_current_thread(core);
+                crate::alloc::count_this_thread();
+                crate::matcher::stage::run(input, output, engine)
+            })
+            .map_err(|error| StartError::Io(format!("spawn matcher: {error}")))?;
+
+        let core = Core {
+            ring_a: ring_a.producer(),
+            ring_c: ring_c.consumer(net_out_id),
+            durable,
+            overflow,
+            threads: CoreThreads { threads, matcher },
+        };
+        Ok((core, view))
+    }
+}
+
+/// The join handles of a [`Core`]'s threads.
+pub struct CoreThreads {
+    threads: Vec<JoinHandle<()>>,
+    matcher: JoinHandle<Matcher>,
+}
+
+impl CoreThreads {
+    /// Joins them (after ring A's producer was dropped and ring C drained); returns the engine
+    /// as it stopped.
+    pub fn join(self) -> Result<Matcher, String> {
+        for handle in self.threads {
+            handle.join().map_err(|_| "a pipeline thread panicked".to_string())?;
+        }
+        self.matcher.join().map_err(|_| "the matcher panicked".to_string())
+    }
+}
+
+/// The wait strategy for `options` on this machine.
+fn resolve_wait(options: &ServerOptions) -> WaitStrategy {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = FIXED_THREADS + options.verify_threads.max(1);
+    let cores = if options.pin.is_empty() { cores } else { options.pin.len() };
+    options.wait.resolve(threads, cores)
+}
+
+/// A running server.
+pub struct Server {
+    local_addr: SocketAddr,
+    shutdown: Arc<AtomicBool>,
+    net_in_waker: Arc<mio::Waker>,
+    net_in: JoinHandle<Vec<mio::net::TcpStream>>,
+    net_out: JoinHandle<()>,
+    core: CoreThreads,
+    durable: Option<Arc<Durable>>,
+    /// Records replayed at start-up.
+    pub replayed_records: u64,
+    /// The torn tail recovery cut, if any.
+    pub tail_cut: Option<String>,
+}
+
+/// Threads in the pipeline besides the verifiers (net-in, sequencer, journal, matcher, net-out).
+const FIXED_THREADS: usize = 5;
+
+impl Server {
+    /// Recovers, binds and starts every stage.
+    pub fn start(options: ServerOptions) -> Result<Server, StartError> {
+        let io = |what: &'static str| {
+            move |error: std::io::Error| StartError::Io(format!("{what}: {error}"))
+        };
+        // 0. State from the journal.
+        let recovered = recover(&options)?;
+        let replayed_records = recovered.records;
+        let tail_cut = recovered.tail_cut.clone();
+        let wait = resolve_wait(&options);
+        let mut cores_in_order = options.pin.clone().into_iter().cycle();
+        let pinning = !options.pin.is_empty();
+        let mut pin = move || if pinning { cores_in_order.next() } else { None };
+
+        // 1. Sockets, wakers and the tables net-in and net-out share.
+        let net_in_poll = mio::Poll::new().map_err(io("poll"))?;
+        let net_in_waker =
+            Arc::new(mio::Waker::new(net_in_poll.registry(), NET_IN_WAKER).map_err(io("waker"))?);
+        let net_out_poll = mio::Poll::new().map_err(io("poll"))?;
+        let net_out_waker =
+            Arc::new(mio::Waker::new(net_out_poll.registry(), NET_OUT_WAKER).map_err(io("waker"))?);
+        let mut listener = mio::net::TcpListener::bind(options.listen).map_err(io("listen"))?;
+        let local_addr = listener.local_addr().map_err(io("listen"))?;
+        net_in_poll
+            .registry()
+            .register(&mut listener, NET_IN_LISTENER, mio::Interest::READABLE)
+            .map_err(io("listen"))?;
+        let connections = Arc::new(ConnectionTable::new(options.net_in.connections_max));
+        let links = Arc::new(Links::new(options.net_in.connections_max, net_in_waker.clone()));
+        let shutdown = Arc::new(AtomicBool::new(false));
+
+        // 2. net-in: its thread comes first in pipeline order (and in pinning).
+        let net_in_core = pin();
+
+        // 3. verify ×N, sequencer, journal, matcher, and rings A, B, C.
+        let core_options = CoreOptions {
+            config: options.config.clone(),
+            verify_threads: options.verify_threads,
+            wait,
+            durability: options.durability,
+            admin_key: options.admin_key,
+            trust_signatures: false,
+            clock: crate::clock::wall_us,
+        };
+        let notify: Arc<dyn Notify> = net_out_waker.clone();
+        let (core, view) = Core::start(core_options, recovered, Some(notify), &mut pin)?;
+        let Core { ring_a, ring_c, durable, overflow, threads: core } = core;
+
+        let net_in = NetIn {
+            poll: net_in_poll,
+            listener,
+            output: ring_a,
+            overflow,
+            connections: connections.clone(),
+            links: links.clone(),
+            shutdown: shutdown.clone(),
+            options: options.net_in,
+        };
+        let net_in = std::thread::Builder::new()
+            .name("net-in".into())
+            .spawn(move || {
+                pin_current_thread(net_in_core);
+                crate::alloc::count_this_thread();
+                net_in.run()
+            })
+            .map_err(io("spawn net-in"))?;
+
+        // 4. net-out.
+        let net_out = NetOut {
+            input: ring_c,
+            view,
+            poll: net_out_poll,
+            connections,
+            links,
+            gate: DurabilityGate::new(durable.clone(), options.durability == Durability::Sync),
+            wait,
+        };
+        let net_out_core = pin();
+        let net_out = std::thread::Builder::new()
+            .name("net-out".into())
+            .spawn(move || {
+                pin_current_thread(net_out_core);
+                crate::alloc::count_this_thread();
+                net_out.run()
+            })
+            .map_err(io("spawn net-out"))?;
+        Ok(Server {
+            local_addr,
+            shutdown,
+            net_in_waker,
+            net_in,
+            net_out,
+            core,
+            durable,
+            replayed_records,
+            tail_cut,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A flag that stops the server when set; call [`Server::wake`] after setting it.
+    pub fn shutdown_flag(&self) -> Arc<AtomicBool> {
+        self.shutdown.clone()
+    }
+
+    /// Wakes net-in so it notices the shutdown flag at once.
+    pub fn wake(&self) {
+        let _ = self.net_in_waker.wake();
+    }
+
+    /// `(commits, records)` of the journal so far.
+    pub fn group_commit_statistics(&self) -> Option<(u64, u64)> {
+        self.durable.as_ref().map(|durable| durable.statistics())
+    }
+
+    /// Stops the server: drains every ring, syncs the journal, joins every thread. Returns the
+    /// engine as it stopped (tests compare its state hash with a replay).
+    pub fn stop(self) -> Result<Matcher, String> {
+        self.shutdown.store(true, Ordering::Release);
+        let _ = self.net_in_waker.wake();
+        self.join()
+    }
+
+    /// Waits until the server stops (after the shutdown flag is set).
+    pub fn join(self) -> Result<Matcher, String> {
+        let streams = self.net_in.join().map_err(|_| "net-in panicked".to_string())?;
+        let matcher = self.core.join()?;
+        self.net_out.join().map_err(|_| "net-out panicked".to_string())?;
+        // Only now may the sockets close: net-out is done writing to them.
+        drop(streams);
+        Ok(matcher)
+    }
+}

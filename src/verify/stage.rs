@@ -1,0 +1,39 @@
+//! A verify thread: its share of ring A, verdicts written in place.
+
+use super::{SlotAccess, Verifier};
+use crate::clock;
+use crate::net::overflow::OverflowPool;
+use crate::records::RequestSlot;
+use crate::ring::Consumer;
+
+/// This verifier's slots of one ring batch, handed out one at a time.
+struct OwnedSlots<'c> {
+    consumer: &'c mut Consumer<RequestSlot>,
+    sequences: &'c [u64],
+}
+
+impl SlotAccess for OwnedSlots<'_> {
+    fn count(&self) -> usize {
+        self.sequences.len()
+    }
+    fn slot(&mut self, index: usize) -> &mut RequestSlot {
+        self.consumer.slot_mut(self.sequences[index])
+    }
+}
+
+/// Runs a verify thread until ring A closes.
+pub fn run(mut input: Consumer<RequestSlot>, mut verifier: Verifier, overflow: &OverflowPool) {
+    let mut owned: Vec<u64> = Vec::with_capacity(crate::constants::RING_A_SLOTS);
+    let mut next = 0u64;
+    while let Some(available_end) = input.wait_for(next) {
+        owned.clear();
+        owned.extend((next..available_end).filter(|&sequence| input.owns(sequence)));
+        if !owned.is_empty() {
+            let now_ms = clock::wall_ms();
+            let mut slots = OwnedSlots { consumer: &mut input, sequences: &owned };
+            verifier.verify(&mut slots, overflow, now_ms);
+        }
+        input.release_through(available_end - 1);
+        next = available_end;
+    }
+}
