@@ -205,31 +205,34 @@ impl Matcher {
         let (account, lock) = self.clear(command, place)?;
         let spec = self.books[place.market.0 as usize].numbers;
         let spend_asset = spend_asset(&spec, place.side);
+        let state = OrderState {
+            order_id: OrderId(command.sequence.0),
+            account,
+            market: place.market,
+            side: place.side,
+            order_type: place.order_type,
+            time_in_force: place.time_in_force,
+            self_trade_prevention: place.self_trade_prevention,
+            post_only: place.post_only,
+            status: OrderStatus::New,
+            client_id: place.client_id,
+            price: place.price,
+            quantity: place.quantity,
+            quote_quantity: place.quote_quantity,
+            executed_quantity: QuantitySteps(0),
+            executed_quote: 0,
+            created_at_us: command.time_us,
+        };
+        // NB: emitted from the value, before it is stored in the taker: copying it back out of
+        // the taker just after its fields were stored one by one stalls on store forwarding.
+        emit(sink, command, EventKind::OrderAccepted(state));
+        self.move_to_locked(account, spend_asset, lock);
         let mut taker = Taker {
-            state: OrderState {
-                order_id: OrderId(command.sequence.0),
-                account,
-                market: place.market,
-                side: place.side,
-                order_type: place.order_type,
-                time_in_force: place.time_in_force,
-                self_trade_prevention: place.self_trade_prevention,
-                post_only: place.post_only,
-                status: OrderStatus::New,
-                client_id: place.client_id,
-                price: place.price,
-                quantity: place.quantity,
-                quote_quantity: place.quote_quantity,
-                executed_quantity: QuantitySteps(0),
-                executed_quote: 0,
-                created_at_us: command.time_us,
-            },
+            state,
             remaining: place.quantity.0,
             locked: lock,
             by_quote: place.order_type == OrderType::Market && place.quantity.0 == 0,
         };
-        self.move_to_locked(account, spend_asset, lock);
-        emit(sink, command, EventKind::OrderAccepted(taker.state));
 
         let book = &self.books[place.market.0 as usize];
         let end = if place.post_only && crosses_best(book, place.side, place.price) {
@@ -244,8 +247,8 @@ impl Matcher {
             Some(reason) => {
                 self.release_lock(account, spend_asset, taker.locked);
                 taker.locked = 0;
-                taker.state.status = OrderStatus::Expired;
-                emit(sink, command, EventKind::OrderExpired { order: taker.state, reason });
+                let order = OrderState { status: OrderStatus::Expired, ..taker.state };
+                emit(sink, command, EventKind::OrderExpired { order, reason });
             }
             // Only a limit GTC remainder gets here with quantity left: it rests, lock and all.
             None if !taker.by_quote && taker.remaining > 0 => self.rest(&taker),
@@ -540,18 +543,23 @@ impl Matcher {
         if !taker.by_quote {
             taker.remaining -= fill.0;
         }
-        taker.state.executed_quantity.0 += fill.0;
-        taker.state.executed_quote += quote;
-        taker.state.status = if self.taker_is_done(taker, spec) {
+        // NB: the event copies `state`, a value, not `taker.state` just after its fields were
+        // stored one by one (a wide copy of those stalls on store forwarding).
+        let mut state = taker.state;
+        state.executed_quantity.0 += fill.0;
+        state.executed_quote += quote;
+        taker.state = state;
+        state.status = if self.taker_is_done(taker, spec) {
             OrderStatus::Filled
         } else {
             OrderStatus::PartiallyFilled
         };
+        taker.state.status = state.status;
         emit(
             sink,
             command,
             EventKind::OrderFill(Fill {
-                order: taker.state,
+                order: state,
                 trade_id,
                 price,
                 quantity: fill,
