@@ -113,12 +113,11 @@
 //! # Tests
 //! - `cargo test --release --lib ring` — ordering, wrap-around, every wait strategy, gated and
 //!   modulo stages, back-pressure, external wake through a real `mio::Poll`.
-//! - `RUSTFLAGS="--cfg ringex_loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib
-//!   ring::loom` — loom models of the memory orderings and of the sleep/wake protocol (the
-//!   shim in `sync.rs` swaps in loom's atomics, cell and a futex emulation). The cfg is
-//!   `ringex_loom`, not `loom`, because `--cfg loom` reconfigures tokio and breaks the
-//!   `hyper-util` dev-dependency; the separate target directory keeps the normal build's
-//!   artifacts.
+//! - `cargo test --release --test ring_loom` — loom models of the memory orderings and of the
+//!   sleep/wake protocol (`loom_tests.rs`; the shim in `sync.rs` swaps in loom's atomics, cell and
+//!   a futex emulation). It builds this folder alone as the crate in `tests/loom/` under
+//!   `--cfg ringex_loom` (not `loom`, which would reconfigure tokio), in `target/loom`, so the
+//!   models check the code that ships without rebuilding the whole dependency tree.
 //! - `cargo bench --bench ring` — against the `disruptor` crate and `crossbeam::channel`.
 
 mod consumer;

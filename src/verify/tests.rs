@@ -248,3 +248,54 @@ fn reads_batches_and_public_requests() {
     assert_eq!(rejection(&slots[4]), "404 Not found");
     assert_eq!(rejection(&slots[5]), "400 Invalid JSON body");
 }
+
+/// An order request carrying exactly these key and signature bytes.
+fn order_with(key: &[u8; 32], signature: &[u8; 64]) -> Vec<u8> {
+    format!(
+        "POST /api/v1/order HTTP/1.1\r\nHost: x\r\nX-API-Key: {}\r\nX-Signature: {}\r\nX-Timestamp: {NOW_MS}\r\nContent-Length: {}\r\n\r\n{ORDER}",
+        b64(key),
+        b64(signature),
+        ORDER.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn encodings_verify_strict_refuses_are_refused_in_a_batch() {
+    use curve25519_dalek::{EdwardsPoint, Scalar};
+    let good = || signed_request(&user(), "POST", "/api/v1/order", ORDER, ORDER_STRING, "");
+    // The identity as key: R = [s]B satisfies the cofactorless equation for every message.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let s = Scalar::from(99u64);
+    let mut forged = [0u8; 64];
+    forged[..32].copy_from_slice(EdwardsPoint::mul_base(&s).compress().as_bytes());
+    forged[32..].copy_from_slice(s.as_bytes());
+    // A valid signature with s + ℓ in place of s (ℓ little-endian; s < ℓ, so no overflow).
+    let ell: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut malleated = user().sign(ORDER_STRING.as_bytes()).to_bytes();
+    let mut carry = 0u16;
+    for (byte, ell_byte) in malleated[32..].iter_mut().zip(ell) {
+        let sum = u16::from(*byte) + u16::from(ell_byte) + carry;
+        *byte = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    let requests = vec![
+        good(),
+        order_with(&identity, &forged),
+        good(),
+        order_with(user().verifying_key().as_bytes(), &malleated),
+        good(),
+    ];
+    let slots = verify_all(&requests);
+    let verdicts: Vec<String> = slots.iter().map(|slot| rejection(slot)).collect();
+    for index in [0, 2, 4] {
+        assert_eq!(slots[index].verdict, Verdict::Commands { count: 1 });
+    }
+    assert_eq!(verdicts[1], "401 Invalid signature");
+    assert_eq!(verdicts[3], "401 Invalid signature");
+}
