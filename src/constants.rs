@@ -45,3 +45,9 @@ pub const TRADES_LIMIT_MAX: usize = 1_000;
 pub const QUERY_LIMIT_DEFAULT: usize = 100;
 /// Klines in one answer.
 pub const KLINES_MAX: usize = 1_000;
+
+/// Consecutive prices (ticks) one book side indexes directly, with an occupancy bitmap, around
+/// where its levels are (see `matcher::book`); levels outside this window are kept in a sorted
+/// array. A power of two, at most 2^18 (three 64-ary bitmap levels). 256 KiB of level slots and
+/// 8 KiB of bitmap per side.
+pub const BOOK_WINDOW_TICKS: usize = 1 << 16;

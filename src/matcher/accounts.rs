@@ -6,6 +6,7 @@
 //! account indices (keys are compared in full, so a hash collision costs a probe, never a mix-up).
 
 use super::orders::NIL;
+use super::state_hash::Coefficients;
 use crate::types::{AccountIndex, AccountKey, AssetId};
 
 /// One asset's balance of one account.
@@ -32,12 +33,19 @@ pub struct Account {
     pub orders_tail: u32,
 }
 
+/// A balance beside its state-hash coefficients, so a write finds both on one cache line.
+#[derive(Clone, Copy, Debug)]
+struct BalanceSlot {
+    balance: Balance,
+    coefficients: Coefficients,
+}
+
 const EMPTY_SLOT: u32 = u32::MAX;
 
 /// Every account and balance.
 pub struct Accounts {
     accounts: Vec<Account>,
-    balances: Vec<Balance>,
+    balances: Vec<BalanceSlot>,
     assets: usize,
     key_slots: Box<[u32]>,
     key_mask: usize,
@@ -57,13 +65,27 @@ impl Accounts {
             orders_head: NIL,
             orders_tail: NIL,
         });
-        Accounts {
+        let unused = BalanceSlot {
+            balance: Balance::default(),
+            coefficients: Coefficients::of_balance(u32::MAX, u16::MAX),
+        };
+        let mut accounts = Accounts {
             accounts,
-            balances: vec![Balance::default(); accounts_max * assets],
+            balances: vec![unused; accounts_max * assets],
             assets,
             key_slots: vec![EMPTY_SLOT; slots].into_boxed_slice(),
             key_mask: slots - 1,
             accounts_max,
+        };
+        accounts.set_coefficients(AccountIndex::FEE);
+        accounts
+    }
+
+    /// Caches the state-hash coefficients of a new account's balances.
+    fn set_coefficients(&mut self, account: AccountIndex) {
+        for asset in 0..self.assets {
+            let slot = &mut self.balances[account.0 as usize * self.assets + asset];
+            slot.coefficients = Coefficients::of_balance(account.0, asset as u16);
         }
     }
 
@@ -117,6 +139,7 @@ impl Accounts {
             slot = (slot + 1) & self.key_mask;
         }
         self.key_slots[slot] = index;
+        self.set_coefficients(AccountIndex(index));
         AccountIndex(index)
     }
 
@@ -143,12 +166,18 @@ impl Accounts {
     /// One balance.
     #[inline]
     pub fn balance(&self, account: AccountIndex, asset: AssetId) -> Balance {
-        self.balances[account.0 as usize * self.assets + asset.0 as usize]
+        self.balances[account.0 as usize * self.assets + asset.0 as usize].balance
     }
 
-    /// One balance, mutably. Writers must keep the state hash in step (see `Matcher::set_balance`).
+    /// One balance, mutably, with its state-hash coefficients. Writers must keep the state hash
+    /// in step (see `Matcher::set_balance`).
     #[inline]
-    pub fn balance_mut(&mut self, account: AccountIndex, asset: AssetId) -> &mut Balance {
-        &mut self.balances[account.0 as usize * self.assets + asset.0 as usize]
+    pub fn balance_mut(
+        &mut self,
+        account: AccountIndex,
+        asset: AssetId,
+    ) -> (&mut Balance, Coefficients) {
+        let slot = &mut self.balances[account.0 as usize * self.assets + asset.0 as usize];
+        (&mut slot.balance, slot.coefficients)
     }
 }

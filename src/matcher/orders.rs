@@ -5,6 +5,7 @@
 //! (`account_prev`/`account_next`). Slots are taken from and returned to a free list; the slab
 //! never grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
 
+use super::state_hash::Contribution;
 use crate::types::{
     AccountIndex, ClientId, MarketId, OrderId, PriceTicks, QuantitySteps, SelfTradePrevention,
     Side, TimeInForce,
@@ -52,11 +53,11 @@ pub struct Order {
     pub self_trade_prevention: SelfTradePrevention,
     /// postOnly flag.
     pub post_only: bool,
-    /// The state hash's digest of the fields above that never change while the order rests.
-    pub hash_word: u64,
+    /// What this order adds to the state hash, kept so removing it is one subtraction.
+    pub hash: Contribution,
 }
 
-const EMPTY_ORDER: Order = Order {
+pub(super) const EMPTY_ORDER: Order = Order {
     id: OrderId(0),
     price: PriceTicks(0),
     quantity: QuantitySteps(0),
@@ -75,7 +76,7 @@ const EMPTY_ORDER: Order = Order {
     time_in_force: TimeInForce::Gtc,
     self_trade_prevention: SelfTradePrevention::RejectTaker,
     post_only: false,
-    hash_word: 0,
+    hash: Contribution::ZERO,
 };
 
 /// The slab of orders.

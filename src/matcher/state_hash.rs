@@ -3,15 +3,19 @@
 //!
 //! The hash is a sum over every field of every entity of `coefficient(entity, field) × value`
 //! (wrapping, in two independent 64-bit lanes). Coefficients come from a fixed mixing function of
-//! the entity's identity salted per field (immutable fields of an order are first folded into one
-//! value), so the hash depends only on the state, not on the order changes were made
-//! in: replay and live state agree exactly when their states do. Updating a field is one
-//! coefficient and one multiply per lane: `hash += coefficient × (new − old)`.
+//! the entity's identity salted per field, so the hash depends only on the state, not on the
+//! order changes were made in: replay and live state agree exactly when their states do. Updating
+//! a field is one coefficient and one multiply per lane: `hash += coefficient × (new − old)`.
+//!
+//! What keeps the hot path cheap: balances cache their entity's coefficients beside the balance
+//! (a write is four multiplies, no mixing), and a resting order keeps its whole
+//! [`Contribution`], so taking it off the book is a subtraction.
 //!
 //! Two different states collide only if a random-looking linear combination of their differences
 //! vanishes in both lanes: negligible for a determinism check (this is not a defence against an
 //! adversary who can choose the state). `Matcher::recompute_state_hash` rebuilds it from scratch
-//! and the tests compare the two after every command.
+//! (recomputing every coefficient, so a stale cache shows) and the tests compare the two after
+//! every command.
 
 /// Which kind of entity a field belongs to, folded into its coefficient.
 #[derive(Clone, Copy, Debug)]
@@ -21,7 +25,7 @@ pub enum Domain {
     Balance = 1,
     /// Account: fields key words 0..4, frozen.
     Account = 2,
-    /// Resting order: fields as listed in `Matcher::order_fields`.
+    /// Resting order: fields as listed in `order_fields` (matcher/mod.rs).
     Order = 3,
 }
 
@@ -40,8 +44,9 @@ pub fn mix64(mut value: u64) -> u64 {
     value ^ (value >> 31)
 }
 
-/// The coefficients of one entity, computed once per update of it; each field derives its own
-/// coefficient from them with one xor.
+/// The coefficients of one entity; each field derives its own coefficient from them with one
+/// xor. Balances cache theirs (computed when the account is created), so a balance write costs
+/// four multiplies and no mixing.
 #[derive(Clone, Copy, Debug)]
 pub struct Coefficients {
     lane_a: u64,
@@ -64,8 +69,59 @@ impl Coefficients {
     /// The coefficients of entity `id` in `domain`.
     #[inline]
     pub fn of(domain: Domain, id: u64) -> Coefficients {
-        let lane_a = mix64(id ^ (domain as u64) << 58 ^ 0x9E37_79B9_7F4A_7C15);
-        Coefficients { lane_a, lane_b: mix64(lane_a ^ 0x1319_8A2E_0370_7344) }
+        let seed = id ^ (domain as u64) << 58 ^ 0x9E37_79B9_7F4A_7C15;
+        // Two independent mixes, not one chained into the other, so both lanes compute at once.
+        Coefficients { lane_a: mix64(seed), lane_b: mix64(seed ^ 0x1319_8A2E_0370_7344) }
+    }
+
+    /// The coefficients of one account's balance of one asset.
+    #[inline]
+    pub fn of_balance(account: u32, asset: u16) -> Coefficients {
+        Coefficients::of(Domain::Balance, u64::from(account) << 16 | u64::from(asset))
+    }
+
+    /// What `field` changing from `old` to `new` adds to the hash.
+    #[inline]
+    pub fn delta(self, field: usize, old: u64, new: u64) -> Contribution {
+        let delta = new.wrapping_sub(old);
+        let salt = FIELD_SALTS[field];
+        // Odd coefficients keep every bit of the delta in play.
+        Contribution {
+            lane_a: ((self.lane_a ^ salt) | 1).wrapping_mul(delta),
+            lane_b: ((self.lane_b ^ salt) | 1).wrapping_mul(delta),
+        }
+    }
+
+    /// What an entity whose field `i` holds `fields[i]` adds to the hash.
+    #[inline]
+    pub fn contribution(self, fields: &[u64]) -> Contribution {
+        let mut sum = Contribution::ZERO;
+        for (field, &value) in fields.iter().enumerate() {
+            sum = sum.plus(self.delta(field, 0, value));
+        }
+        sum
+    }
+}
+
+/// One entity's share of the running sum (or a change to it), per lane. Resting orders keep
+/// theirs, so taking one off the book subtracts it instead of recomputing it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Contribution {
+    lane_a: u64,
+    lane_b: u64,
+}
+
+impl Contribution {
+    /// Nothing.
+    pub const ZERO: Contribution = Contribution { lane_a: 0, lane_b: 0 };
+
+    /// The wrapping sum of two contributions.
+    #[inline]
+    pub fn plus(self, other: Contribution) -> Contribution {
+        Contribution {
+            lane_a: self.lane_a.wrapping_add(other.lane_a),
+            lane_b: self.lane_b.wrapping_add(other.lane_b),
+        }
     }
 }
 
@@ -73,11 +129,21 @@ impl StateHash {
     /// Accounts for `field` of the entity changing from `old` to `new`.
     #[inline]
     pub fn update(&mut self, entity: Coefficients, field: usize, old: u64, new: u64) {
-        let delta = new.wrapping_sub(old);
-        let salt = FIELD_SALTS[field];
-        // Odd coefficients keep every bit of the delta in play.
-        self.lane_a = self.lane_a.wrapping_add(((entity.lane_a ^ salt) | 1).wrapping_mul(delta));
-        self.lane_b = self.lane_b.wrapping_add(((entity.lane_b ^ salt) | 1).wrapping_mul(delta));
+        self.add(entity.delta(field, old, new));
+    }
+
+    /// Adds an entity's contribution (or a change to it).
+    #[inline]
+    pub fn add(&mut self, contribution: Contribution) {
+        self.lane_a = self.lane_a.wrapping_add(contribution.lane_a);
+        self.lane_b = self.lane_b.wrapping_add(contribution.lane_b);
+    }
+
+    /// Takes an entity's contribution back out.
+    #[inline]
+    pub fn subtract(&mut self, contribution: Contribution) {
+        self.lane_a = self.lane_a.wrapping_sub(contribution.lane_a);
+        self.lane_b = self.lane_b.wrapping_sub(contribution.lane_b);
     }
 
     /// Folds the running sum with the counters (`words`) into the final 128-bit value.

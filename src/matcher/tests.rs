@@ -229,6 +229,25 @@ fn fees_round_down_to_the_unit() {
     assert_eq!(fees, vec![0, 20_000]);
 }
 
+proptest::proptest! {
+    /// The `u64` fee equals the exact `u128` product rounded down, up to `u64::MAX` received.
+    #[test]
+    fn fee_is_exact(received in proptest::prelude::any::<u64>(), bps in 0u32..=10_000) {
+        let exact = u128::from(received) * u128::from(bps) / 10_000;
+        proptest::prop_assert_eq!(u128::from(fee(received, bps)), exact);
+    }
+}
+
+#[test]
+fn fee_is_exact_at_the_edges() {
+    for received in [0, 1, 9_999, 10_000, 10_001, u64::MAX - 1, u64::MAX] {
+        for bps in [0, 1, 9_999, 10_000] {
+            let exact = u128::from(received) * u128::from(bps) / 10_000;
+            assert_eq!(u128::from(fee(received, bps)), exact, "{received} at {bps}");
+        }
+    }
+}
+
 #[test]
 fn price_time_priority() {
     let mut h = Harness::funded();
