@@ -21,6 +21,7 @@
 
 pub mod alloc;
 pub mod api;
+pub mod cache;
 pub mod clock;
 pub mod command;
 pub mod config;

@@ -120,25 +120,12 @@ struct SignedHeaders {
     window_ms: u64,
 }
 
-/// Asks the CPU to start loading `value`'s cache lines. A hint: nothing is read into registers.
-pub(crate) fn prefetch<T: ?Sized>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let start = (value as *const T).cast::<i8>();
-        for offset in (0..size_of_val(value)).step_by(64) {
-            // SAFETY: a prefetch never faults and never reads into a register; the addresses lie
-            // inside `value` anyway.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
-        }
-    }
-}
-
 /// Starts loading what [`Verifier::prepare`] reads first of a slot: kind, route, auth headers and
 /// the first bytes of target and body.
 // NB: a slot is ~10 KiB and usually cold; prefetching the next slot while preparing this one
 // overlaps its cache misses with the work (`cargo bench --bench verify`: see benches/README.md).
 fn prefetch_slot(slot: &RequestSlot) {
+    use crate::cache::prefetch;
     prefetch(&slot.kind);
     prefetch(&slot.reply);
     prefetch(&slot.headers);

@@ -169,7 +169,7 @@ impl KeyCache {
 
     /// Starts loading the entry [`KeyCache::get`] will read for these bytes.
     pub fn prefetch(&self, bytes: &[u8; 32]) {
-        super::prefetch(&self.entries[self.slot(bytes)]);
+        crate::cache::prefetch(&self.entries[self.slot(bytes)]);
     }
 
     /// The key, or `None` if the bytes are not a point or are a weak (small-order) key.
