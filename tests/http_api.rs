@@ -358,3 +358,83 @@ fn connections_beyond_the_cap_are_refused() {
     assert_eq!(read_response(&mut fourth).0, 200);
     server.stop();
 }
+
+/// A generous deadline for anything a test waits on: reads fail instead of hanging forever.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+#[test]
+fn a_413_reaches_a_client_still_sending_its_body() {
+    let dir = TestDir::new("413-in-flight");
+    let server = TestServer::start(options(dir.0.clone()));
+    // Headers and a body far over the 64 KiB cap, in one stream of writes from another thread
+    // (the server stops reading at the headers, so a single-threaded writer could block forever).
+    let body_bytes = 400 << 10;
+    let mut request =
+        format!("POST /api/v1/order HTTP/1.1\r\nHost: t\r\nContent-Length: {body_bytes}\r\n\r\n")
+            .into_bytes();
+    request.resize(request.len() + body_bytes, b'x');
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(server.address).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        stream.set_write_timeout(Some(DEADLINE)).unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let request = request.clone();
+        // The server may close before taking every byte: a failed write is not the question.
+        let sender = std::thread::spawn(move || writer.write_all(&request).is_ok());
+        let (status, body) = read_response(&mut stream);
+        assert_eq!(
+            error_of(status, &body),
+            (413, "INVALID_CLIENT_REQUEST".into(), "Payload too large".into())
+        );
+        let mut rest = Vec::new();
+        assert_eq!(stream.read_to_end(&mut rest).unwrap(), 0, "then end of stream, no reset");
+        assert!(sender.join().unwrap(), "the server read and discarded the body: no reset");
+    }
+    // The server is still serving.
+    assert_eq!(raw_request(server.address, b"GET /api/v1/ping HTTP/1.1\r\n\r\n").0, 200);
+    server.stop();
+}
+
+#[test]
+fn an_idle_connection_is_closed_and_a_busy_one_is_not() {
+    let dir = TestDir::new("idle");
+    let mut server_options = options(dir.0.clone());
+    let idle_timeout_ms = 2_000;
+    server_options.net_in.idle_timeout_ms = idle_timeout_ms;
+    let server = TestServer::start(server_options);
+    let ping = b"GET /api/v1/ping HTTP/1.1\r\n\r\n";
+    let mut idle = TcpStream::connect(server.address).unwrap();
+    idle.set_read_timeout(Some(DEADLINE)).unwrap();
+    let started = std::time::Instant::now(); // before the idle connection's last activity
+    idle.write_all(ping).unwrap();
+    assert_eq!(read_response(&mut idle), (200, "pong".to_string()));
+    let mut busy = TcpStream::connect(server.address).unwrap();
+    busy.set_read_timeout(Some(DEADLINE)).unwrap();
+    // The idle connection, read on its own thread: blocked until the server closes it.
+    let idle_reader = std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let read = idle.read_to_end(&mut rest);
+        (read.map_err(|error| error.kind()), rest)
+    });
+    // The busy one asks back to back (each answer is its next request's go) until the idle one
+    // is closed: every request must be answered on the same connection.
+    let mut answered = 0u64;
+    while !idle_reader.is_finished() {
+        assert!(started.elapsed() < DEADLINE, "the idle connection was never closed");
+        busy.write_all(ping).unwrap();
+        assert_eq!(read_response(&mut busy), (200, "pong".to_string()));
+        answered += 1;
+    }
+    let (read, rest) = idle_reader.join().unwrap();
+    assert_eq!(read, Ok(0), "closed with an end of stream, nothing sent");
+    assert!(rest.is_empty());
+    let waited = started.elapsed();
+    // (The server counts whole wall-clock milliseconds: up to 1 ms of rounding.)
+    let timeout = std::time::Duration::from_millis(idle_timeout_ms - 1);
+    assert!(waited >= timeout, "closed before the timeout: {waited:?}, {answered} answered");
+    // The busy connection is still open after the idle one's timeout passed.
+    busy.write_all(ping).unwrap();
+    assert_eq!(read_response(&mut busy), (200, "pong".to_string()));
+    assert!(answered > 0);
+    server.stop();
+}

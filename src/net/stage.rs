@@ -10,6 +10,15 @@
 //! in its buffer and net-in stops reading it; it retries after the next poll — nothing is dropped
 //! and nothing blocks. Timeouts: a request incomplete after [`REQUEST_TIMEOUT_MS`] is answered 408
 //! and its connection closed; an idle keep-alive connection is closed after the idle timeout.
+//!
+//! **Lingering close** (as nginx's `lingering_close`): a connection net-out hands back has had its
+//! last answer flushed and its write side shut down (`shutdown(SHUT_WR)`), but its peer may still
+//! be sending — the body of a request answered 413, the rest of a request refused 431 or 400, a
+//! request cut short by 408. Closing a socket with unread input makes Linux send a reset, and a
+//! reset makes the peer's kernel drop the answer it has not read yet. So net-in closes only once
+//! the peer has closed its side; until then it reads and discards, bounded by
+//! [`LINGER_BYTES_MAX`], [`LINGER_IDLE_MS`] without input and [`LINGER_TIME_MS`] in all. One path
+//! serves every close; a peer already known gone (end of stream or error) is closed at once.
 
 use super::http::{Framed, frame, header_slots};
 use super::overflow::OverflowPool;
@@ -49,6 +58,13 @@ const TIMER_PERIOD_MS: u64 = 100;
 const INPUT_BYTES_INITIAL: usize = 16 << 10;
 /// Input buffer a connection may grow to for its largest request (once, then kept).
 const INPUT_BYTES_MAX: usize = REQUEST_HEADERS_BYTES_MAX + REQUEST_TARGET_MAX + REQUEST_BODY_MAX;
+/// Bytes a lingering connection may still send (and have discarded) before it is closed anyway.
+pub const LINGER_BYTES_MAX: u64 = 4 << 20;
+/// A lingering connection that sends nothing for this long is closed (nginx's
+/// `lingering_timeout`).
+pub const LINGER_IDLE_MS: u64 = 5_000;
+/// A lingering connection is closed after this long in all (nginx's `lingering_time`).
+pub const LINGER_TIME_MS: u64 = 30_000;
 
 /// net-in's tunables.
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +103,8 @@ enum Phase {
     ClosePending,
     /// `Closed` published: waiting for net-out to hand the connection back.
     Closing,
+    /// Handed back, answers flushed and write side shut: discarding input until the peer closes.
+    Lingering,
 }
 
 struct Connection {
@@ -101,6 +119,12 @@ struct Connection {
     peer: u128,
     /// Framed requests wait for ring space.
     backlogged: bool,
+    /// The peer closed its side or the socket failed: nothing more will arrive.
+    peer_closed: bool,
+    /// When lingering began (wall ms).
+    linger_since_ms: u64,
+    /// Bytes discarded while lingering.
+    linger_bytes: u64,
 }
 
 /// Everything net-in needs, built in `pipeline`.
@@ -160,6 +184,9 @@ impl NetIn {
                     last_activity_ms: 0,
                     peer: 0,
                     backlogged: false,
+                    peer_closed: false,
+                    linger_since_ms: 0,
+                    linger_bytes: 0,
                 })
                 .collect(),
             free: (0..connections_max as u32).rev().collect(),
@@ -231,11 +258,15 @@ impl NetIn {
             connection.partial_since_ms = 0;
             connection.last_activity_ms = now_ms;
             connection.backlogged = false;
+            connection.peer_closed = false;
         }
     }
 
     /// Reads everything the socket has (edge-triggered), framing as the buffer fills.
     fn read(&mut self, state: &mut State, index: u32) {
+        if state.connections[index as usize].phase == Phase::Lingering {
+            return self.linger(state, index);
+        }
         loop {
             let connection = &mut state.connections[index as usize];
             if connection.phase != Phase::Reading || connection.backlogged {
@@ -261,6 +292,7 @@ impl NetIn {
             let stream = connection.stream.as_mut().expect("a reading connection has a stream");
             match stream.read(&mut connection.input[connection.filled..]) {
                 Ok(0) => {
+                    connection.peer_closed = true;
                     self.frame_requests(state, index);
                     self.stop_reading(state, index);
                     return;
@@ -272,12 +304,50 @@ impl NetIn {
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => {
+                    connection.peer_closed = true;
                     self.stop_reading(state, index);
                     return;
                 }
             }
         }
         self.frame_requests(state, index);
+    }
+
+    /// Reads and discards a lingering connection's input; closes it at the peer's end of stream,
+    /// on an error, or past [`LINGER_BYTES_MAX`].
+    fn linger(&mut self, state: &mut State, index: u32) {
+        let connection = &mut state.connections[index as usize];
+        debug_assert_eq!(connection.phase, Phase::Lingering);
+        let stream = connection.stream.as_mut().expect("a lingering connection has a stream");
+        loop {
+            match stream.read(&mut connection.input[..]) {
+                Ok(0) => break,
+                Ok(read) => {
+                    connection.linger_bytes += read as u64;
+                    connection.last_activity_ms = clock::wall_ms();
+                    if connection.linger_bytes > LINGER_BYTES_MAX {
+                        break;
+                    }
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        self.close(state, index);
+    }
+
+    /// Closes the socket and frees the slot.
+    fn close(&mut self, state: &mut State, index: u32) {
+        let connection = &mut state.connections[index as usize];
+        debug_assert_eq!(connection.phase, Phase::Lingering);
+        if let Some(stream) = connection.stream.as_mut() {
+            let _ = self.poll.registry().deregister(stream);
+        }
+        connection.stream = None; // closes the socket
+        connection.phase = Phase::Free;
+        connection.filled = 0;
+        state.free.push(index);
     }
 
     /// Frames and publishes every complete request at the start of the buffer.
@@ -408,7 +478,7 @@ impl NetIn {
                     self.read(state, index);
                 }
                 Phase::ClosePending => self.publish_close(state, index),
-                Phase::Free | Phase::Closing => {}
+                Phase::Free | Phase::Closing | Phase::Lingering => {}
             }
         }
         state.backlog = waiting;
@@ -439,12 +509,25 @@ impl NetIn {
             let connection = &mut state.connections[token.index as usize];
             assert_eq!(connection.generation, token.generation, "a connection is released once");
             assert_eq!(connection.phase, Phase::Closing, "released only after Closed");
+            // net-out is done with it: the pipeline's connection ends here (a stale abort no
+            // longer matches); the socket lingers until its peer closes.
             self.connections.set(token.index, -1);
-            connection.stream = None; // closes the socket
             connection.generation = connection.generation.wrapping_add(1);
-            connection.phase = Phase::Free;
-            connection.filled = 0;
-            state.free.push(token.index);
+            connection.phase = Phase::Lingering;
+            connection.linger_since_ms = clock::wall_ms();
+            connection.last_activity_ms = connection.linger_since_ms;
+            connection.linger_bytes = 0;
+            let registered = !connection.peer_closed && {
+                let stream = connection.stream.as_mut().expect("a closing connection has a stream");
+                let token = Token(token.index as usize);
+                self.poll.registry().register(stream, token, Interest::READABLE).is_ok()
+            };
+            if !registered {
+                self.close(state, token.index);
+                continue;
+            }
+            // Input that arrived while nobody read raises no new edge: read it now.
+            self.linger(state, token.index);
         }
         if !state.overflow_in_use.is_empty() {
             self.reclaim_overflow(state);
@@ -454,6 +537,14 @@ impl NetIn {
     fn check_timeouts(&mut self, state: &mut State, now_ms: u64) {
         for index in 0..state.connections.len() as u32 {
             let connection = &state.connections[index as usize];
+            if connection.phase == Phase::Lingering {
+                let idle = now_ms.saturating_sub(connection.last_activity_ms) >= LINGER_IDLE_MS;
+                let over = now_ms.saturating_sub(connection.linger_since_ms) >= LINGER_TIME_MS;
+                if idle || over {
+                    self.close(state, index);
+                }
+                continue;
+            }
             if connection.phase != Phase::Reading || connection.backlogged {
                 continue;
             }
