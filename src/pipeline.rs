@@ -413,6 +413,15 @@ impl Server {
             links: links.clone(),
             shutdown: shutdown.clone(),
             options: options.net_in,
+            admin_api_key: {
+                use base64::Engine;
+                let mut text = [0u8; 44];
+                let written = base64::engine::general_purpose::STANDARD
+                    .encode_slice(options.admin_key.0, &mut text)
+                    .expect("32 bytes are 44 base64 characters");
+                assert_eq!(written, text.len());
+                text
+            },
         };
         let net_in = std::thread::Builder::new()
             .name("net-in".into())

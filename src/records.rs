@@ -381,6 +381,10 @@ pub struct RequestSlot {
     pub signer: Option<AccountKey>,
     /// Whether the signer is the administrator (exempt from rate limits).
     pub signer_is_admin: bool,
+    /// net-in: the client IP is over its rate limit, and this request is refused with this
+    /// `Retry-After` (s ≥ 1) unless the administrator's signature verifies on it (0: within the
+    /// limit). Set only on requests whose `X-API-Key` names the administrator.
+    pub ip_retry_after_s: u32,
     /// Extra request data (withdrawal address and client id).
     pub extras: Extras,
 }
@@ -403,6 +407,7 @@ impl RequestSlot {
             replay_checked: false,
             signer: None,
             signer_is_admin: false,
+            ip_retry_after_s: 0,
             extras: Extras::default(),
         }
     }

@@ -438,3 +438,95 @@ fn an_idle_connection_is_closed_and_a_busy_one_is_not() {
     assert!(answered > 0);
     server.stop();
 }
+
+/// Reads one response: its head (status line and headers) and its body.
+fn read_head_and_body(stream: &mut TcpStream) -> (String, String) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed before a whole response");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("Content-Length: "))
+        .map_or(0, |value| value.trim().parse().unwrap());
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn the_per_ip_limit_answers_429_and_exempts_the_administrator() {
+    let dir = TestDir::new("ip-rate");
+    let mut server_options = options(dir.0.clone());
+    server_options.net_in.ip_rate_per_s = 1;
+    server_options.net_in.ip_burst = 2;
+    let server = TestServer::start(server_options);
+    let ping = b"GET /api/v1/ping HTTP/1.1\r\n\r\n";
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    // Back to back, the bucket (2 tokens, 1 a second) runs dry within a few requests.
+    let mut answers = 0;
+    let (head, body) = loop {
+        answers += 1;
+        assert!(answers < 1_000, "never limited");
+        stream.write_all(ping).unwrap();
+        let (head, body) = read_head_and_body(&mut stream);
+        if !head.starts_with("HTTP/1.1 200 ") {
+            break (head, body);
+        }
+    };
+    assert!(head.starts_with("HTTP/1.1 429 Too Many Requests\r\n"), "{head}");
+    let retry_after_s: u64 = head
+        .lines()
+        .find_map(|line| line.strip_prefix("Retry-After: "))
+        .unwrap_or_else(|| panic!("no Retry-After: {head}"))
+        .parse()
+        .unwrap();
+    assert!(retry_after_s >= 1);
+    assert!(head.contains("Content-Type: application/json; charset=utf-8\r\n"), "{head}");
+    assert_eq!(body, r#"{"code":"TOO_MANY_REQUESTS","message":"Too many requests"}"#);
+    // The limit does not close the connection.
+    stream.write_all(ping).unwrap();
+    let (head, _) = read_head_and_body(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 429 ") || head.starts_with("HTTP/1.1 200 "), "{head}");
+
+    // The administrator is exempt: from the same IP, far more requests than the bucket holds
+    // (2 + 1 a second), all answered.
+    for _ in 0..30 {
+        admin_state(server.address);
+    }
+    // Claiming the administrator's key is not enough: signed by another key, over the limit the
+    // request is refused by the limit (before its signature, as API.md orders the checks).
+    let secret = user_secret(41);
+    let claimed = Signed {
+        secret: &secret,
+        method: "GET",
+        path: "/api/v1/capital",
+        query: "",
+        instruction: "balanceQuery",
+        body: None,
+        timestamp_ms: now_ms(),
+        window_ms: None,
+    };
+    let request = String::from_utf8(claimed.request(None, ""))
+        .unwrap()
+        .replace(&public_key(&secret), &public_key(&common::admin_secret()))
+        .into_bytes();
+    let mut refused = 0;
+    for _ in 0..30 {
+        stream.write_all(&request).unwrap();
+        let (head, body) = read_head_and_body(&mut stream);
+        let status: u16 = head[9..12].parse().unwrap();
+        match error_of(status, &body) {
+            (429, code, _) if code == "TOO_MANY_REQUESTS" => refused += 1,
+            // A token came back in the meantime: then the signature answers.
+            (401, code, _) if code == "INVALID_SIGNATURE" => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(refused > 0, "over the limit, a false administrator claim is limited");
+    server.stop();
+}

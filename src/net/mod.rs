@@ -41,6 +41,7 @@ pub fn copy_request(
     slot.reply.keep_alive = request.keep_alive;
     slot.reply.item = 0;
     slot.reply.items = 0;
+    slot.ip_retry_after_s = 0;
     let mut headers = AuthHeaders::default();
     if let Some(value) = request.api_key {
         headers.api_key.set(value);

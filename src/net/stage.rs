@@ -6,6 +6,18 @@
 //! and a final `Shutdown` slot. **Owns** the listener, the connection table, the overflow buffers'
 //! free list and the per-IP rate limiter. Does no JSON and no crypto.
 //!
+//! **The per-IP rate limit and the administrator.** API.md's check order puts the per-IP limit
+//! before JSON, auth headers and the signature, and exempts the administrator; but which key signed
+//! a request is known only once its signature verifies (in verify). So net-in takes the IP's token
+//! for every routed request and, when the bucket is empty, refuses it 429 at once — unless its
+//! `X-API-Key` names the administrator: such a request goes on, marked with its `Retry-After`
+//! ([`RequestSlot::ip_retry_after_s`]), and verify answers it 429 unless the administrator's
+//! signature verifies on it (a failure at any earlier check is the per-IP limit's 429 too, as the
+//! order says). The administrator's requests still spend the IP's tokens while there are some (they
+//! cannot be told apart sooner); they are never refused for lack of one. The cost of the deferral
+//! — a signature check per over-limit request claiming the administrator's key — is what any
+//! signed request costs within the limit.
+//!
 //! Back-pressure: when ring A (or the overflow pool) is full, a connection's framed requests wait
 //! in its buffer and net-in stops reading it; it retries after the next poll — nothing is dropped
 //! and nothing blocks. Timeouts: a request incomplete after [`REQUEST_TIMEOUT_MS`] is answered 408
@@ -145,6 +157,8 @@ pub struct NetIn {
     pub shutdown: Arc<AtomicBool>,
     /// Tunables.
     pub options: NetInOptions,
+    /// The administrator's key as `X-API-Key` carries it (base64, 44 characters).
+    pub admin_api_key: [u8; 44],
 }
 
 struct State {
@@ -378,9 +392,19 @@ impl NetIn {
                 }
                 Framed::Complete(request) => {
                     let now_ms = clock::wall_ms();
+                    let claims_admin = request
+                        .api_key
+                        .is_some_and(|key| key.trim_ascii() == &self.admin_api_key[..]);
+                    // Over the per-IP limit: refused here, or by verify unless the administrator
+                    // signed it (see the module doc).
+                    let mut ip_retry_after_s = 0;
                     let kind = match route_of(&request) {
                         Err(error) => RequestKind::Answered(error),
                         Ok(_) => match state.ip_limiter.take(connection.peer, now_ms) {
+                            Err(retry_after_s) if claims_admin => {
+                                ip_retry_after_s = retry_after_s.max(1);
+                                RequestKind::Http
+                            }
                             Err(retry_after_s) => {
                                 RequestKind::Answered(ApiError::too_many_requests(retry_after_s))
                             }
@@ -409,6 +433,7 @@ impl NetIn {
                                 None
                             };
                             copy_request(slot, &request, route, overflow);
+                            slot.ip_retry_after_s = ip_retry_after_s;
                             slot.reply.connection = token;
                             slot.reply.times = Default::default();
                             slot.reply.times.received_ns = clock::monotonic_ns();

@@ -8,6 +8,9 @@
 //!
 //! Checks, in Backpack's order (the first failure answers): JSON → auth headers → time window →
 //! signature → (replay and per-key rate limit: the sequencer) → administrator key → fields.
+//! Before all of them, the per-IP rate limit (net-in's) for a request net-in let through over the
+//! limit because it claims the administrator's key: it is answered 429 unless the administrator's
+//! signature verifies on it (the administrator is exempt; see `net::stage`).
 //! Signatures of the slots in one ring batch are verified together (batch verification, with a
 //! fallback to single verification so verdicts never differ).
 //!
@@ -269,6 +272,18 @@ impl Verifier {
         if let Err(error) = self.prepare_http(index, slot, overflow, now_ms) {
             slot.verdict = Verdict::Reject(error);
         }
+        if slot.ip_retry_after_s > 0 {
+            // Over the per-IP limit: only the administrator's signature, checked in `flush`,
+            // exempts it; anything that failed before the signature is the limit's refusal.
+            let admin_pending = self
+                .pending
+                .last()
+                .is_some_and(|pending| pending.slot == index && pending.is_admin);
+            if !admin_pending {
+                let error = ApiError::too_many_requests(slot.ip_retry_after_s);
+                slot.verdict = Verdict::Reject(error);
+            }
+        }
     }
 
     fn prepare_http(
@@ -413,6 +428,11 @@ impl Verifier {
         }
         for (pending, valid) in self.pending.iter().zip(verdicts) {
             let slot = slots.slot(pending.slot);
+            if slot.ip_retry_after_s > 0 && !(valid && pending.is_admin) {
+                let error = ApiError::too_many_requests(slot.ip_retry_after_s);
+                slot.verdict = Verdict::Reject(error);
+                continue;
+            }
             if !valid {
                 slot.verdict = Verdict::Reject(ApiError::new(ErrorKind::InvalidSignature));
                 continue;
