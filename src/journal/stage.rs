@@ -177,6 +177,10 @@ pub fn run(
         std::process::exit(1);
     };
     let sync = |writer: &mut JournalWriter, watermark: u64, records: u64| {
+        // The batch's write first, so the reason names the operation that failed.
+        if let Err(error) = writer.write_batch() {
+            fail("write", error);
+        }
         if let Err(error) = writer.commit(true) {
             fail("sync", error);
         }
