@@ -173,6 +173,17 @@ fn serve(
             None => return bad("--admin-key: not a base64 32-byte public key".into()),
         };
     }
+    // Before the journal is replayed (which may take long): a SIGTERM or SIGINT from here on stops
+    // the server cleanly — replay finishes, then net-in sees the flag at once and drains — instead
+    // of killing the process with the default action.
+    // SAFETY: installing an async-signal-safe handler (one atomic store).
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+    if options.durability != Durability::None {
+        eprintln!("ringex: replaying the journal in {}", options.data_dir.display());
+    }
     let server = match Server::start(options) {
         Ok(server) => server,
         Err(error) => {
@@ -184,12 +195,12 @@ fn serve(
         eprintln!("ringex: journal: cut a torn tail: {cut}");
     }
     eprintln!("ringex: replayed {} journal records", server.replayed_records);
-    // SAFETY: installing an async-signal-safe handler (one atomic store).
-    unsafe {
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    if ringex::net::stage::SIGNALLED.load(Ordering::Acquire) {
+        // Signalled during start-up: net-in sees the flag on its first turn and drains.
+        eprintln!("ringex: signalled during start-up: stopping");
+    } else {
+        println!("listening on http://{}", server.local_addr());
     }
-    println!("listening on http://{}", server.local_addr());
     match server.join() {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {

@@ -15,16 +15,25 @@ fn ringex() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ringex"))
 }
 
-/// Starts `ringex serve` on a free port; returns the child and its address.
-fn serve(data_dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
-    let mut child = ringex()
+/// `ringex serve` on a free port, stdout and stderr piped.
+fn serve_command(data_dir: &Path, extra: &[&str]) -> Command {
+    let mut command = ringex();
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Starts `ringex serve` on a free port; returns the child and its address.
+fn serve(data_dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
+    listening(serve_command(data_dir, extra).spawn().unwrap())
+}
+
+/// Waits for a started server's `listening on` line.
+fn listening(mut child: Child) -> (Child, SocketAddr) {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let address =
@@ -32,10 +41,30 @@ fn serve(data_dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
     (child, address.parse().unwrap())
 }
 
-fn terminate(mut child: Child) -> i32 {
+fn terminate(child: Child) -> i32 {
+    signal(child, libc::SIGTERM)
+}
+
+/// Sends `signal` and returns the exit code (a panic if the signal killed the process).
+fn signal(mut child: Child, signal: libc::c_int) -> i32 {
     // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    child.wait().unwrap().code().unwrap()
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let status = child.wait().unwrap();
+    status.code().unwrap_or_else(|| panic!("killed, not stopped: {status:?}"))
+}
+
+/// `ringex replay`'s record count for `data_dir`.
+fn replayed_records(data_dir: &Path) -> u64 {
+    let output = ringex().args(["replay", "--data-dir"]).arg(data_dir).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    text.lines().find_map(|line| line.strip_prefix("records ")).unwrap().parse().unwrap()
+}
+
+fn deposit(address: SocketAddr, seed: u8) {
+    let body =
+        json!({"account": public_key(&user_secret(seed)), "symbol": "USDC", "quantity": "1000"});
+    assert_eq!(admin_post(address, "/api/v1/admin/deposit", "adminDeposit", body).0, 200);
 }
 
 #[test]
@@ -136,4 +165,120 @@ fn a_corrupted_journal_refuses_to_start_and_a_torn_tail_is_cut() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     let name = segment.file_name().unwrap().to_str().unwrap();
     assert!(stderr.contains(name) && stderr.contains("offset"), "{stderr}");
+}
+
+#[test]
+fn sigint_stops_cleanly_too() {
+    let dir = TestDir::new("cli-sigint");
+    let (child, address) = serve(&dir.0, &[]);
+    deposit(address, 8);
+    assert_eq!(signal(child, libc::SIGINT), 0, "SIGINT drains, syncs and exits 0");
+    assert_eq!(replayed_records(&dir.0), 1);
+}
+
+#[test]
+fn a_signal_during_start_up_replay_stops_cleanly() {
+    let dir = TestDir::new("cli-signal-replay");
+    let (child, address) = serve(&dir.0, &[]);
+    for seed in 10..40 {
+        deposit(address, seed);
+    }
+    assert_eq!(terminate(child), 0);
+    for signal_number in [libc::SIGTERM, libc::SIGINT] {
+        let mut child = serve_command(&dir.0, &[]).spawn().unwrap();
+        // The server says it is about to replay once its handlers are installed: a signal from
+        // then on — during the replay or just after it — must stop it cleanly, never kill it.
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("replaying the journal") {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "no replay line");
+        }
+        assert_eq!(signal(child, signal_number), 0, "signal {signal_number}");
+        assert_eq!(replayed_records(&dir.0), 30, "the journal is intact");
+    }
+}
+
+/// Starts `ringex serve` with its file size limited to `file_bytes_max` (SIGXFSZ ignored, so a
+/// write past it fails with EFBIG instead of killing the process).
+fn serve_with_file_size_limit(data_dir: &Path, file_bytes_max: u64) -> (Child, SocketAddr) {
+    use std::os::unix::process::CommandExt;
+    let mut command = serve_command(data_dir, &[]);
+    // SAFETY: between fork and exec the closure only makes two async-signal-safe system calls.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: file_bytes_max, rlim_max: file_bytes_max };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::signal(libc::SIGXFSZ, libc::SIG_IGN) == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    listening(command.spawn().unwrap())
+}
+
+/// Sends a signed deposit and returns its status, or `None` when the connection ended first.
+fn try_deposit(address: SocketAddr, index: u32) -> Option<u16> {
+    use std::io::{Read, Write};
+    let secret = common::admin_secret();
+    let signed = common::Signed {
+        secret: &secret,
+        method: "POST",
+        path: "/api/v1/admin/deposit",
+        query: "",
+        instruction: "adminDeposit",
+        body: Some(json!({
+            "account": public_key(&user_secret(7)),
+            "symbol": "USDC",
+            "quantity": format!("{}", index + 1),
+        })),
+        timestamp_ms: common::now_ms(),
+        window_ms: None,
+    };
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    stream.write_all(&signed.request(None, "")).ok()?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            Ok(_) => return None,
+            Err(error) => {
+                assert_ne!(error.kind(), std::io::ErrorKind::WouldBlock, "no answer in 60 s");
+                return None;
+            }
+        }
+    }
+    String::from_utf8_lossy(&head).split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_failed_journal_write_stops_acknowledgements_and_exits_1() {
+    let dir = TestDir::new("cli-efbig");
+    // Room for the segment header and a few records: start-up writes only the header (segments
+    // are not preallocated), so the limit is hit by a later record's write.
+    let (child, address) = serve_with_file_size_limit(&dir.0, 2048);
+    let mut acknowledged = 0u32;
+    let failed_at = loop {
+        assert!(acknowledged < 1_000, "the journal never hit the file size limit");
+        match try_deposit(address, acknowledged) {
+            Some(200) => acknowledged += 1,
+            Some(status) => panic!("deposit {acknowledged}: status {status}"),
+            None => break acknowledged,
+        }
+    };
+    assert!(acknowledged > 0, "the limit was hit at start-up, not by a write");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let reason = stderr.lines().last().unwrap();
+    assert!(reason.contains("journal write failed") && reason.contains("os error 27"), "{stderr}");
+    assert_eq!(stderr.lines().filter(|line| line.contains("failed")).count(), 1, "{stderr}");
+    // Exactly the acknowledged deposits are in the journal: the one whose write failed was
+    // never acknowledged (its partial record is a torn tail, cut on replay).
+    assert_eq!(replayed_records(&dir.0), u64::from(failed_at));
 }
