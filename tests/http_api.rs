@@ -368,7 +368,10 @@ fn a_413_reaches_a_client_still_sending_its_body() {
     let server = TestServer::start(options(dir.0.clone()));
     // Headers and a body far over the 64 KiB cap, in one stream of writes from another thread
     // (the server stops reading at the headers, so a single-threaded writer could block forever).
-    let body_bytes = 400 << 10;
+    // More than the kernel buffers on both sides hold (the client's send buffer is fixed small
+    // below; the server's receive buffer grows only as it reads), so the client is still writing
+    // when the server is done: closing then would reset the connection under it.
+    let body_bytes = 2 << 20;
     let mut request =
         format!("POST /api/v1/order HTTP/1.1\r\nHost: t\r\nContent-Length: {body_bytes}\r\n\r\n")
             .into_bytes();
@@ -377,6 +380,18 @@ fn a_413_reaches_a_client_still_sending_its_body() {
         let mut stream = TcpStream::connect(server.address).unwrap();
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         stream.set_write_timeout(Some(DEADLINE)).unwrap();
+        let send_buffer_bytes: libc::c_int = 64 << 10;
+        // SAFETY: setting an int socket option on an open socket, with its size.
+        let set = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&stream),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&raw const send_buffer_bytes).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0);
         let mut writer = stream.try_clone().unwrap();
         let request = request.clone();
         // The server may close before taking every byte: a failed write is not the question.
@@ -388,7 +403,7 @@ fn a_413_reaches_a_client_still_sending_its_body() {
         );
         let mut rest = Vec::new();
         assert_eq!(stream.read_to_end(&mut rest).unwrap(), 0, "then end of stream, no reset");
-        assert!(sender.join().unwrap(), "the server read and discarded the body: no reset");
+        assert!(sender.join().unwrap(), "the server read and discarded the whole body: no reset");
     }
     // The server is still serving.
     assert_eq!(raw_request(server.address, b"GET /api/v1/ping HTTP/1.1\r\n\r\n").0, 200);
