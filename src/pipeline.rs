@@ -1,8 +1,8 @@
 //! Wires every ring and thread, top to bottom, in pipeline order.
 //!
 //! ```text
-//! net-in ─A─► verify ×N ─A─► sequencer ─B─► journal
-//!                                       └B─► matcher ─C─► net-out
+//! net-in ─A─► verify ×N ─A─► sequencer ─B─► matcher ─B─► journal
+//!                                                  └─C─► net-out (answers held to the durable sequence)
 //! ```
 //!
 //! [`Server::start`] first rebuilds the state from the journal (the same matcher code replays every
