@@ -2,6 +2,10 @@
 //! journal → matcher → consumer — in commands/s, in each durability mode, with the group-commit
 //! batch observed, in the same run.
 //!
+//! Run with `cargo bench --bench pipeline` (about a minute on the 2-core reference machine, once
+//! built). Without `--bench` (for example `cargo test --benches`) it runs a short stream once per
+//! mode through the same checks, shows that an expired stream fails them, and exits.
+//!
 //! The producer stands in for net-in (it frames raw HTTP requests with net-in's own functions and
 //! publishes them into ring A); the consumer stands in for net-out (it drains ring C under the
 //! same durability gate). Verify runs in full except the ED25519 check (`trust_signatures`), which
@@ -14,13 +18,16 @@
 //! whose requests were refused (an expired window answers 401, fast) fails the bench instead of
 //! being reported as throughput.
 //!
-//! Output: whole-stream runs with the modes interleaved run by run: commands/s per mode
-//! (median), the mean group commit (records per `fdatasync`), each stage's p50/p99 and, last,
-//! `pipeline_sync_vs_none: <ratio>`: commands/s with `--durability sync` over commands/s without
-//! a journal — what group commit keeps of the throughput.
+//! Output: criterion's groups `pipeline/none`, `pipeline/async`, `pipeline/sync` (commands/s, each
+//! sample one whole stream), then a summary from separate whole-stream runs with the modes
+//! interleaved run by run: commands/s per mode (median), the mean group commit (records per
+//! `fdatasync`), each stage's p50/p99 and, last, `pipeline_sync_vs_none: <ratio>`: commands/s with
+//! `--durability sync` over commands/s without a journal — what group commit keeps of the
+//! throughput.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use criterion::{Criterion, SamplingMode, Throughput};
 use ringex::config::Config;
 use ringex::harness::{Collected, Harness};
 use ringex::journal::stage::Durability;
@@ -36,6 +43,8 @@ use std::time::{Duration, Instant};
 
 /// Requests per stream (`cargo bench`), deposits included.
 const COMMANDS: usize = 300_000;
+/// Requests per stream without `--bench` (a check, not a measurement).
+const COMMANDS_CHECK: usize = 3_000;
 /// Summary runs per durability mode; the median is reported.
 const SUMMARY_RUNS: usize = 5;
 /// `X-Window` of every request, in ms.
@@ -287,6 +296,24 @@ fn checked_run(durability: Durability, stream: &mut Stream, reference: &mut Refe
 // -------------------------------------------------------------------------------------------------
 // Timing.
 
+fn criterion_groups(criterion: &mut Criterion, stream: &mut Stream, reference: &mut Reference) {
+    for durability in MODES {
+        let mut group = criterion.benchmark_group(format!("pipeline/{}", mode_name(durability)));
+        group.throughput(Throughput::Elements(stream.len() as u64));
+        // One whole stream (about a second) per sample: 10 samples, no more.
+        group.sampling_mode(SamplingMode::Flat);
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(5));
+        group.bench_function("stream", |bencher| {
+            bencher.iter_custom(|streams| {
+                (0..streams).map(|_| checked_run(durability, stream, reference).elapsed).sum()
+            })
+        });
+        group.finish();
+    }
+}
+
 /// The summary of one mode's runs.
 struct Measured {
     commands_per_s: f64,
@@ -334,6 +361,12 @@ fn print_summary(stream: &mut Stream, reference: &mut Reference) {
             runs[index].push(Measured::of(&checked_run(durability, stream, reference)));
         }
     }
+    println!();
+    println!(
+        "== pipeline, {} requests per run, every run checked; modes interleaved, median of \
+         {SUMMARY_RUNS} ==",
+        stream.len()
+    );
     let mut rates = [0.0; 3];
     for (index, durability) in MODES.into_iter().enumerate() {
         let runs = &runs[index];
@@ -349,10 +382,29 @@ fn print_summary(stream: &mut Stream, reference: &mut Reference) {
     println!("pipeline_sync_vs_none: {:.3}", rates[2] / rates[0]);
 }
 
+/// Without `--bench`: the checks must refuse a stream stamped outside its window.
+fn check_expired_is_refused(stream: &mut Stream) {
+    let run = run_stream(Durability::None, stream, WINDOW_MS + 1_000);
+    let error = run.check().expect_err("an expired stream must fail the checks");
+    println!("an expired stream fails the checks: {error}");
+}
+
 fn main() {
-    if std::env::args().any(|argument| argument == "--list") {
+    let arguments: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| arguments.iter().any(|argument| argument == name);
+    let full = flag("--bench");
+    let mut stream = Stream::build(if full { COMMANDS } else { COMMANDS_CHECK });
+    let mut reference = Reference::default();
+    let mut criterion = Criterion::default().without_plots().configure_from_args();
+    criterion_groups(&mut criterion, &mut stream, &mut reference);
+    criterion.final_summary();
+    if !full {
+        check_expired_is_refused(&mut stream);
+        println!("checked every mode on {} requests (run with --bench to time them)", stream.len());
         return;
     }
-    let mut stream = Stream::build(COMMANDS);
-    print_summary(&mut stream, &mut Reference::default());
+    // `--list` and `--profile-time N` (criterion's profiling mode) run no summary.
+    if !flag("--list") && !flag("--profile-time") {
+        print_summary(&mut stream, &mut reference);
+    }
 }
