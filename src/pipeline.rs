@@ -1,8 +1,8 @@
 //! Wires every ring and thread, top to bottom, in pipeline order.
 //!
 //! ```text
-//! net-in ─A─► verify ×N ─A─► sequencer ─B─► journal
-//!                                       └B─► matcher ─C─► net-out
+//! net-in ─A─► verify ×N ─A─► sequencer ─B─► matcher ─B─► journal
+//!                                                  └─C─► net-out (answers held to the durable sequence)
 //! ```
 //!
 //! [`Server::start`] first rebuilds the state from the journal (the same matcher code replays every
@@ -331,10 +331,21 @@ impl CoreThreads {
 
 /// The wait strategy for `options` on this machine.
 fn resolve_wait(options: &ServerOptions) -> WaitStrategy {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let online = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = FIXED_THREADS + options.verify_threads.max(1);
-    let cores = if options.pin.is_empty() { cores } else { options.pin.len() };
-    options.wait.resolve(threads, cores)
+    options.wait.resolve(threads, cores_available(&options.pin, online))
+}
+
+/// The cores the pipeline's threads may run on: every online core, or, when pinned, the distinct
+/// cores named that exist (`--pin 0-7` on two cores is two cores, not eight).
+fn cores_available(pin: &[usize], online: usize) -> usize {
+    if pin.is_empty() {
+        return online;
+    }
+    let mut named: Vec<usize> = pin.iter().copied().filter(|&core| core < online).collect();
+    named.sort_unstable();
+    named.dedup();
+    named.len().max(1)
 }
 
 /// A running server.
@@ -491,5 +502,19 @@ impl Server {
         // Only now may the sockets close: net-out is done writing to them.
         drop(streams);
         Ok(matcher)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cores_available;
+
+    #[test]
+    fn pinned_cores_count_only_once_and_only_if_they_exist() {
+        assert_eq!(cores_available(&[], 2), 2);
+        assert_eq!(cores_available(&[0, 1, 2, 3, 4, 5, 6, 7], 2), 2);
+        assert_eq!(cores_available(&[1, 1, 1], 4), 1);
+        assert_eq!(cores_available(&[9], 2), 1);
+        assert_eq!(cores_available(&[0, 2], 4), 2);
     }
 }

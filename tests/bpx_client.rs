@@ -25,7 +25,21 @@ fn client(server: &TestServer, secret: &str) -> BpxClient {
     BpxClient::builder().base_url(&server.base_url).secret(secret).build().unwrap()
 }
 
-/// An administrator call through the client's own signing (`build_signed_request`).
+/// A signed call the client has no typed method for, through its own signing
+/// (`build_signed_request`) and transport (`execute`).
+async fn signed(
+    client: &BpxClient,
+    method: Method,
+    path_and_query: &str,
+    instruction: &str,
+    body: Option<Value>,
+) -> Result<Value, bpx_api_client::Error> {
+    let url = client.base_url().join(path_and_query).unwrap();
+    let request = client.build_signed_request(url, method, instruction, body.as_ref())?;
+    Ok(client.execute(request).await?.json().await.unwrap())
+}
+
+/// An administrator call.
 async fn admin(
     admin: &BpxClient,
     method: Method,
@@ -33,10 +47,13 @@ async fn admin(
     instruction: &str,
     body: Option<Value>,
 ) -> Value {
-    let url = admin.base_url().join(path).unwrap();
-    let request = admin.build_signed_request(url, method, instruction, body.as_ref()).unwrap();
-    let response = admin.execute(request).await.expect("administrator call");
-    response.json().await.unwrap()
+    signed(admin, method, path, instruction, body).await.expect("administrator call")
+}
+
+/// A public call the client has no typed method for, through its unsigned `get`.
+async fn public(client: &BpxClient, path_and_query: &str) -> String {
+    let url = client.base_url().join(path_and_query).unwrap();
+    client.get(url).await.expect("public call").text().await.unwrap()
 }
 
 async fn deposit(administrator: &BpxClient, account: &str, symbol: &str, quantity: &str) -> Value {
@@ -245,6 +262,108 @@ async fn two_accounts_trade_through_the_official_client() {
         dec(usdc["deposited"].as_str().unwrap()) - dec(usdc["withdrawn"].as_str().unwrap())
     );
     assert_eq!(state["durableSequence"], state["sequence"], "sync mode answers after fdatasync");
+    let engine = server.stop();
+    engine.check_invariants().unwrap();
+}
+
+/// The endpoints the client has no typed method for — status, ping, time, one market, order
+/// history, and the administrator's withdraw, freeze and unfreeze — driven through its generic
+/// `get` and its own request signing.
+#[tokio::test(flavor = "current_thread")]
+async fn the_endpoints_without_a_typed_method_through_the_client() {
+    let dir = TestDir::new("bpx-generic");
+    let server = TestServer::start(options(dir.0.clone()));
+    let administrator = client(&server, &admin_secret());
+    let carol_secret = user_secret(13);
+    let (carol, carol_key) = (client(&server, &carol_secret), public_key(&carol_secret));
+
+    // Public.
+    assert_eq!(public(&carol, "/api/v1/status").await, r#"{"status":"Ok","message":null}"#);
+    assert_eq!(public(&carol, "/api/v1/ping").await, "pong");
+    let before_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let time_ms: u128 = public(&carol, "/api/v1/time").await.parse().expect("bare milliseconds");
+    assert!(time_ms + 1_000 >= before_ms && time_ms <= before_ms + 60_000, "{time_ms} {before_ms}");
+    let market: bpx_api_client::types::markets::Market =
+        serde_json::from_str(&public(&carol, "/api/v1/market?symbol=ETH_USDC").await).unwrap();
+    assert_eq!((market.symbol.as_str(), market.base_symbol.as_str()), ("ETH_USDC", "ETH"));
+    let markets = carol.get_markets().await.unwrap();
+    let listed = markets.iter().find(|listed| listed.symbol == "ETH_USDC").unwrap();
+    assert_eq!(listed.filters.price.tick_size, market.filters.price.tick_size);
+
+    // Administrator withdraw: the balance and the record agree.
+    deposit(&administrator, &carol_key, "USDC", "500").await;
+    let body = json!({"account": carol_key, "symbol": "USDC", "quantity": "120.5"});
+    let withdrawn =
+        admin(&administrator, Method::POST, "/api/v1/admin/withdraw", "adminWithdraw", Some(body))
+            .await;
+    assert_eq!(withdrawn["quantity"], "120.500000");
+    assert_eq!(withdrawn["account"], carol_key.as_str());
+    assert_eq!(withdrawn["balance"]["available"], "379.500000");
+    assert_eq!(balance(&carol, "USDC").await, (dec("379.5"), dec("0")));
+
+    // Order history: every order of the account, newest first (API.md §6: Order objects with a
+    // naive ISO `createdAt`, which the client has no type for).
+    let resting = carol.execute_order(limit(Side::Bid, "100", "1")).await.unwrap();
+    let resting_id = as_limit(&resting).id.clone();
+    let cancelled_early = carol.execute_order(limit(Side::Bid, "90", "1")).await.unwrap();
+    let cancelled_id = as_limit(&cancelled_early).id.clone();
+    carol.cancel_order("SOL_USDC", Some(&cancelled_id), None).await.unwrap();
+    let history = signed(
+        &carol,
+        Method::GET,
+        "/wapi/v1/history/orders?symbol=SOL_USDC",
+        "orderHistoryQueryAll",
+        None,
+    )
+    .await
+    .unwrap();
+    let history = history.as_array().expect("an array");
+    let summary: Vec<(&str, &str, &str)> = history
+        .iter()
+        .map(|order| {
+            let created_at = order["createdAt"].as_str().expect("createdAt");
+            assert_eq!((created_at.len(), &created_at[10..11]), (23, "T"), "{created_at}");
+            (
+                order["id"].as_str().unwrap(),
+                order["status"].as_str().unwrap(),
+                order["price"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![(cancelled_id.as_str(), "Cancelled", "90.00"), (resting_id.as_str(), "New", "100.00")]
+    );
+
+    // Freeze: no placing, no withdrawing; cancelling still works. Unfreeze: trading again.
+    let account = json!({"account": carol_key});
+    let frozen = admin(
+        &administrator,
+        Method::POST,
+        "/api/v1/admin/freeze",
+        "adminFreeze",
+        Some(account.clone()),
+    )
+    .await;
+    assert_eq!(frozen, json!({"account": carol_key, "frozen": true}));
+    let refused = carol.execute_order(limit(Side::Bid, "99", "1")).await.unwrap_err();
+    assert!(refused.to_string().contains("frozen"), "{refused}");
+    let cancelled = carol.cancel_order("SOL_USDC", Some(&resting_id), None).await.unwrap();
+    assert_eq!(as_limit(&cancelled).status, OrderStatus::Cancelled);
+    let unfrozen = admin(
+        &administrator,
+        Method::POST,
+        "/api/v1/admin/unfreeze",
+        "adminUnfreeze",
+        Some(account),
+    )
+    .await;
+    assert_eq!(unfrozen, json!({"account": carol_key, "frozen": false}));
+    let placed = carol.execute_order(limit(Side::Bid, "99", "1")).await.unwrap();
+    assert_eq!(as_limit(&placed).status, OrderStatus::New);
+    assert_eq!(balance(&carol, "USDC").await, (dec("280.5"), dec("99")));
+
     let engine = server.stop();
     engine.check_invariants().unwrap();
 }

@@ -3,8 +3,8 @@
 //! strategies, restart = replay, and acknowledgements only after `fdatasync`.
 //!
 //! Command counts come from the environment so the same tests run larger in `scripts/`:
-//! `RINGEX_DETERMINISM_COMMANDS` (default 100,000) and `RINGEX_DURABLE_COMMANDS` (default
-//! 1,000,000).
+//! `RINGEX_DETERMINISM_COMMANDS` (default 100,000) and `RINGEX_DURABLE_COMMANDS` (acknowledgements
+//! checked against the durable sequence, default at least 1,000,000).
 
 mod common;
 
@@ -192,7 +192,10 @@ fn identical_streams_give_identical_events_whatever_the_threads_and_waits() {
 
 #[test]
 fn acknowledgements_wait_for_fdatasync_and_restart_equals_replay() {
-    let commands = commands_from_env("RINGEX_DURABLE_COMMANDS", 1_000_000);
+    // At least this many acknowledgements pass the durability assert; 5% of the stream is reads,
+    // which get no sequence number, so a few more requests are sent.
+    let acknowledged_min = commands_from_env("RINGEX_DURABLE_COMMANDS", 1_000_000);
+    let commands = acknowledged_min * 100 / 94;
     let dir = TestDir::new("durable");
     let options = server_options(&dir, Durability::Sync);
     let recovered = recover(&options).unwrap();
@@ -205,8 +208,8 @@ fn acknowledgements_wait_for_fdatasync_and_restart_equals_replay() {
     let (collected, live) = harness.finish();
     // Every sequenced command's answer passed the durability assert.
     assert!(
-        collected.acknowledged >= (commands as u64) * 6 / 10,
-        "{} acknowledged",
+        collected.acknowledged >= acknowledged_min as u64,
+        "{} acknowledged of {acknowledged_min}",
         collected.acknowledged
     );
     // (Commands the matcher rejected have sequence numbers too and are answered under the same

@@ -1,9 +1,10 @@
 //! The journal thread: ring B → segment files, with group commit.
 //!
-//! **Reads** ring B beside the matcher (both gated only on the sequencer), in batches: every
-//! sequenced command of a batch is appended, the batch is written with one `write`, and in `sync`
-//! mode covered by one `fdatasync` before [`Durable`] advances — so the group-commit batch is
-//! whatever arrived while the previous `fdatasync` ran. **Owns** the [`JournalWriter`].
+//! **Reads** ring B behind the matcher (gated on it), in batches: every command of a batch the
+//! matcher marked `applied` is appended — a rejected command changes nothing, so it leaves no
+//! record — the batch is written with one `write`, and in `sync` mode covered by one `fdatasync`
+//! before [`Durable`] advances, so the group-commit batch is whatever arrived while the previous
+//! `fdatasync` ran. **Owns** the [`JournalWriter`].
 //! `async` writes each batch at once and syncs in the background of the stream (at most every
 //! [`ASYNC_SYNC_INTERVAL_MS`]), and answers do not wait for it.
 //!

@@ -3,8 +3,8 @@
 //! **Reads** ring A in arrival order, gated on every verifier's cursor (a slot is read only once
 //! its verifier has written the verdict). **Writes** ring B: one slot per command (a batch of *n*
 //! orders becomes *n* consecutive sequence numbers) and one pass-through slot per read, rejection
-//! or close. The journal thread and the matcher both consume ring B. **Owns** the sequence counter,
-//! the engine clock, the replay cache and the per-key rate limiter — one thread, no locks.
+//! or close. The matcher consumes ring B and the journal thread follows it. **Owns** the sequence
+//! counter, the engine clock, the replay cache and the per-key rate limiter — one thread, no locks.
 //!
 //! For a request whose signature verified: replay check (signed POST/DELETE, 409) and per-key rate
 //! limit (429, administrator exempt), then verify's verdict. Only state-changing commands get a
