@@ -1,6 +1,6 @@
 //! The whole in-process pipeline — producer → verify (signatures already checked) → sequencer →
-//! journal → matcher → consumer — in commands/s, in each durability mode, with the group-commit
-//! batch observed, in the same run.
+//! matcher → journal (behind the matcher on ring B) and consumer — in commands/s, in each
+//! durability mode, with the group-commit batch observed, in the same run.
 //!
 //! Run with `cargo bench --bench pipeline` (about a minute on the 2-core reference machine, once
 //! built). Without `--bench` (for example `cargo test --benches`) it runs a short stream once per
