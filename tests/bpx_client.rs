@@ -360,9 +360,10 @@ async fn the_endpoints_without_a_typed_method_through_the_client() {
     )
     .await;
     assert_eq!(unfrozen, json!({"account": carol_key, "frozen": false}));
-    let placed = carol.execute_order(limit(Side::Bid, "99", "1")).await.unwrap();
+    // (Not the refused order again: signed in the same millisecond, it would be a replay.)
+    let placed = carol.execute_order(limit(Side::Bid, "98", "1")).await.unwrap();
     assert_eq!(as_limit(&placed).status, OrderStatus::New);
-    assert_eq!(balance(&carol, "USDC").await, (dec("280.5"), dec("99")));
+    assert_eq!(balance(&carol, "USDC").await, (dec("281.5"), dec("98")));
 
     let engine = server.stop();
     engine.check_invariants().unwrap();
