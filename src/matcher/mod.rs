@@ -1488,4 +1488,6 @@ fn emit(sink: &mut impl EventSink, command: &Command, kind: EventKind) {
 }
 
 #[cfg(test)]
+pub(crate) mod test_orders;
+#[cfg(test)]
 mod tests;

@@ -1,32 +1,19 @@
 //! Order-book scenarios as readable tables of commands and expected consequences.
 
+use super::test_orders::*;
 use super::*;
 use crate::command::PlaceOrder;
 use crate::types::ClientId;
 
-const USDC: AssetId = AssetId(0);
-const SOL: AssetId = AssetId(1);
-const SOL_USDC: MarketId = MarketId(0);
-const BTC_USDC: MarketId = MarketId(1);
-
-/// USDC units (6 decimals).
-fn usdc(whole: f64) -> u64 {
-    // Test inputs only: exact for the small literals used here.
-    (whole * 1e6).round() as u64
+/// USDC units (6 decimals) of a decimal literal, parsed exactly.
+fn usdc(decimal: &str) -> u64 {
+    crate::money::parse_units(decimal.as_bytes(), 6).unwrap()
 }
 
-/// SOL units (9 decimals).
-fn sol(whole: f64) -> u64 {
-    (whole * 1e9).round() as u64
+/// SOL units (9 decimals) of a decimal literal, parsed exactly.
+fn sol(decimal: &str) -> u64 {
+    crate::money::parse_units(decimal.as_bytes(), 9).unwrap()
 }
-
-fn key(name: u8) -> AccountKey {
-    AccountKey([name; 32])
-}
-
-const ALICE: u8 = 1;
-const BOB: u8 = 2;
-const CAROL: u8 = 3;
 
 struct Harness {
     matcher: Matcher,
@@ -71,8 +58,8 @@ impl Harness {
     fn funded() -> Harness {
         let mut harness = Harness::new();
         for account in [ALICE, BOB, CAROL] {
-            harness.fund(account, USDC, usdc(100_000.0));
-            harness.fund(account, SOL, sol(1_000.0));
+            harness.fund(account, USDC, usdc("100000"));
+            harness.fund(account, SOL, sol("1000"));
         }
         harness
     }
@@ -90,30 +77,6 @@ impl Harness {
             [Event { kind: EventKind::Rejected { reason, .. }, .. }] => *reason,
             other => panic!("expected one rejection, got {other:?}"),
         }
-    }
-}
-
-fn limit(side: Side, price_ticks: u64, quantity_steps: u64) -> PlaceOrder {
-    PlaceOrder {
-        market: SOL_USDC,
-        side,
-        order_type: OrderType::Limit,
-        time_in_force: TimeInForce::Gtc,
-        self_trade_prevention: SelfTradePrevention::RejectTaker,
-        post_only: false,
-        client_id: None,
-        price: PriceTicks(price_ticks),
-        quantity: QuantitySteps(quantity_steps),
-        quote_quantity: 0,
-    }
-}
-
-fn market(side: Side, quantity_steps: u64, quote_units: u64) -> PlaceOrder {
-    PlaceOrder {
-        order_type: OrderType::Market,
-        price: PriceTicks(0),
-        quote_quantity: quote_units,
-        ..limit(side, 0, quantity_steps)
     }
 }
 
@@ -160,10 +123,10 @@ fn limit_orders_rest_and_lock_exactly() {
     // 1.25 SOL bid at 150.50: locks 188.125 USDC.
     let events = h.run(ALICE, Action::Place(limit(Side::Bid, 15050, 125)));
     assert_eq!(seen(&events), vec![Seen::Accepted(7)]);
-    assert_eq!(h.balance(ALICE, USDC), (usdc(100_000.0) - usdc(188.125), usdc(188.125)));
+    assert_eq!(h.balance(ALICE, USDC), (usdc("100000") - usdc("188.125"), usdc("188.125")));
     // 2 SOL ask at 151: locks 2 SOL.
     h.run(BOB, Action::Place(limit(Side::Ask, 15100, 200)));
-    assert_eq!(h.balance(BOB, SOL), (sol(998.0), sol(2.0)));
+    assert_eq!(h.balance(BOB, SOL), (sol("998"), sol("2")));
     assert_eq!(
         h.matcher.depth(SOL_USDC, Side::Bid),
         vec![(PriceTicks(15050), QuantitySteps(125), 1)]
@@ -189,22 +152,22 @@ fn trades_at_the_makers_price_with_fees_in_the_asset_received() {
         ]
     );
     // Taker (Alice) pays 150 USDC, receives 1 SOL minus 20 bps = 0.998 SOL.
-    assert_eq!(h.balance(ALICE, USDC), (usdc(100_000.0 - 150.0), 0));
-    assert_eq!(h.balance(ALICE, SOL), (sol(1_000.0 + 0.998), 0));
+    assert_eq!(h.balance(ALICE, USDC), (usdc("100000") - usdc("150"), 0));
+    assert_eq!(h.balance(ALICE, SOL), (sol("1000") + sol("0.998"), 0));
     // Maker (Bob) receives 150 USDC minus 10 bps = 149.85.
-    assert_eq!(h.balance(BOB, USDC), (usdc(100_000.0 + 149.85), 0));
-    assert_eq!(h.balance(BOB, SOL), (sol(999.0), 0));
-    assert_eq!(h.matcher.fee_balance(USDC), (usdc(0.15), 0));
-    assert_eq!(h.matcher.fee_balance(SOL), (sol(0.002), 0));
+    assert_eq!(h.balance(BOB, USDC), (usdc("100000") + usdc("149.85"), 0));
+    assert_eq!(h.balance(BOB, SOL), (sol("999"), 0));
+    assert_eq!(h.matcher.fee_balance(USDC), (usdc("0.15"), 0));
+    assert_eq!(h.matcher.fee_balance(SOL), (sol("0.002"), 0));
     match (events[1].kind, events[2].kind) {
         (EventKind::OrderFill(maker), EventKind::OrderFill(taker)) => {
             assert_eq!(
                 (maker.trade_id, maker.quote, maker.fee, maker.fee_asset),
-                (1, usdc(150.0), usdc(0.15), USDC)
+                (1, usdc("150"), usdc("0.15"), USDC)
             );
             assert_eq!(
                 (taker.trade_id, taker.quote, taker.fee, taker.fee_asset),
-                (1, usdc(150.0), sol(0.002), SOL)
+                (1, usdc("150"), sol("0.002"), SOL)
             );
             assert_eq!((maker.counterparty, taker.counterparty), (OrderId(8), OrderId(7)));
         }
@@ -333,7 +296,7 @@ fn post_only() {
         seen(&events),
         vec![Seen::Accepted(8), Seen::Expired(8, ExpiryReason::PostOnlyTaker)]
     );
-    assert_eq!(h.balance(ALICE, USDC), (usdc(100_000.0), 0));
+    assert_eq!(h.balance(ALICE, USDC), (usdc("100000"), 0));
     // Its own order counts too.
     let own = PlaceOrder { post_only: true, ..limit(Side::Bid, 15000, 100) };
     let events = h.run(BOB, Action::Place(own));
@@ -366,7 +329,7 @@ fn market_orders_by_quantity() {
             fill(9, 50, 15100, false, Filled),
         ]
     );
-    assert_eq!(h.balance(ALICE, USDC), (usdc(100_000.0 - 150.0 - 75.5), 0));
+    assert_eq!(h.balance(ALICE, USDC), (usdc("100000") - usdc("150") - usdc("75.5"), 0));
     // The book runs out: the rest expires for lack of liquidity.
     let events = h.run(ALICE, Action::Place(market(Side::Bid, 100, 0)));
     assert_eq!(
@@ -388,13 +351,13 @@ fn market_orders_by_quantity() {
         seen(&events),
         vec![Seen::Accepted(12), Seen::Expired(12, ExpiryReason::InsufficientLiquidity)]
     );
-    assert_eq!(h.balance(CAROL, SOL), (sol(1_000.0), 0));
+    assert_eq!(h.balance(CAROL, SOL), (sol("1000"), 0));
 }
 
 #[test]
 fn market_bid_by_quantity_runs_out_of_funds() {
     let mut h = Harness::funded();
-    h.fund(9, USDC, usdc(200.0));
+    h.fund(9, USDC, usdc("200"));
     h.run(BOB, Action::Place(limit(Side::Ask, 15000, 100))); // 8: 150 USDC
     h.run(BOB, Action::Place(limit(Side::Ask, 15000, 100))); // 9
     let events = h.run(9, Action::Place(market(Side::Bid, 200, 0)));
@@ -410,7 +373,7 @@ fn market_bid_by_quantity_runs_out_of_funds() {
             Seen::Expired(10, ExpiryReason::InsufficientFunds),
         ]
     );
-    assert_eq!(h.balance(9, USDC), (usdc(200.0 - 199.5), 0));
+    assert_eq!(h.balance(9, USDC), (usdc("200") - usdc("199.5"), 0));
 }
 
 #[test]
@@ -419,7 +382,7 @@ fn market_orders_by_quote_quantity() {
     h.run(BOB, Action::Place(limit(Side::Ask, 15000, 100))); // 7
     h.run(BOB, Action::Place(limit(Side::Ask, 16000, 100))); // 8
     // Spend at most 200 USDC: 1 SOL at 150, then 0.31 SOL at 160 (49.6), 0.4 USDC short of a step.
-    let events = h.run(ALICE, Action::Place(market(Side::Bid, 0, usdc(200.0))));
+    let events = h.run(ALICE, Action::Place(market(Side::Bid, 0, usdc("200"))));
     assert_eq!(
         seen(&events),
         vec![
@@ -430,16 +393,16 @@ fn market_orders_by_quote_quantity() {
             fill(9, 31, 16000, false, Filled),
         ]
     );
-    assert_eq!(h.balance(ALICE, USDC), (usdc(100_000.0 - 199.6), 0));
+    assert_eq!(h.balance(ALICE, USDC), (usdc("100000") - usdc("199.6"), 0));
     // More than available is refused.
     assert_eq!(
-        h.rejected(ALICE, Action::Place(market(Side::Bid, 0, usdc(1_000_000.0)))),
+        h.rejected(ALICE, Action::Place(market(Side::Bid, 0, usdc("1000000")))),
         RejectReason::InsufficientFunds
     );
     // A sell by quote receives at most the amount: bids at 150 and 140.
     h.run(CAROL, Action::Place(limit(Side::Bid, 15000, 100))); // 11 (10 was rejected)
     h.run(CAROL, Action::Place(limit(Side::Bid, 14000, 100))); // 12
-    let events = h.run(ALICE, Action::Place(market(Side::Ask, 0, usdc(200.0))));
+    let events = h.run(ALICE, Action::Place(market(Side::Ask, 0, usdc("200"))));
     assert_eq!(
         seen(&events),
         vec![
@@ -451,20 +414,20 @@ fn market_orders_by_quote_quantity() {
         ]
     );
     match events[4].kind {
-        EventKind::OrderFill(fill) => assert_eq!(fill.order.executed_quote, usdc(199.0)),
+        EventKind::OrderFill(fill) => assert_eq!(fill.order.executed_quote, usdc("199")),
         _ => unreachable!(),
     }
     // Empty book: expires for liquidity, not funds.
     h.run(ALICE, Action::CancelAll { market: SOL_USDC });
     h.run(BOB, Action::CancelAll { market: SOL_USDC });
     h.run(CAROL, Action::CancelAll { market: SOL_USDC });
-    let events = h.run(ALICE, Action::Place(market(Side::Bid, 0, usdc(10.0))));
+    let events = h.run(ALICE, Action::Place(market(Side::Bid, 0, usdc("10"))));
     assert_eq!(
         seen(&events),
         vec![Seen::Accepted(17), Seen::Expired(17, ExpiryReason::InsufficientLiquidity)]
     );
     // FOK needs a quantity.
-    let fok = PlaceOrder { time_in_force: TimeInForce::Fok, ..market(Side::Bid, 0, usdc(10.0)) };
+    let fok = PlaceOrder { time_in_force: TimeInForce::Fok, ..market(Side::Bid, 0, usdc("10")) };
     assert_eq!(h.rejected(ALICE, Action::Place(fok)), RejectReason::InvalidOrder);
 }
 
@@ -534,7 +497,7 @@ fn self_trade_prevention_modes() {
     );
     // Trading with itself still pays both fees: 10 bps of 150 USDC as maker, 20 bps of 1 SOL as
     // taker, on top of the other two trades.
-    assert_eq!(h.balance(ALICE, SOL).0, alice_sol_before.0 + sol(3.0 * 0.998));
+    assert_eq!(h.balance(ALICE, SOL).0, alice_sol_before.0 + 3 * sol("0.998"));
 }
 
 #[test]
@@ -590,27 +553,27 @@ fn cancel_all_in_one_market_ascending() {
 
 #[test]
 fn deposits_withdrawals_and_freezing() {
-    let mut h = Harness::with_limits(|config| config.assets[1].withdrawal_fee_units = sol(0.01));
-    h.fund(ALICE, SOL, sol(10.0));
-    h.fund(ALICE, USDC, usdc(1_000.0));
-    let events = h.run(ALICE, Action::Withdraw { asset: SOL, amount: sol(1.5) });
+    let mut h = Harness::with_limits(|config| config.assets[1].withdrawal_fee_units = sol("0.01"));
+    h.fund(ALICE, SOL, sol("10"));
+    h.fund(ALICE, USDC, usdc("1000"));
+    let events = h.run(ALICE, Action::Withdraw { asset: SOL, amount: sol("1.5") });
     match events[0].kind {
         EventKind::Transfer(transfer) => {
-            assert_eq!((transfer.id, transfer.amount, transfer.fee), (1, sol(1.5), sol(0.01)));
-            assert_eq!(transfer.available, sol(10.0 - 1.51));
+            assert_eq!((transfer.id, transfer.amount, transfer.fee), (1, sol("1.5"), sol("0.01")));
+            assert_eq!(transfer.available, sol("10") - sol("1.51"));
         }
         _ => panic!("{events:?}"),
     }
-    assert_eq!(h.matcher.fee_balance(SOL), (sol(0.01), 0));
+    assert_eq!(h.matcher.fee_balance(SOL), (sol("0.01"), 0));
     // Amount plus fee must be available.
     assert_eq!(
-        h.rejected(ALICE, Action::Withdraw { asset: SOL, amount: sol(8.49) }),
+        h.rejected(ALICE, Action::Withdraw { asset: SOL, amount: sol("8.49") }),
         RejectReason::InsufficientFunds
     );
     // Locked funds cannot be withdrawn.
     h.run(ALICE, Action::Place(limit(Side::Bid, 10000, 100))); // 100 USDC locked
     assert_eq!(
-        h.rejected(ALICE, Action::Withdraw { asset: USDC, amount: usdc(900.01) }),
+        h.rejected(ALICE, Action::Withdraw { asset: USDC, amount: usdc("900.01") }),
         RejectReason::InsufficientFunds
     );
     // Frozen: cannot place or withdraw, can cancel; the administrator can still move funds.
@@ -624,7 +587,7 @@ fn deposits_withdrawals_and_freezing() {
         RejectReason::AccountFrozen
     );
     assert_eq!(seen(&h.run(ALICE, Action::CancelAll { market: SOL_USDC })).len(), 1);
-    let events = h.run(ALICE, Action::AdminWithdraw { asset: SOL, amount: sol(1.0) });
+    let events = h.run(ALICE, Action::AdminWithdraw { asset: SOL, amount: sol("1") });
     match events[0].kind {
         EventKind::Transfer(transfer) => assert_eq!((transfer.id, transfer.fee), (2, 0)),
         _ => panic!("{events:?}"),
@@ -698,8 +661,8 @@ fn running_out_of_capacity_is_a_clean_rejection() {
         config.limits.levels_per_side_max = 2;
     });
     for account in [ALICE, BOB] {
-        h.fund(account, USDC, usdc(1_000.0));
-        h.fund(account, SOL, sol(10.0));
+        h.fund(account, USDC, usdc("1000"));
+        h.fund(account, SOL, sol("10"));
     }
     h.run(ALICE, Action::Place(limit(Side::Bid, 100, 1)));
     h.run(ALICE, Action::Place(limit(Side::Bid, 101, 1)));

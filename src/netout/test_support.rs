@@ -5,21 +5,10 @@ use crate::command::{Action, Command, PlaceOrder};
 use crate::config::Config;
 use crate::event::Event;
 use crate::matcher::Matcher;
+pub use crate::matcher::test_orders::*;
 use crate::records::{Extras, Outcome};
-use crate::types::{
-    AccountKey, AssetId, MarketId, OrderType, PriceTicks, QuantitySteps, SelfTradePrevention,
-    SequenceNumber, Side, TimeInForce,
-};
+use crate::types::{MarketId, PriceTicks, QuantitySteps, SequenceNumber, Side, TimeInForce};
 use std::sync::Arc;
-
-pub const USDC: AssetId = AssetId(0);
-pub const SOL: AssetId = AssetId(1);
-pub const SOL_USDC: MarketId = MarketId(0);
-pub const BTC_USDC: MarketId = MarketId(1);
-
-pub const ALICE: u8 = 1;
-pub const BOB: u8 = 2;
-pub const CAROL: u8 = 3;
 
 /// 2023-11-14T22:13:20 UTC.
 pub const T0_US: u64 = 1_700_000_000_000_000;
@@ -35,40 +24,12 @@ pub fn small_limits() -> ViewLimits {
     }
 }
 
-pub fn key(name: u8) -> AccountKey {
-    AccountKey([name; 32])
-}
-
 pub fn usdc(whole: u64) -> u64 {
     whole * 1_000_000
 }
 
 pub fn sol(whole: u64) -> u64 {
     whole * 1_000_000_000
-}
-
-pub fn limit(side: Side, price_ticks: u64, quantity_steps: u64) -> PlaceOrder {
-    PlaceOrder {
-        market: SOL_USDC,
-        side,
-        order_type: OrderType::Limit,
-        time_in_force: TimeInForce::Gtc,
-        self_trade_prevention: SelfTradePrevention::RejectTaker,
-        post_only: false,
-        client_id: None,
-        price: PriceTicks(price_ticks),
-        quantity: QuantitySteps(quantity_steps),
-        quote_quantity: 0,
-    }
-}
-
-pub fn market(side: Side, quantity_steps: u64, quote_units: u64) -> PlaceOrder {
-    PlaceOrder {
-        order_type: OrderType::Market,
-        price: PriceTicks(0),
-        quote_quantity: quote_units,
-        ..limit(side, 0, quantity_steps)
-    }
 }
 
 pub struct Harness {
