@@ -248,16 +248,6 @@ impl Core {
         let durable =
             writer.as_ref().map(|_| Arc::new(Durable::new(engine.last_sequence(), notify)));
 
-        let spawn = |name: String, core: Option<usize>, work: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || {
-                    pin_current_thread(core);
-                    crate::alloc::count_this_thread();
-                    work()
-                })
-                .map_err(|error| StartError::Io(format!("spawn {name}: {error}")))
-        };
         let mut threads = Vec::new();
 
         // 4. verify ×N.
@@ -268,38 +258,30 @@ impl Core {
                 verifier = verifier.trusting_signatures();
             }
             let overflow = overflow.clone();
-            let work = Box::new(move || crate::verify::stage::run(input, verifier, &overflow));
-            threads.push(spawn(format!("verify-{index}"), pin(), work)?);
+            let work = move || crate::verify::stage::run(input, verifier, &overflow);
+            threads.push(spawn_stage(&format!("verify-{index}"), pin(), work)?);
         }
 
         // 5. sequencer.
         let input = ring_a.consumer(sequencer_id);
         let output = BatchPublisher::new(ring_b.producer());
         let clock = options.clock;
-        let work = Box::new(move || crate::sequencer::stage::run(input, output, sequencer, clock));
-        threads.push(spawn("sequencer".into(), pin(), work)?);
+        let work = move || crate::sequencer::stage::run(input, output, sequencer, clock);
+        threads.push(spawn_stage("sequencer", pin(), work)?);
 
         // 6. journal.
         if let (Some(id), Some(writer), Some(durable)) = (journal_id, writer, durable.clone()) {
             let input = ring_b.consumer(id);
             let durability = options.durability;
-            let work =
-                Box::new(move || crate::journal::stage::run(input, writer, durable, durability));
-            threads.push(spawn("journal".into(), pin(), work)?);
+            let work = move || crate::journal::stage::run(input, writer, durable, durability);
+            threads.push(spawn_stage("journal", pin(), work)?);
         }
 
         // 7. matcher.
         let input = ring_b.consumer(matcher_id);
         let output = BatchPublisher::new(ring_c.producer());
-        let core = pin();
-        let matcher = std::thread::Builder::new()
-            .name("matcher".into())
-            .spawn(move || {
-                pin_current_thread(core);
-                crate::alloc::count_this_thread();
-                crate::matcher::stage::run(input, output, engine)
-            })
-            .map_err(|error| StartError::Io(format!("spawn matcher: {error}")))?;
+        let work = move || crate::matcher::stage::run(input, output, engine);
+        let matcher = spawn_stage("matcher", pin(), work)?;
 
         let core = Core {
             ring_a: ring_a.producer(),
@@ -330,6 +312,22 @@ impl CoreThreads {
 }
 
 /// The wait strategy for `options` on this machine.
+/// Starts one stage's thread: named, pinned to `core` if given, its heap allocations counted.
+fn spawn_stage<T: Send + 'static>(
+    name: &str,
+    core: Option<usize>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, StartError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            pin_current_thread(core);
+            crate::alloc::count_this_thread();
+            work()
+        })
+        .map_err(|error| StartError::Io(format!("spawn {name}: {error}")))
+}
+
 fn resolve_wait(options: &ServerOptions) -> WaitStrategy {
     let online = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = FIXED_THREADS + options.verify_threads.max(1);
@@ -434,14 +432,7 @@ impl Server {
                 text
             },
         };
-        let net_in = std::thread::Builder::new()
-            .name("net-in".into())
-            .spawn(move || {
-                pin_current_thread(net_in_core);
-                crate::alloc::count_this_thread();
-                net_in.run()
-            })
-            .map_err(io("spawn net-in"))?;
+        let net_in = spawn_stage("net-in", net_in_core, move || net_in.run())?;
 
         // 4. net-out.
         let net_out = NetOut {
@@ -453,15 +444,7 @@ impl Server {
             gate: DurabilityGate::new(durable.clone(), options.durability == Durability::Sync),
             wait,
         };
-        let net_out_core = pin();
-        let net_out = std::thread::Builder::new()
-            .name("net-out".into())
-            .spawn(move || {
-                pin_current_thread(net_out_core);
-                crate::alloc::count_this_thread();
-                net_out.run()
-            })
-            .map_err(io("spawn net-out"))?;
+        let net_out = spawn_stage("net-out", pin(), move || net_out.run())?;
         Ok(Server {
             local_addr,
             shutdown,
