@@ -39,28 +39,28 @@ pub fn run(
     let mut next = 0u64;
     while let Some(available_end) = input.wait_for(next) {
         for sequence in next..available_end {
-            let slot = *input.slot(sequence);
-            let outcome = match slot.work {
+            // Read in place (a copy of the whole slot would also copy the journal's signature
+            // data, which the matcher never reads).
+            let slot = input.slot(sequence);
+            let watermark = slot.watermark;
+            let mut applied = false;
+            let outcome = match &slot.work {
                 Work::Command(command) => {
-                    let mut sink = RingSink {
-                        publisher: &mut output,
-                        watermark: slot.watermark,
-                        rejected: false,
-                    };
-                    matcher.apply(&command, &mut sink);
-                    let applied = command.sequence.0 != 0 && !sink.rejected;
-                    input.slot_mut(sequence).applied = applied;
+                    let mut sink = RingSink { publisher: &mut output, watermark, rejected: false };
+                    matcher.apply(command, &mut sink);
+                    applied = command.sequence.0 != 0 && !sink.rejected;
                     Outcome::Command { sequence: command.sequence, account: command.account }
                 }
-                Work::Read { account, query } => Outcome::Read { account, query },
-                Work::Reject(error) => Outcome::Reject(error),
+                Work::Read { account, query } => Outcome::Read { account: *account, query: *query },
+                Work::Reject(error) => Outcome::Reject(*error),
                 Work::Close => Outcome::Close,
                 Work::Shutdown => Outcome::Shutdown,
             };
             let mut reply = slot.reply;
             reply.times.matched_ns = clock::monotonic_ns();
             let done = Output::Done { reply, outcome, extras: slot.extras };
-            output.push(OutputSlot { watermark: slot.watermark, output: done });
+            output.push(OutputSlot { watermark, output: done });
+            input.slot_mut(sequence).applied = applied;
         }
         // end_of_batch: one publish for everything this batch produced.
         output.flush();
