@@ -170,7 +170,6 @@ pub fn run(
     let mut record = [0u8; JOURNAL_RECORD_MAX];
     let mut next = 0u64;
     let mut last_sync_ms = crate::clock::wall_ms();
-    // Global sequence up to which everything is written but not yet synced.
     // Written but not yet synced: the global sequence it reaches and the records in it.
     let mut unsynced: Option<(u64, u64)> = None;
     let fail = |what: &str, error: std::io::Error| -> ! {

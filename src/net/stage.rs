@@ -392,16 +392,18 @@ impl NetIn {
                 }
                 Framed::Complete(request) => {
                     let now_ms = clock::wall_ms();
-                    let claims_admin = request
-                        .api_key
-                        .is_some_and(|key| key.trim_ascii() == &self.admin_api_key[..]);
+                    let claims_admin = || {
+                        request
+                            .api_key
+                            .is_some_and(|key| key.trim_ascii() == &self.admin_api_key[..])
+                    };
                     // Over the per-IP limit: refused here, or by verify unless the administrator
                     // signed it (see the module doc).
                     let mut ip_retry_after_s = 0;
                     let kind = match route_of(&request) {
                         Err(error) => RequestKind::Answered(error),
                         Ok(_) => match state.ip_limiter.take(connection.peer, now_ms) {
-                            Err(retry_after_s) if claims_admin => {
+                            Err(retry_after_s) if claims_admin() => {
                                 ip_retry_after_s = retry_after_s.max(1);
                                 RequestKind::Http
                             }
