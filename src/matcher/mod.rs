@@ -28,7 +28,7 @@ mod orders;
 pub mod stage;
 mod state_hash;
 
-pub use fixed_map::{FixedMap, KeyHashing};
+pub use fixed_map::{FixedMap, SequenceMap};
 
 use crate::command::{Action, Command, OrderRef, PlaceOrder};
 use crate::config::{Config, MarketSpec};
@@ -86,7 +86,7 @@ pub struct Matcher {
     orders: OrderPool,
     accounts: Accounts,
     /// Order id → pool slot, for every resting order.
-    order_slots: FixedMap,
+    order_slots: SequenceMap,
     /// `account << 32 | client id` → pool slot, for resting orders with a client id.
     client_slots: FixedMap,
     ledgers: Vec<AssetLedger>,
@@ -135,10 +135,11 @@ impl Matcher {
             books,
             orders: OrderPool::with_orders_max(limits.orders_max),
             accounts: Accounts::new(limits.accounts_max, config.assets.len()),
-            // NB: order ids are sequence numbers, so probing from their low bits keeps the live
-            // orders' entries in a window that stays in cache; Fibonacci hashing put each one on
-            // a cold line of a 6 MiB table (`cargo bench --bench matcher`: 1.2-1.3x commands/s).
-            order_slots: FixedMap::with_hashing(limits.orders_max as usize, KeyHashing::Sequential),
+            // NB: order ids are sequence numbers, so slotting them by their low bits keeps the
+            // live orders' entries in a window that stays in cache; Fibonacci hashing put each
+            // one on a cold line of a 6 MiB table (`cargo bench --bench matcher`: 1.2-1.3x
+            // commands/s).
+            order_slots: SequenceMap::with_entries_max(limits.orders_max as usize),
             client_slots: FixedMap::with_entries_max(limits.orders_max as usize),
             ledgers: vec![AssetLedger::default(); config.assets.len()],
             next_deposit_id: 1,
