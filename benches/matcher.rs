@@ -1297,6 +1297,13 @@ fn main() {
         return;
     }
     println!("streams generated, translated and checked in {:.1?}", started.elapsed());
+    // `--ringex-once`: ringex alone, one pass over the realistic stream, for instruction-level
+    // profilers (cachegrind) too slow to sit through the whole bench.
+    if std::env::args().any(|argument| argument == "--ringex-once") {
+        let mut feed = Feed::<OurEngine>::new(&config, &scenarios[0].ours);
+        println!("ringex, realistic, one pass: {:.2} M commands/s", feed.stream_rate() / 1e6);
+        return;
+    }
     let mut criterion = Criterion::default().without_plots().configure_from_args();
     criterion_groups(&mut criterion, &config, &scenarios);
     criterion.final_summary();

@@ -1243,17 +1243,23 @@ impl Matcher {
             if entry.open_orders != open_per_account[account.0 as usize] {
                 return Err(format!("{account:?} open order count wrong"));
             }
-            let mut slot = entry.orders_head;
+            let (mut slot, mut previous) = (entry.orders_head, NIL);
             let mut listed = 0;
             let mut last_id = 0;
             while slot != NIL {
                 let order = self.orders.get(slot);
-                if order.account != account || order.id.0 <= last_id {
+                if order.account != account
+                    || order.id.0 <= last_id
+                    || order.account_prev != previous
+                {
                     return Err(format!("{account:?} order list broken"));
                 }
                 last_id = order.id.0;
                 listed += 1;
-                slot = order.account_next;
+                (previous, slot) = (slot, order.account_next);
+            }
+            if entry.orders_tail != previous {
+                return Err(format!("{account:?} order list tail wrong"));
             }
             if listed != entry.open_orders {
                 return Err(format!("{account:?} order list length wrong"));
