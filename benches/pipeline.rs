@@ -24,6 +24,9 @@
 //! `fdatasync`), each stage's p50/p99 and, last, `pipeline_sync_vs_none: <ratio>`: commands/s with
 //! `--durability sync` over commands/s without a journal — what group commit keeps of the
 //! throughput.
+//!
+//! The journal goes under `$RINGEX_BENCH_DIR` (default: the system temp dir), as in the journal
+//! bench, and is removed after each run.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -38,6 +41,7 @@ use ringex::pipeline::{CoreOptions, ServerOptions, recover};
 use ringex::ring::WaitMode;
 use ringex::sequencer::SequencerLimits;
 use ringex::types::AssetId;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -198,7 +202,9 @@ struct Reference {
 /// Starts a pipeline on an empty data directory, stamps the stream `age_ms` before now, sends it
 /// and waits until every stage has drained. Timed: from starting the stages to their last join.
 fn run_stream(durability: Durability, stream: &mut Stream, age_ms: u64) -> Run {
-    let dir = std::env::temp_dir().join(format!("ringex-bench-pipeline-{}", std::process::id()));
+    // Like the journal bench: `$RINGEX_BENCH_DIR` picks the disk, the temp dir by default.
+    let base = std::env::var_os("RINGEX_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    let dir = base.join(format!("ringex-bench-pipeline-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let options = ServerOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
