@@ -26,6 +26,16 @@ struct Entry {
 
 const EMPTY_ENTRY: Entry = Entry { key: 0, value: EMPTY };
 
+/// An empty table for `entries_max` entries: a power of two, at most half full.
+fn empty_table(entries_max: usize) -> Box<[Entry]> {
+    vec![EMPTY_ENTRY; (entries_max.max(4) * 2).next_power_of_two()].into_boxed_slice()
+}
+
+/// The entries a table holds, in table order.
+fn occupied(table: &[Entry]) -> impl Iterator<Item = (u64, u32)> + '_ {
+    (table.iter()).filter(|entry| entry.value != EMPTY).map(|entry| (entry.key, entry.value))
+}
+
 /// A map of at most `entries_max` entries, allocated at construction.
 pub struct FixedMap {
     entries: Box<[Entry]>,
@@ -38,11 +48,11 @@ pub struct FixedMap {
 impl FixedMap {
     /// Allocates room for `entries_max` entries (the table is at most half full).
     pub fn with_entries_max(entries_max: usize) -> FixedMap {
-        let slots = (entries_max.max(4) * 2).next_power_of_two();
+        let entries = empty_table(entries_max);
         FixedMap {
-            entries: vec![EMPTY_ENTRY; slots].into_boxed_slice(),
-            shift: 64 - slots.trailing_zeros(),
-            mask: slots - 1,
+            shift: 64 - entries.len().trailing_zeros(),
+            mask: entries.len() - 1,
+            entries,
             len: 0,
             entries_max,
         }
@@ -139,10 +149,7 @@ impl FixedMap {
 
     /// Every entry, in table order (for invariant checks and hashing, not the hot path).
     pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
-        self.entries
-            .iter()
-            .filter(|entry| entry.value != EMPTY)
-            .map(|entry| (entry.key, entry.value))
+        occupied(&self.entries)
     }
 }
 
@@ -161,10 +168,10 @@ pub struct SequenceMap {
 impl SequenceMap {
     /// Allocates room for `entries_max` entries, every one of which may be displaced.
     pub fn with_entries_max(entries_max: usize) -> SequenceMap {
-        let slots = (entries_max.max(4) * 2).next_power_of_two();
+        let slots = empty_table(entries_max);
         SequenceMap {
-            slots: vec![EMPTY_ENTRY; slots].into_boxed_slice(),
-            mask: slots - 1,
+            mask: slots.len() - 1,
+            slots,
             displaced: FixedMap::with_entries_max(entries_max),
             len: 0,
             entries_max,
@@ -228,10 +235,7 @@ impl SequenceMap {
 
     /// Every entry, in no particular order (for invariant checks and hashing, not the hot path).
     pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
-        (self.slots.iter())
-            .filter(|entry| entry.value != EMPTY)
-            .map(|entry| (entry.key, entry.value))
-            .chain(self.displaced.iter())
+        occupied(&self.slots).chain(self.displaced.iter())
     }
 }
 
