@@ -10,10 +10,11 @@
 //!   and backward-shift deletion so no tombstones accumulate.
 //! - [`SequenceMap`], for keys that are sequence numbers (order ids): each key has one slot,
 //!   its low bits, so the live keys fill a window of the table that stays in cache. Two live
-//!   keys share a slot only when they differ by a multiple of the table size (twice
-//!   `entries_max`); the later one then goes to a small [`FixedMap`] beside it. Removal
-//!   empties the slot and shifts nothing: with linear probing, removing one of a run of
-//!   consecutive ids (the common case: the newest orders) scanned the rest of the run.
+//!   keys share a slot only when they differ by a multiple of the table size (at least twice
+//!   `entries_max`); the later one then goes to a [`FixedMap`] beside it, sized for
+//!   `entries_max` so it never refuses, though it rarely holds any. Removal empties the slot
+//!   and shifts nothing: with linear probing, removing one of a run of consecutive ids (the
+//!   common case: the newest orders) scanned the rest of the run.
 
 const EMPTY: u32 = u32::MAX;
 
