@@ -158,6 +158,11 @@ pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
         )));
     }
     sequencer.continue_after(matcher.last_sequence(), last_time_us);
+    if !recovered.segments.is_empty() {
+        // An earlier run wrote here: what it rejected is not in the journal (see
+        // `Sequencer::refuse_signed_before`).
+        sequencer.refuse_signed_before(now_ms);
+    }
     let tail_cut = recovered.tail_cut.as_ref().map(|cut| format!("{cut:?}"));
     let writer_options =
         WriterOptions { segment_size_max: options.segment_bytes_max, ..WriterOptions::default() };

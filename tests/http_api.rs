@@ -328,6 +328,37 @@ fn a_replayed_request_is_refused_across_a_restart() {
 }
 
 #[test]
+fn a_request_rejected_before_a_restart_does_not_run_after_it() {
+    let dir = TestDir::new("rejected-restart");
+    let server = TestServer::start(options(dir.0.clone()));
+    let alice = user_secret(52);
+    fund(&server, &user_secret(53), "USDC", "1");
+    // Alice has no USDC: the matcher rejects the order, and a rejection is not journaled.
+    let request = order(&alice, now_ms()).request(None, "");
+    let (status, body) = raw_request(server.address, &request);
+    assert_eq!(
+        error_of(status, &body),
+        (400, "INSUFFICIENT_FUNDS".into(), "Insufficient funds".into())
+    );
+    server.stop();
+    let server = TestServer::start(options(dir.0.clone()));
+    fund(&server, &alice, "USDC", "100000");
+    let hash = admin_state(server.address)["stateHash"].clone();
+    // The same bytes, inside their window: now fundable, but signed before the restart, and the
+    // journal cannot say whether the last run saw them.
+    let (status, body) = raw_request(server.address, &request);
+    assert_eq!(
+        error_of(status, &body),
+        (401, "INVALID_CLIENT_REQUEST".into(), "Request has expired".into())
+    );
+    assert_eq!(admin_state(server.address)["stateHash"], hash);
+    // Signed again, it runs.
+    let (status, body) = raw_request(server.address, &order(&alice, now_ms()).request(None, ""));
+    assert_eq!(status, 200, "{body}");
+    server.stop();
+}
+
+#[test]
 fn connections_beyond_the_cap_are_refused() {
     let dir = TestDir::new("cap");
     let mut server_options = options(dir.0.clone());

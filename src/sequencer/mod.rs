@@ -58,6 +58,9 @@ pub struct Sequencer {
     last_time_us: u64,
     replay: ReplayCache,
     key_limiter: RateLimiter,
+    /// Signed POST/DELETE requests stamped before this (Unix ms) are refused as expired unless
+    /// the replay cache already holds them; 0 when there was no earlier run.
+    signed_since_ms: u64,
 }
 
 impl Sequencer {
@@ -72,7 +75,17 @@ impl Sequencer {
             last_time_us,
             replay: ReplayCache::with_entries_max(limits.replay_entries_max),
             key_limiter: RateLimiter::new(limits.key_rate_per_s, limits.key_burst, limits.keys_max),
+            signed_since_ms: 0,
         }
+    }
+
+    /// After a restart: refuses, as expired, signed POST/DELETE requests stamped before
+    /// `cutoff_ms` that the rebuilt replay cache does not hold. The run before may have seen
+    /// such a request and rejected it, and a rejection leaves nothing in the journal to rebuild
+    /// its entry from: without this, the same bytes could still execute inside their window.
+    /// The cost is that a request signed before the restart must be signed again.
+    pub fn refuse_signed_before(&mut self, cutoff_ms: u64) {
+        self.signed_since_ms = cutoff_ms;
     }
 
     /// Continues numbering after `last_sequence` and engine time after `last_time_us` (the
@@ -141,6 +154,9 @@ impl Sequencer {
         if slot.replay_checked {
             let expires_ms = slot.auth.timestamp_ms.saturating_add(slot.auth.window_ms).max(1);
             match self.replay.admit(&slot.auth.replay_digest, expires_ms, now_ms) {
+                Ok(()) if slot.auth.timestamp_ms < self.signed_since_ms => {
+                    return Err(ApiError::new(crate::api::error::ErrorKind::RequestExpired));
+                }
                 Ok(()) => {}
                 Err(ReplayError::Duplicate) => {
                     return Err(ApiError::new(crate::api::error::ErrorKind::DuplicateRequest));
@@ -254,6 +270,31 @@ mod tests {
         assert_eq!(out[2].watermark, SequenceNumber(43));
         assert_eq!(out[1].watermark, SequenceNumber(42));
         assert!(matches!(out[0].work, Work::Command(command) if command.time_us == 2_000_000));
+    }
+
+    #[test]
+    fn after_a_restart_requests_signed_before_it_are_refused_unless_journaled() {
+        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(0), 0);
+        let cancel = Action::Cancel { market: MarketId(0), target: OrderRef::Id(OrderId(1)) };
+        // Stamped at 1,000 ms: one journaled (and remembered at start-up), one not.
+        let mut journaled = signed_slot(1);
+        journaled.items[0] = Ok(command(cancel));
+        sequencer.remember(&journaled.auth, 2_000);
+        let mut unknown = signed_slot(1);
+        unknown.items[0] = Ok(command(cancel));
+        unknown.auth.replay_digest = [7; 32];
+        sequencer.refuse_signed_before(1_500);
+        let expired = ApiError::new(ErrorKind::RequestExpired);
+        let duplicate = ApiError::new(ErrorKind::DuplicateRequest);
+        assert_eq!(run(&mut sequencer, &journaled, 2_000_000)[0].work, Work::Reject(duplicate));
+        assert_eq!(run(&mut sequencer, &unknown, 2_000_000)[0].work, Work::Reject(expired));
+        // Signed at or after the cutoff: sequenced as usual.
+        let mut fresh = signed_slot(1);
+        fresh.items[0] = Ok(command(cancel));
+        fresh.auth.replay_digest = [8; 32];
+        fresh.auth.timestamp_ms = 1_500;
+        assert!(matches!(run(&mut sequencer, &fresh, 2_000_000)[0].work, Work::Command(_)));
+        assert_eq!(sequencer.watermark(), SequenceNumber(1));
     }
 
     #[test]
