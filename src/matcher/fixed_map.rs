@@ -203,18 +203,24 @@ impl SequenceMap {
     #[inline]
     pub fn insert(&mut self, key: u64, value: u32) -> bool {
         assert!(value != EMPTY, "u32::MAX is the empty marker");
-        if self.len == self.entries_max || self.get(key).is_some() {
+        if self.len == self.entries_max {
             return false;
         }
         let entry = &mut self.slots[key as usize & self.mask];
-        if entry.value == EMPTY {
+        let inserted = if entry.value == EMPTY {
+            // The key may still be displaced (its slot emptied after it arrived).
+            if !self.displaced.is_empty() && self.displaced.get(key).is_some() {
+                return false;
+            }
             *entry = Entry { key, value };
+            true
         } else {
-            let inserted = self.displaced.insert(key, value);
-            debug_assert!(inserted, "the displaced map holds entries_max");
-        }
-        self.len += 1;
-        true
+            // `displaced.insert` refuses a key it holds; it never refuses for room, as it holds
+            // `entries_max`.
+            entry.key != key && self.displaced.insert(key, value)
+        };
+        self.len += usize::from(inserted);
+        inserted
     }
 
     /// Removes `key`, returning its value.

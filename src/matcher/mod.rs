@@ -730,24 +730,26 @@ impl Matcher {
     /// Drops an unlinked order of `owner` from the account list and the indexes, and frees its
     /// slot.
     fn forget_order(&mut self, slot: u32, owner: AccountIndex) {
-        let order = *self.orders.get(slot);
+        let order = self.orders.get(slot);
         debug_assert_eq!(order.account, owner);
+        let (id, client_id, previous, next) =
+            (order.id, order.client_id, order.account_prev, order.account_next);
         let account = self.accounts.get_mut(owner);
         account.open_orders -= 1;
-        if order.account_prev == NIL {
-            account.orders_head = order.account_next;
+        if previous == NIL {
+            account.orders_head = next;
         } else {
-            self.orders.get_mut(order.account_prev).account_next = order.account_next;
+            self.orders.get_mut(previous).account_next = next;
         }
-        if order.account_next == NIL {
-            self.accounts.get_mut(owner).orders_tail = order.account_prev;
+        if next == NIL {
+            self.accounts.get_mut(owner).orders_tail = previous;
         } else {
-            self.orders.get_mut(order.account_next).account_prev = order.account_prev;
+            self.orders.get_mut(next).account_prev = previous;
         }
-        let removed = self.order_slots.remove(order.id.0);
+        let removed = self.order_slots.remove(id.0);
         debug_assert_eq!(removed, Some(slot));
-        if let Some(client_id) = order.client_id {
-            let removed = self.client_slots.remove(client_key(order.account, client_id.0));
+        if let Some(client_id) = client_id {
+            let removed = self.client_slots.remove(client_key(owner, client_id.0));
             debug_assert_eq!(removed, Some(slot));
         }
         self.orders.give_back(slot);
