@@ -1055,12 +1055,14 @@ impl Matcher {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Balances: every write goes through `set_balance`, which keeps the state hash in step.
+    // Balances: every write goes through these, which keep the state hash in step. The hash
+    // terms of a field that does not change are zero, so each writes only the terms of the
+    // fields it changes (a move between available and locked is one term: `Coefficients::moved`).
 
     fn set_balance(&mut self, account: AccountIndex, asset: AssetId, new: Balance) {
         let (balance, entity) = self.accounts.balance_mut(account, asset);
-        self.hash.update(entity, 0, balance.available, new.available);
-        self.hash.update(entity, 1, balance.locked, new.locked);
+        self.hash.update(entity, BALANCE_AVAILABLE_FIELD, balance.available, new.available);
+        self.hash.update(entity, BALANCE_LOCKED_FIELD, balance.locked, new.locked);
         *balance = new;
     }
 
@@ -1068,42 +1070,41 @@ impl Matcher {
         if amount == 0 {
             return;
         }
-        let old = self.accounts.balance(account, asset);
-        self.set_balance(account, asset, Balance { available: old.available + amount, ..old });
+        let (balance, entity) = self.accounts.balance_mut(account, asset);
+        self.hash.add(entity.delta(BALANCE_AVAILABLE_FIELD, 0, amount));
+        balance.available += amount;
     }
 
     fn move_to_locked(&mut self, account: AccountIndex, asset: AssetId, amount: u64) {
-        let old = self.accounts.balance(account, asset);
-        debug_assert!(old.available >= amount);
-        self.set_balance(
-            account,
-            asset,
-            Balance { available: old.available - amount, locked: old.locked + amount },
-        );
+        let (balance, entity) = self.accounts.balance_mut(account, asset);
+        debug_assert!(balance.available >= amount);
+        self.hash.add(entity.moved(BALANCE_AVAILABLE_FIELD, BALANCE_LOCKED_FIELD, amount));
+        balance.available -= amount;
+        balance.locked += amount;
     }
 
     fn release_lock(&mut self, account: AccountIndex, asset: AssetId, amount: u64) {
         if amount == 0 {
             return;
         }
-        let old = self.accounts.balance(account, asset);
-        debug_assert!(old.locked >= amount);
-        self.set_balance(
-            account,
-            asset,
-            Balance { available: old.available + amount, locked: old.locked - amount },
-        );
+        let (balance, entity) = self.accounts.balance_mut(account, asset);
+        debug_assert!(balance.locked >= amount);
+        self.hash.add(entity.moved(BALANCE_LOCKED_FIELD, BALANCE_AVAILABLE_FIELD, amount));
+        balance.available += amount;
+        balance.locked -= amount;
     }
 
     /// Takes `used` out of locked: `used − refund` leaves the account, `refund` returns to available.
     fn spend_locked(&mut self, account: AccountIndex, asset: AssetId, used: u64, refund: u64) {
-        let old = self.accounts.balance(account, asset);
-        debug_assert!(old.locked >= used && used >= refund);
-        self.set_balance(
-            account,
-            asset,
-            Balance { available: old.available + refund, locked: old.locked - used },
-        );
+        let (balance, entity) = self.accounts.balance_mut(account, asset);
+        debug_assert!(balance.locked >= used && used >= refund);
+        let spent = used - refund;
+        self.hash.add(entity.delta(BALANCE_LOCKED_FIELD, spent, 0));
+        if refund > 0 {
+            self.hash.add(entity.moved(BALANCE_LOCKED_FIELD, BALANCE_AVAILABLE_FIELD, refund));
+        }
+        balance.available += refund;
+        balance.locked -= used;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -1143,8 +1144,8 @@ impl Matcher {
                 let asset = AssetId(asset as u16);
                 let balance = self.accounts.balance(account, asset);
                 let entity = Coefficients::of_balance(account.0, asset.0);
-                hash.update(entity, 0, 0, balance.available);
-                hash.update(entity, 1, 0, balance.locked);
+                hash.update(entity, BALANCE_AVAILABLE_FIELD, 0, balance.available);
+                hash.update(entity, BALANCE_LOCKED_FIELD, 0, balance.locked);
             }
         }
         for (_, slot) in self.order_slots.iter() {
@@ -1452,6 +1453,11 @@ fn order_fields(order: &Order) -> [u64; 7] {
         order.executed_quote,
     ]
 }
+
+/// State-hash field of a balance's `available`.
+const BALANCE_AVAILABLE_FIELD: usize = 0;
+/// State-hash field of a balance's `locked`.
+const BALANCE_LOCKED_FIELD: usize = 1;
 
 /// `order_fields` index of `remaining`.
 const ORDER_REMAINING_FIELD: usize = 5;

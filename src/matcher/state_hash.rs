@@ -92,6 +92,22 @@ impl Coefficients {
         }
     }
 
+    /// What moving `amount` from field `from` to field `to` of the entity adds to the hash:
+    /// `(coefficient(to) − coefficient(from)) × amount`, one multiply per lane where two
+    /// `delta`s take two.
+    #[inline]
+    pub fn moved(self, from: usize, to: usize, amount: u64) -> Contribution {
+        let coefficient = |lane: u64, field: usize| (lane ^ FIELD_SALTS[field]) | 1;
+        Contribution {
+            lane_a: coefficient(self.lane_a, to)
+                .wrapping_sub(coefficient(self.lane_a, from))
+                .wrapping_mul(amount),
+            lane_b: coefficient(self.lane_b, to)
+                .wrapping_sub(coefficient(self.lane_b, from))
+                .wrapping_mul(amount),
+        }
+    }
+
     /// What an entity whose field `i` holds `fields[i]` adds to the hash.
     #[inline]
     pub fn contribution(self, fields: &[u64]) -> Contribution {
