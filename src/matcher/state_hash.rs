@@ -195,6 +195,17 @@ mod tests {
     }
 
     #[test]
+    fn a_move_between_fields_is_the_two_deltas_it_stands_for() {
+        for (id, amount) in [(1, 1), (7, 123_456_789), (u64::MAX, u64::MAX)] {
+            let entity = Coefficients::of(Domain::Balance, id);
+            let two_deltas = entity.delta(0, amount, 0).plus(entity.delta(1, 0, amount));
+            assert_eq!(entity.moved(0, 1, amount), two_deltas);
+            let back = entity.delta(1, amount, 0).plus(entity.delta(0, 0, amount));
+            assert_eq!(entity.moved(1, 0, amount), back);
+        }
+    }
+
+    #[test]
     fn moving_value_between_entities_changes_it() {
         let mut one = StateHash::default();
         one.update(Coefficients::of(Domain::Balance, 1), 0, 0, 100);
