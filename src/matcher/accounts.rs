@@ -170,7 +170,7 @@ impl Accounts {
     }
 
     /// One balance, mutably, with its state-hash coefficients. Writers must keep the state hash
-    /// in step (see `Matcher::set_balance`).
+    /// in step (see the balance writers beside `Matcher::set_balance`).
     #[inline]
     pub fn balance_mut(
         &mut self,
