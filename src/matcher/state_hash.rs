@@ -44,6 +44,13 @@ pub fn mix64(mut value: u64) -> u64 {
     value ^ (value >> 31)
 }
 
+/// One field's coefficient in one lane: the entity's lane coefficient salted per field. Odd, so
+/// every bit of a change stays in play.
+#[inline]
+fn field_coefficient(lane: u64, field: usize) -> u64 {
+    (lane ^ FIELD_SALTS[field]) | 1
+}
+
 /// The coefficients of one entity; each field derives its own coefficient from them with one
 /// xor. Balances cache theirs (computed when the account is created), so a balance write costs
 /// four multiplies and no mixing.
@@ -84,11 +91,9 @@ impl Coefficients {
     #[inline]
     pub fn delta(self, field: usize, old: u64, new: u64) -> Contribution {
         let delta = new.wrapping_sub(old);
-        let salt = FIELD_SALTS[field];
-        // Odd coefficients keep every bit of the delta in play.
         Contribution {
-            lane_a: ((self.lane_a ^ salt) | 1).wrapping_mul(delta),
-            lane_b: ((self.lane_b ^ salt) | 1).wrapping_mul(delta),
+            lane_a: field_coefficient(self.lane_a, field).wrapping_mul(delta),
+            lane_b: field_coefficient(self.lane_b, field).wrapping_mul(delta),
         }
     }
 
@@ -97,13 +102,12 @@ impl Coefficients {
     /// `delta`s take two.
     #[inline]
     pub fn moved(self, from: usize, to: usize, amount: u64) -> Contribution {
-        let coefficient = |lane: u64, field: usize| (lane ^ FIELD_SALTS[field]) | 1;
         Contribution {
-            lane_a: coefficient(self.lane_a, to)
-                .wrapping_sub(coefficient(self.lane_a, from))
+            lane_a: field_coefficient(self.lane_a, to)
+                .wrapping_sub(field_coefficient(self.lane_a, from))
                 .wrapping_mul(amount),
-            lane_b: coefficient(self.lane_b, to)
-                .wrapping_sub(coefficient(self.lane_b, from))
+            lane_b: field_coefficient(self.lane_b, to)
+                .wrapping_sub(field_coefficient(self.lane_b, from))
                 .wrapping_mul(amount),
         }
     }
