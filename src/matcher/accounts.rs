@@ -5,7 +5,6 @@
 //! multiply-add away from its account index. Keys are found through an open-addressing table of
 //! account indices (keys are compared in full, so a hash collision costs a probe, never a mix-up).
 
-use super::orders::NIL;
 use super::state_hash::Coefficients;
 use crate::types::{AccountIndex, AccountKey, AssetId};
 
@@ -25,12 +24,8 @@ pub struct Account {
     pub key: AccountKey,
     /// Frozen accounts may cancel but not place or withdraw.
     pub frozen: bool,
-    /// Open orders across all markets.
+    /// Open orders across all markets (listed in `AccountOrders`).
     pub open_orders: u32,
-    /// Oldest open order's pool slot, or NIL.
-    pub orders_head: u32,
-    /// Newest open order's pool slot, or NIL.
-    pub orders_tail: u32,
 }
 
 /// A balance beside its state-hash coefficients, so a write finds both on one cache line.
@@ -58,13 +53,7 @@ impl Accounts {
         let accounts_max = accounts_max as usize;
         let slots = (accounts_max * 2).next_power_of_two();
         let mut accounts = Vec::with_capacity(accounts_max);
-        accounts.push(Account {
-            key: AccountKey([0; 32]),
-            frozen: false,
-            open_orders: 0,
-            orders_head: NIL,
-            orders_tail: NIL,
-        });
+        accounts.push(Account { key: AccountKey([0; 32]), frozen: false, open_orders: 0 });
         let unused = BalanceSlot {
             balance: Balance::default(),
             coefficients: Coefficients::of_balance(u32::MAX, u16::MAX),
@@ -127,13 +116,7 @@ impl Accounts {
         assert!(self.has_room());
         debug_assert!(self.find(&key).is_none());
         let index = self.accounts.len() as u32;
-        self.accounts.push(Account {
-            key,
-            frozen: false,
-            open_orders: 0,
-            orders_head: NIL,
-            orders_tail: NIL,
-        });
+        self.accounts.push(Account { key, frozen: false, open_orders: 0 });
         let mut slot = self.home(&key);
         while self.key_slots[slot] != EMPTY_SLOT {
             slot = (slot + 1) & self.key_mask;

@@ -21,6 +21,7 @@
 //! It never allocates after construction, never blocks, never reads a clock or an RNG: time and
 //! ids come from the command, so the same commands always give byte-identical events.
 
+mod account_orders;
 mod accounts;
 mod book;
 mod fixed_map;
@@ -38,6 +39,7 @@ use crate::types::{
     PriceTicks, QuantitySteps, RejectReason, SelfTradePrevention, SequenceNumber, Side,
     TimeInForce,
 };
+use account_orders::AccountOrders;
 use accounts::{Accounts, Balance};
 use book::BookSide;
 use orders::{NIL, Order, OrderPool};
@@ -85,6 +87,8 @@ pub struct Matcher {
     books: Vec<MarketBook>,
     orders: OrderPool,
     accounts: Accounts,
+    /// Each account's open orders, oldest first.
+    account_orders: AccountOrders,
     /// Order id → pool slot, for every resting order.
     order_slots: SequenceMap,
     /// `account << 32 | client id` → pool slot, for resting orders with a client id.
@@ -135,6 +139,7 @@ impl Matcher {
             books,
             orders: OrderPool::with_orders_max(limits.orders_max),
             accounts: Accounts::new(limits.accounts_max, config.assets.len()),
+            account_orders: AccountOrders::new(limits.orders_max, limits.accounts_max),
             // NB: order ids are sequence numbers, so slotting them by their low bits keeps the
             // live orders' entries in a window that stays in cache; Fibonacci hashing put each
             // one on a cold line of a 6 MiB table (`cargo bench --bench matcher`: 1.2-1.3x
@@ -626,8 +631,6 @@ impl Matcher {
             level: NIL,
             level_prev: NIL,
             level_next: NIL,
-            account_prev: NIL,
-            account_next: NIL,
             market: state.market,
             side: state.side,
             time_in_force: state.time_in_force,
@@ -640,17 +643,8 @@ impl Matcher {
         self.hash.add(order.hash);
         let slot = self.orders.take(order);
         self.books[state.market.0 as usize].side_mut(state.side).push_back(&mut self.orders, slot);
-        let account = self.accounts.get_mut(state.account);
-        let previous_tail = account.orders_tail;
-        account.orders_tail = slot;
-        if previous_tail == NIL {
-            account.orders_head = slot;
-        }
-        account.open_orders += 1;
-        if previous_tail != NIL {
-            self.orders.get_mut(previous_tail).account_next = slot;
-        }
-        self.orders.get_mut(slot).account_prev = previous_tail;
+        self.accounts.get_mut(state.account).open_orders += 1;
+        self.account_orders.push_back(state.account, slot);
         let inserted = self.order_slots.insert(state.order_id.0, slot);
         debug_assert!(inserted);
         if let Some(client_id) = state.client_id {
@@ -732,20 +726,9 @@ impl Matcher {
     fn forget_order(&mut self, slot: u32, owner: AccountIndex) {
         let order = self.orders.get(slot);
         debug_assert_eq!(order.account, owner);
-        let (id, client_id, previous, next) =
-            (order.id, order.client_id, order.account_prev, order.account_next);
-        let account = self.accounts.get_mut(owner);
-        account.open_orders -= 1;
-        if previous == NIL {
-            account.orders_head = next;
-        } else {
-            self.orders.get_mut(previous).account_next = next;
-        }
-        if next == NIL {
-            self.accounts.get_mut(owner).orders_tail = previous;
-        } else {
-            self.orders.get_mut(next).account_prev = previous;
-        }
+        let (id, client_id) = (order.id, order.client_id);
+        self.accounts.get_mut(owner).open_orders -= 1;
+        self.account_orders.remove(slot);
         let removed = self.order_slots.remove(id.0);
         debug_assert_eq!(removed, Some(slot));
         if let Some(client_id) = client_id {
@@ -794,13 +777,12 @@ impl Matcher {
         let Some(account) = self.accounts.find(&command.account) else {
             return Ok(());
         };
-        let mut slot = self.accounts.get(account).orders_head;
-        while slot != NIL {
-            let next = self.orders.get(slot).account_next;
+        let mut cursor = self.account_orders.first(account);
+        while let Some(slot) = cursor {
+            cursor = self.account_orders.after(account, slot);
             if self.orders.get(slot).market == market {
                 self.remove_resting(command, slot, (account, market), None, sink);
             }
-            slot = next;
         }
         Ok(())
     }
@@ -1009,13 +991,13 @@ impl Matcher {
         let Some(account) = self.accounts.find(&command.account) else {
             return Ok(());
         };
-        let mut slot = self.accounts.get(account).orders_head;
-        while slot != NIL {
+        let mut cursor = self.account_orders.first(account);
+        while let Some(slot) = cursor {
             let order = self.orders.get(slot);
             if market.is_none_or(|market| order.market == market) {
                 emit(sink, command, EventKind::OrderSnapshot(resting_state(order)));
             }
-            slot = order.account_next;
+            cursor = self.account_orders.after(account, slot);
         }
         Ok(())
     }
@@ -1246,25 +1228,19 @@ impl Matcher {
             if entry.open_orders != open_per_account[account.0 as usize] {
                 return Err(format!("{account:?} open order count wrong"));
             }
-            let (mut slot, mut previous) = (entry.orders_head, NIL);
-            let mut listed = 0;
+            let listed = self.account_orders.check(account)?;
             let mut last_id = 0;
-            while slot != NIL {
+            for &slot in &listed {
                 let order = self.orders.get(slot);
                 if order.account != account
                     || order.id.0 <= last_id
-                    || order.account_prev != previous
+                    || self.order_slots.get(order.id.0) != Some(slot)
                 {
                     return Err(format!("{account:?} order list broken"));
                 }
                 last_id = order.id.0;
-                listed += 1;
-                (previous, slot) = (slot, order.account_next);
             }
-            if entry.orders_tail != previous {
-                return Err(format!("{account:?} order list tail wrong"));
-            }
-            if listed != entry.open_orders {
+            if listed.len() != entry.open_orders as usize {
                 return Err(format!("{account:?} order list length wrong"));
             }
             for asset in 0..assets {

@@ -1,8 +1,8 @@
 //! The order pool: every resting order of every market, in one preallocated slab.
 //!
 //! Orders are addressed by a `u32` slot index, linked into their price level's FIFO
-//! (`level_prev`/`level_next`) and their account's list of open orders
-//! (`account_prev`/`account_next`). Slots are taken from and returned to a free list; the slab
+//! (`level_prev`/`level_next`); their account's list of open orders links them by the same
+//! slot index in `AccountOrders`. Slots are taken from and returned to a free list; the slab
 //! never grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
 
 use super::state_hash::Contribution;
@@ -39,10 +39,6 @@ pub struct Order {
     pub level_prev: u32,
     /// Next order in the level's FIFO (newer), or NIL.
     pub level_next: u32,
-    /// Previous open order of the account (lower id), or NIL.
-    pub account_prev: u32,
-    /// Next open order of the account (higher id), or NIL.
-    pub account_next: u32,
     /// Market.
     pub market: MarketId,
     /// Side.
@@ -69,8 +65,6 @@ pub(super) const EMPTY_ORDER: Order = Order {
     level: NIL,
     level_prev: NIL,
     level_next: NIL,
-    account_prev: NIL,
-    account_next: NIL,
     market: MarketId(0),
     side: Side::Bid,
     time_in_force: TimeInForce::Gtc,
