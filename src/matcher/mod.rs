@@ -619,7 +619,7 @@ impl Matcher {
             state.order_type == OrderType::Limit && state.time_in_force == TimeInForce::Gtc
         );
         debug_assert!(taker.remaining > 0);
-        let mut order = Order {
+        let resting = Order {
             id: state.order_id,
             price: state.price,
             quantity: state.quantity,
@@ -638,10 +638,27 @@ impl Matcher {
             post_only: state.post_only,
             hash: Contribution::ZERO,
         };
-        order.hash =
-            Coefficients::of(Domain::Order, order.id.0).contribution(&order_fields(&order));
-        self.hash.add(order.hash);
-        let slot = self.orders.take(order);
+        let hash =
+            Coefficients::of(Domain::Order, resting.id.0).contribution(&order_fields(&resting));
+        self.hash.add(hash);
+        let slot = self.orders.take_slot();
+        // NB: written field by field into the slot: a whole `Order` built first was copied
+        // through the stack.
+        let order = self.orders.get_mut(slot);
+        order.id = resting.id;
+        order.price = resting.price;
+        order.quantity = resting.quantity;
+        order.remaining = resting.remaining;
+        order.executed_quote = resting.executed_quote;
+        order.created_at_us = resting.created_at_us;
+        order.account = resting.account;
+        order.client_id = resting.client_id;
+        order.market = resting.market;
+        order.side = resting.side;
+        order.time_in_force = resting.time_in_force;
+        order.self_trade_prevention = resting.self_trade_prevention;
+        order.post_only = resting.post_only;
+        order.hash = hash;
         self.books[state.market.0 as usize].side_mut(state.side).push_back(&mut self.orders, slot);
         self.accounts.get_mut(state.account).open_orders += 1;
         self.account_orders.push_back(state.account, slot);

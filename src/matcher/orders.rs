@@ -98,10 +98,17 @@ impl OrderPool {
         self.orders.len() - self.free.len()
     }
 
-    /// Takes a slot and stores `order` in it. The caller checked `free_slots() > 0`.
+    /// Takes a free slot; the caller fills it in (the links are set when it is linked). The
+    /// caller checked `free_slots() > 0`.
     #[inline]
+    pub fn take_slot(&mut self) -> u32 {
+        self.free.pop().expect("order pool capacity is checked before matching")
+    }
+
+    /// Takes a slot and stores `order` in it (tests build books this way).
+    #[cfg(test)]
     pub fn take(&mut self, order: Order) -> u32 {
-        let slot = self.free.pop().expect("order pool capacity is checked before matching");
+        let slot = self.take_slot();
         self.orders[slot as usize] = order;
         slot
     }
