@@ -32,7 +32,9 @@
 //! Output: criterion's groups (commands/s per engine and mix), then a summary from separate
 //! whole-stream passes timed with `Instant` (median of several, engines interleaved), the
 //! ours/matchcore ratio per mix, ringex's per-command service time (rdtsc, calibrated against
-//! `Instant`, timer overhead subtracted) and, last, `matcher_vs_matchcore: <lower ratio>`.
+//! `Instant`, timer overhead subtracted), for the realistic mix both engines' mean time per kind
+//! of operation (each command timed alone: which kinds make the ratio) and, last,
+//! `matcher_vs_matchcore: <lower ratio>`.
 
 use criterion::{Criterion, Throughput};
 use hdrhistogram::Histogram;
@@ -67,6 +69,8 @@ const OFFSET_TICKS_MAX: f64 = 1_000.0;
 const SUMMARY_PASSES: usize = 7;
 /// Passes over the stream recorded into the service-time histogram.
 const LATENCY_PASSES: usize = 3;
+/// Per-kind means leave out samples longer than this (ns): the guest being interrupted.
+const LABEL_SAMPLE_NS_MAX: f64 = 20_000.0;
 
 // -------------------------------------------------------------------------------------------------
 // Deterministic randomness.
@@ -1199,6 +1203,116 @@ fn service_times(config: &Arc<Config>, scenario: &Scenario, tsc: &Tsc) -> (Histo
     (all, best_p9999_ns)
 }
 
+/// Counts the trades of each command (maker fills), for sorting operations by what they did.
+#[derive(Default)]
+struct TradesSink {
+    trades: u32,
+}
+
+impl EventSink for TradesSink {
+    fn push(&mut self, event: Event) {
+        if let EventKind::OrderFill(fill) = event.kind
+            && fill.is_maker
+        {
+            self.trades += 1;
+        }
+    }
+}
+
+/// What one timed operation of the stream was, by kind and by whether it traded.
+fn operation_labels(config: &Arc<Config>, scenario: &Scenario) -> Option<Vec<&'static str>> {
+    let ops = &scenario.workload.ops[scenario.workload.prefill_ops..];
+    // Only mixes with one command per operation on both sides (not exchange-core's moves).
+    if ops.len() != scenario.ours.stream.len() || ops.len() != scenario.peer.stream.len() {
+        return None;
+    }
+    let mut matcher = Matcher::new(Arc::clone(config));
+    let mut sink = TradesSink::default();
+    for command in &scenario.ours.setup {
+        matcher.apply(command, &mut sink);
+    }
+    let labels = ops
+        .iter()
+        .zip(&scenario.ours.stream)
+        .map(|(op, command)| {
+            sink.trades = 0;
+            matcher.apply(command, &mut sink);
+            let traded = sink.trades > 0;
+            match op {
+                Op::Place(placement) => match (placement.kind, traded) {
+                    (Kind::Gtc, false) => "limit GTC, rests",
+                    (Kind::Gtc, true) => "limit GTC, trades",
+                    (Kind::Ioc, false) => "limit IOC, no trade",
+                    (Kind::Ioc, true) => "limit IOC, trades",
+                    (Kind::Market, _) => "market",
+                    (Kind::Cancel | Kind::Move, _) => unreachable!("not a placement kind"),
+                },
+                Op::Cancel { .. } => "cancel",
+                Op::Move { .. } => unreachable!("moves are two commands"),
+            }
+        })
+        .collect();
+    Some(labels)
+}
+
+/// Mean service time per operation label: one pass of `engine` over the stream, each command
+/// timed alone. Samples over [`LABEL_SAMPLE_NS_MAX`] (the guest being interrupted) are left out.
+fn label_means<E: Engine>(
+    config: &Arc<Config>,
+    commands: &Translated<E::Command>,
+    labels: &[&'static str],
+    tsc: &Tsc,
+) -> BTreeMap<&'static str, f64> {
+    let mut feed = Feed::<E>::new(config, commands);
+    feed.rebuild();
+    let mut sums: BTreeMap<&'static str, (f64, u64)> = BTreeMap::new();
+    for (command, &label) in commands.stream.iter().zip(labels) {
+        let begin = tsc::begin();
+        feed.engine.apply_all(std::slice::from_ref(command));
+        let ticks = (tsc::end() - begin).saturating_sub(tsc.overhead_ticks);
+        let ns = ticks as f64 * tsc.ns_per_tick;
+        if ns <= LABEL_SAMPLE_NS_MAX {
+            let sum = sums.entry(label).or_default();
+            sum.0 += ns;
+            sum.1 += 1;
+        }
+    }
+    sums.into_iter().map(|(label, (ns, count))| (label, ns / count.max(1) as f64)).collect()
+}
+
+/// Where each engine spends its time on a mix, per kind of operation: which kinds make the ratio.
+fn print_label_breakdown(config: &Arc<Config>, scenario: &Scenario, tsc: &Tsc) {
+    let Some(labels) = operation_labels(config, scenario) else {
+        return;
+    };
+    let ours = label_means::<OurEngine>(config, &scenario.ours, &labels, tsc);
+    let peer = label_means::<PeerEngine>(config, &scenario.peer, &labels, tsc);
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for label in &labels {
+        *counts.entry(label).or_default() += 1;
+    }
+    println!(
+        "  {} per kind of operation, mean ns each timed alone (samples over {} us left out):",
+        scenario.workload.mix.name(),
+        LABEL_SAMPLE_NS_MAX / 1_000.0
+    );
+    println!(
+        "    {:<22} {:>6} {:>9} {:>10} {:>7} {:>14}",
+        "operation", "share", "ringex", "matchcore", "ratio", "ns/op (share)"
+    );
+    for (label, count) in counts {
+        let share = count as f64 / labels.len() as f64;
+        let (ours_ns, peer_ns) = (ours[label], peer[label]);
+        println!(
+            "    {label:<22} {:>5.1}% {ours_ns:>9.1} {peer_ns:>10.1} {:>6.2}x {:>6.1} / {:<6.1}",
+            share * 100.0,
+            peer_ns / ours_ns,
+            ours_ns * share,
+            peer_ns * share
+        );
+    }
+}
+
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT met" }
 }
@@ -1275,6 +1389,7 @@ fn print_service_times(config: &Arc<Config>, scenarios: &[Scenario]) -> u64 {
             histogram.max(),
             histogram.len()
         );
+        print_label_breakdown(config, scenario, &tsc);
     }
     worst_p9999_ns
 }
