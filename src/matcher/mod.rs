@@ -232,14 +232,6 @@ impl Matcher {
         // NB: emitted from the value, before it is stored in the taker: copying it back out of
         // the taker just after its fields were stored one by one stalls on store forwarding.
         emit(sink, command, EventKind::OrderAccepted(state));
-        let book = &self.books[place.market.0 as usize];
-        if let Some(reason) = ends_untraded(book, place) {
-            // Locking the funds and releasing them unchanged would leave the balance and the
-            // state hash as they are: skip both.
-            let order = OrderState { status: OrderStatus::Expired, ..state };
-            emit(sink, command, EventKind::OrderExpired { order, reason });
-            return Ok(());
-        }
         self.move_to_locked(account, spend_asset, lock);
         let mut taker = Taker {
             state,
@@ -248,7 +240,10 @@ impl Matcher {
             by_quote: place.order_type == OrderType::Market && place.quantity.0 == 0,
         };
 
-        let end = if place.time_in_force == TimeInForce::Fok && !self.fok_fillable(&taker, &spec) {
+        let book = &self.books[place.market.0 as usize];
+        let end = if place.post_only && crosses_best(book, place.side, place.price) {
+            Some(ExpiryReason::PostOnlyTaker)
+        } else if place.time_in_force == TimeInForce::Fok && !self.fok_fillable(&taker, &spec) {
             Some(ExpiryReason::FillOrKill)
         } else {
             let walk_end = self.walk(command, &mut taker, &spec, sink);
@@ -1401,26 +1396,9 @@ fn price_crosses(side: Side, limit: PriceTicks, maker_price: PriceTicks) -> bool
     }
 }
 
-/// Why a placement ends at once without trading, if it does: a postOnly order that would take,
-/// or an order that cannot trade with the book as it is and may not rest (FOK, IOC, market).
-/// `None` if it may trade or will rest.
-fn ends_untraded(book: &MarketBook, place: &PlaceOrder) -> Option<ExpiryReason> {
-    let best = book.side(place.side.opposite()).best_price();
-    let can_trade = best.is_some_and(|best| {
-        place.order_type == OrderType::Market || price_crosses(place.side, place.price, best)
-    });
-    if place.post_only {
-        return can_trade.then_some(ExpiryReason::PostOnlyTaker);
-    }
-    if can_trade {
-        return None;
-    }
-    match (place.time_in_force, place.order_type) {
-        (TimeInForce::Fok, _) => Some(ExpiryReason::FillOrKill),
-        (_, OrderType::Market) => Some(ExpiryReason::InsufficientLiquidity),
-        (TimeInForce::Ioc, OrderType::Limit) => Some(ExpiryReason::ImmediateOrCancel),
-        (TimeInForce::Gtc, OrderType::Limit) => None,
-    }
+/// Whether a limit order at `price` on `side` would trade with the opposite best.
+fn crosses_best(book: &MarketBook, side: Side, price: PriceTicks) -> bool {
+    book.side(side.opposite()).best_price().is_some_and(|best| price_crosses(side, price, best))
 }
 
 fn is_crossed(book: &MarketBook) -> bool {
