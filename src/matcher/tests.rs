@@ -293,39 +293,34 @@ fn orders_that_cannot_trade_and_may_not_rest_expire_changing_nothing() {
         |side, price| PlaceOrder { time_in_force: TimeInForce::Ioc, ..limit(side, price, 100) };
     let fok =
         |side, price| PlaceOrder { time_in_force: TimeInForce::Fok, ..limit(side, price, 100) };
-    let cases = [
-        // The book is empty.
-        (market(Side::Bid, 100, 0), ExpiryReason::InsufficientLiquidity),
-        (market(Side::Ask, 0, usdc("10")), ExpiryReason::InsufficientLiquidity),
-        (ioc(Side::Bid, 15000), ExpiryReason::ImmediateOrCancel),
-        (fok(Side::Ask, 15000), ExpiryReason::FillOrKill),
-        (
-            PlaceOrder { time_in_force: TimeInForce::Fok, ..market(Side::Bid, 100, 0) },
-            ExpiryReason::FillOrKill,
-        ),
-    ];
-    for (place, reason) in cases {
+    let expires_changing_nothing = |h: &mut Harness, place, reason| {
         let before = (h.matcher.state_hash(), h.balance(ALICE, USDC), h.balance(ALICE, SOL));
         let events = h.run(ALICE, Action::Place(place));
         let id = h.sequence;
         assert_eq!(seen(&events), vec![Seen::Accepted(id), Seen::Expired(id, reason)]);
         assert_eq!((h.matcher.state_hash(), h.balance(ALICE, USDC), h.balance(ALICE, SOL)), before);
-    }
+    };
+    // The book is empty.
+    let market_fok = PlaceOrder { time_in_force: TimeInForce::Fok, ..market(Side::Bid, 100, 0) };
+    expires_changing_nothing(
+        &mut h,
+        market(Side::Bid, 100, 0),
+        ExpiryReason::InsufficientLiquidity,
+    );
+    expires_changing_nothing(
+        &mut h,
+        market(Side::Ask, 0, usdc("10")),
+        ExpiryReason::InsufficientLiquidity,
+    );
+    expires_changing_nothing(&mut h, ioc(Side::Bid, 15000), ExpiryReason::ImmediateOrCancel);
+    expires_changing_nothing(&mut h, fok(Side::Ask, 15000), ExpiryReason::FillOrKill);
+    expires_changing_nothing(&mut h, market_fok, ExpiryReason::FillOrKill);
     // The book does not reach their limits.
     h.run(BOB, Action::Place(limit(Side::Ask, 15000, 100)));
     h.run(BOB, Action::Place(limit(Side::Bid, 14000, 100)));
-    let cases = [
-        (ioc(Side::Bid, 14999), ExpiryReason::ImmediateOrCancel),
-        (ioc(Side::Ask, 14001), ExpiryReason::ImmediateOrCancel),
-        (fok(Side::Bid, 14999), ExpiryReason::FillOrKill),
-    ];
-    for (place, reason) in cases {
-        let before = (h.matcher.state_hash(), h.balance(ALICE, USDC), h.balance(ALICE, SOL));
-        let events = h.run(ALICE, Action::Place(place));
-        let id = h.sequence;
-        assert_eq!(seen(&events), vec![Seen::Accepted(id), Seen::Expired(id, reason)]);
-        assert_eq!((h.matcher.state_hash(), h.balance(ALICE, USDC), h.balance(ALICE, SOL)), before);
-    }
+    expires_changing_nothing(&mut h, ioc(Side::Bid, 14999), ExpiryReason::ImmediateOrCancel);
+    expires_changing_nothing(&mut h, ioc(Side::Ask, 14001), ExpiryReason::ImmediateOrCancel);
+    expires_changing_nothing(&mut h, fok(Side::Bid, 14999), ExpiryReason::FillOrKill);
     assert_eq!(h.matcher.open_orders(), 2);
 }
 
