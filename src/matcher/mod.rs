@@ -643,7 +643,8 @@ impl Matcher {
         self.hash.add(hash);
         let slot = self.orders.take_slot();
         // NB: written field by field into the slot: a whole `Order` built first was copied
-        // through the stack.
+        // through the stack (`take(order)`: 2% fewer commands/s; `*slot = Order { hash,
+        // ..resting }` measured no better than this).
         let order = self.orders.get_mut(slot);
         order.id = resting.id;
         order.price = resting.price;
