@@ -1277,7 +1277,7 @@ fn label_means<E: Engine>(
             sum.1 += 1;
         }
     }
-    sums.into_iter().map(|(label, (ns, count))| (label, ns / count.max(1) as f64)).collect()
+    sums.into_iter().map(|(label, (ns, count))| (label, ns / count as f64)).collect()
 }
 
 /// Where each engine spends its time on a mix, per kind of operation: which kinds make the ratio.
@@ -1302,7 +1302,10 @@ fn print_label_breakdown(config: &Arc<Config>, scenario: &Scenario, tsc: &Tsc) {
     );
     for (label, count) in counts {
         let share = count as f64 / labels.len() as f64;
-        let (ours_ns, peer_ns) = (ours[label], peer[label]);
+        // A kind whose every sample was an interruption has no mean: shown as NaN, not a panic.
+        let mean =
+            |means: &BTreeMap<&'static str, f64>| means.get(label).copied().unwrap_or(f64::NAN);
+        let (ours_ns, peer_ns) = (mean(&ours), mean(&peer));
         println!(
             "    {label:<22} {:>5.1}% {ours_ns:>9.1} {peer_ns:>10.1} {:>6.2}x {:>6.1} / {:<6.1}",
             share * 100.0,
