@@ -232,6 +232,24 @@ impl Matcher {
         // NB: emitted from the value, before it is stored in the taker: copying it back out of
         // the taker just after its fields were stored one by one stalls on store forwarding.
         emit(sink, command, EventKind::OrderAccepted(state));
+        // A limit order that does not cross trades nothing, so it needs no taker and no walk: a
+        // GTC one rests whole (the common case), an IOC or FOK one expires without its funds
+        // ever being locked (locking then releasing them would leave the same state).
+        let book = &self.books[place.market.0 as usize];
+        if place.order_type == OrderType::Limit && !crosses_best(book, place.side, place.price) {
+            let reason = match place.time_in_force {
+                TimeInForce::Gtc => {
+                    self.move_to_locked(account, spend_asset, lock);
+                    self.rest(&state, place.quantity.0, lock);
+                    return Ok(());
+                }
+                TimeInForce::Ioc => ExpiryReason::ImmediateOrCancel,
+                TimeInForce::Fok => ExpiryReason::FillOrKill,
+            };
+            let order = OrderState { status: OrderStatus::Expired, ..state };
+            emit(sink, command, EventKind::OrderExpired { order, reason });
+            return Ok(());
+        }
         self.move_to_locked(account, spend_asset, lock);
         let mut taker = Taker {
             state,
@@ -257,7 +275,9 @@ impl Matcher {
                 emit(sink, command, EventKind::OrderExpired { order, reason });
             }
             // Only a limit GTC remainder gets here with quantity left: it rests, lock and all.
-            None if !taker.by_quote && taker.remaining > 0 => self.rest(&taker),
+            None if !taker.by_quote && taker.remaining > 0 => {
+                self.rest(&taker.state, taker.remaining, taker.locked)
+            }
             None => {
                 // A quote budget's walk can end after its last fill event was emitted (an own
                 // maker expired in between); the order is filled all the same.
@@ -612,18 +632,17 @@ impl Matcher {
     // ---------------------------------------------------------------------------------------------
     // Resting orders.
 
-    /// Puts the taker's remainder on the book; its lock stays.
-    fn rest(&mut self, taker: &Taker) {
-        let state = &taker.state;
+    /// Puts an order's `remaining` steps on the book; its lock (`locked`) stays.
+    fn rest(&mut self, state: &OrderState, remaining: u64, locked: u64) {
         debug_assert!(
             state.order_type == OrderType::Limit && state.time_in_force == TimeInForce::Gtc
         );
-        debug_assert!(taker.remaining > 0);
+        debug_assert!(remaining > 0);
         let resting = Order {
             id: state.order_id,
             price: state.price,
             quantity: state.quantity,
-            remaining: QuantitySteps(taker.remaining),
+            remaining: QuantitySteps(remaining),
             executed_quote: state.executed_quote,
             created_at_us: state.created_at_us,
             account: state.account,
@@ -671,7 +690,7 @@ impl Matcher {
         }
         debug_assert_eq!(
             self.lock_needed(self.orders.get(slot)),
-            Some(taker.locked),
+            Some(locked),
             "a resting order's lock is exactly what its remainder could spend"
         );
     }
