@@ -155,6 +155,8 @@ impl Occupancy {
 /// Bids or asks of one market.
 pub struct BookSide {
     side: Side,
+    /// XORed into a price to give its sort key: zero for bids, all ones for asks.
+    key_flip: u64,
     levels: Vec<Level>,
     free_levels: Vec<u32>,
     /// The price at window offset 0.
@@ -182,6 +184,7 @@ impl BookSide {
         };
         BookSide {
             side,
+            key_flip: if side == Side::Bid { 0 } else { u64::MAX },
             levels: vec![empty; levels_max as usize],
             free_levels: (0..levels_max).rev().collect(),
             base: 0,
@@ -199,10 +202,8 @@ impl BookSide {
 
     #[inline]
     fn key(&self, price: PriceTicks) -> u64 {
-        match self.side {
-            Side::Bid => price.0,
-            Side::Ask => !price.0,
-        }
+        // Branch-free: the side is a coin flip from one command to the next.
+        price.0 ^ self.key_flip
     }
 
     /// `price`'s offset in the window, if it lies inside.

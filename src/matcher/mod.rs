@@ -44,6 +44,7 @@ use accounts::{Accounts, Balance};
 use book::BookSide;
 use orders::{NIL, Order, OrderPool};
 use state_hash::{Coefficients, Contribution, Domain, StateHash};
+use std::hint::select_unpredictable;
 use std::sync::Arc;
 
 /// Basis points in one whole.
@@ -61,16 +62,10 @@ struct MarketBook {
 
 impl MarketBook {
     fn side(&self, side: Side) -> &BookSide {
-        match side {
-            Side::Bid => &self.bids,
-            Side::Ask => &self.asks,
-        }
+        select_unpredictable(side == Side::Bid, &self.bids, &self.asks)
     }
     fn side_mut(&mut self, side: Side) -> &mut BookSide {
-        match side {
-            Side::Bid => &mut self.bids,
-            Side::Ask => &mut self.asks,
-        }
+        select_unpredictable(side == Side::Bid, &mut self.bids, &mut self.asks)
     }
 }
 
@@ -325,10 +320,14 @@ impl Matcher {
         }
         let available = self.accounts.balance(account, spend_asset(spec, place.side)).available;
         let lock = match (place.order_type, place.side, place.quantity.0 == 0) {
-            (OrderType::Limit, Side::Bid, _) => spec.notional(place.price, place.quantity),
-            (OrderType::Limit, Side::Ask, _) | (OrderType::Market, Side::Ask, false) => {
-                spec.base_units(place.quantity)
-            }
+            // NB: both computed, then selected without a branch: the side is a coin flip no
+            // predictor learns (see `select_unpredictable` beside `MarketBook::side`).
+            (OrderType::Limit, _, _) => select_unpredictable(
+                place.side == Side::Bid,
+                spec.notional(place.price, place.quantity),
+                spec.base_units(place.quantity),
+            ),
+            (OrderType::Market, Side::Ask, false) => spec.base_units(place.quantity),
             (OrderType::Market, Side::Bid, true) => Some(place.quote_quantity),
             // Market orders with an open-ended spend may use everything available.
             (OrderType::Market, Side::Bid, false) | (OrderType::Market, Side::Ask, true) => {
@@ -741,10 +740,11 @@ impl Matcher {
         debug_assert_eq!((order.account, order.market), owner);
         self.hash.subtract(order.hash);
         let numbers = self.books[market.0 as usize].numbers;
-        let lock = match order.side {
-            Side::Bid => order.price.0 * order.remaining.0 * numbers.quote_units_per_tick_step,
-            Side::Ask => order.remaining.0 * numbers.base_units_per_step,
-        };
+        let lock = select_unpredictable(
+            order.side == Side::Bid,
+            order.price.0 * order.remaining.0 * numbers.quote_units_per_tick_step,
+            order.remaining.0 * numbers.base_units_per_step,
+        );
         debug_assert_eq!(Some(lock), self.lock_needed(&order), "checked when it was placed");
         self.release_lock(account, spend_asset(&numbers, order.side), lock);
         self.books[market.0 as usize].side_mut(order.side).unlink(&mut self.orders, slot);
@@ -1364,10 +1364,7 @@ impl SpendAsset for MarketNumbers {
 
 /// The asset an order on `side` spends (and locks): quote for a bid, base for an ask.
 fn spend_asset(spec: &impl SpendAsset, side: Side) -> AssetId {
-    match side {
-        Side::Bid => spec.quote_asset(),
-        Side::Ask => spec.base_asset(),
-    }
+    select_unpredictable(side == Side::Bid, spec.quote_asset(), spec.base_asset())
 }
 
 /// Field-level checks of a placement against its market: the shape of the order.
@@ -1410,10 +1407,7 @@ fn check_shape(spec: &MarketSpec, place: &PlaceOrder) -> Result<(), RejectReason
 /// Whether a taker on `side` with limit `limit` trades with a maker at `maker_price`.
 #[inline]
 fn price_crosses(side: Side, limit: PriceTicks, maker_price: PriceTicks) -> bool {
-    match side {
-        Side::Bid => maker_price <= limit,
-        Side::Ask => maker_price >= limit,
-    }
+    select_unpredictable(side == Side::Bid, maker_price <= limit, maker_price >= limit)
 }
 
 /// Whether a limit order at `price` on `side` would trade with the opposite best.
