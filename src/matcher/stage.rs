@@ -6,6 +6,13 @@
 //! slot `applied` when its command changed state: the journal thread, gated on the matcher, keeps
 //! only those, so a rejected command leaves nothing in the journal. **Owns** the [`Matcher`].
 //! Matching never waits for the disk: net-out holds answers back until the journal is durable.
+//!
+//! Invariant: the matcher never waits for room on ring C while holding back on ring B a command
+//! it has finished (or one certain to apply). Net-out releases ring C only once the journal is
+//! durable past a slot's watermark, and the journal reads only what the matcher has released on
+//! ring B; so before waiting for ring C the matcher releases everything it can
+//! ([`RingSink::make_room`]), or one batch with more output than ring C holds would stop all
+//! three for good.
 
 use super::Matcher;
 use crate::clock;
@@ -17,16 +24,49 @@ use crate::types::SequenceNumber;
 /// Publishes events into ring C as the matcher emits them, noting a rejection.
 struct RingSink<'p> {
     publisher: &'p mut BatchPublisher<OutputSlot>,
+    input: &'p mut Consumer<SequencedSlot>,
+    /// The ring B sequence of the command being applied.
+    sequence: u64,
+    /// Whether the command is journaled when it applies (it has a sequence number).
+    journaled: bool,
     watermark: SequenceNumber,
     rejected: bool,
+    /// Whether any event was pushed for the command.
+    emitted: bool,
 }
 
 impl EventSink for RingSink<'_> {
     #[inline]
     fn push(&mut self, event: Event) {
-        self.rejected |= matches!(event.kind, EventKind::Rejected { .. });
+        let rejection = matches!(event.kind, EventKind::Rejected { .. });
+        debug_assert!(!(rejection && self.emitted), "a rejection is a command's only event");
+        self.rejected |= rejection;
+        if !self.publisher.has_room() {
+            self.make_room();
+        }
         let slot = OutputSlot { watermark: self.watermark, output: Output::Event(event) };
         self.publisher.push(slot);
+        self.emitted = true;
+    }
+}
+
+impl RingSink<'_> {
+    /// Ring C is full: releases on ring B everything before this command, and the command
+    /// itself once it has emitted an event other than a rejection (it then applies: a rejected
+    /// command emits only its rejection, before changing anything), so the journal can make it
+    /// durable and net-out can drain ring C.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self) {
+        self.publisher.flush();
+        if self.emitted && !self.rejected {
+            if self.journaled {
+                self.input.slot_mut(self.sequence).applied = true;
+            }
+            self.input.release_through(self.sequence);
+        } else if self.sequence > self.input.cursor_end() {
+            self.input.release_through(self.sequence - 1);
+        }
     }
 }
 
@@ -39,33 +79,144 @@ pub fn run(
     let mut next = 0u64;
     while let Some(available_end) = input.wait_for(next) {
         for sequence in next..available_end {
-            // Read in place (a copy of the whole slot would also copy the journal's signature
-            // data, which the matcher never reads).
+            // Copied out before the command runs: ring B may release this slot during it
+            // (`RingSink::make_room`), and then the sequencer may reuse it. (Not the whole slot:
+            // that would also copy the journal's signature data, which the matcher never reads.)
             let slot = input.slot(sequence);
-            let watermark = slot.watermark;
+            let (watermark, mut reply, extras) = (slot.watermark, slot.reply, slot.extras);
             let mut applied = false;
-            let outcome = match &slot.work {
+            let outcome = match slot.work {
                 Work::Command(command) => {
-                    let mut sink = RingSink { publisher: &mut output, watermark, rejected: false };
-                    matcher.apply(command, &mut sink);
+                    let mut sink = RingSink {
+                        publisher: &mut output,
+                        input: &mut input,
+                        sequence,
+                        journaled: command.sequence.0 != 0,
+                        watermark,
+                        rejected: false,
+                        emitted: false,
+                    };
+                    matcher.apply(&command, &mut sink);
                     applied = command.sequence.0 != 0 && !sink.rejected;
                     Outcome::Command { sequence: command.sequence, account: command.account }
                 }
-                Work::Read { account, query } => Outcome::Read { account: *account, query: *query },
-                Work::Reject(error) => Outcome::Reject(*error),
+                Work::Read { account, query } => Outcome::Read { account, query },
+                Work::Reject(error) => Outcome::Reject(error),
                 Work::Close => Outcome::Close,
                 Work::Shutdown => Outcome::Shutdown,
             };
-            let mut reply = slot.reply;
+            if input.cursor_end() <= sequence {
+                input.slot_mut(sequence).applied = applied;
+            }
             reply.times.matched_ns = clock::monotonic_ns();
-            let done = Output::Done { reply, outcome, extras: slot.extras };
+            if !output.has_room() {
+                // This slot is finished: release it and everything before it first (see the
+                // module doc).
+                output.flush();
+                input.release_through(sequence);
+            }
+            let done = Output::Done { reply, outcome, extras };
             output.push(OutputSlot { watermark, output: done });
-            input.slot_mut(sequence).applied = applied;
         }
         // end_of_batch: one publish for everything this batch produced.
         output.flush();
-        input.release_through(available_end - 1);
+        if input.cursor_end() < available_end {
+            input.release_through(available_end - 1);
+        }
         next = available_end;
     }
     matcher
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Action, Command};
+    use crate::config::Config;
+    use crate::ring::{Access, RingBuilder, WaitStrategy};
+    use crate::types::{AccountKey, AssetId};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// One batch on ring B with far more output than ring C holds, a net-out that releases ring
+    /// C only behind a journal stand-in's durable mark, and a journal stand-in gated on the
+    /// matcher: every answer still arrives (before the fix, all three waited on each other).
+    #[test]
+    fn a_batch_larger_than_ring_c_does_not_wait_on_the_journal_forever() {
+        const COMMANDS: u64 = 200;
+        let mut ring_b = RingBuilder::new(256, WaitStrategy::Yield, SequencedSlot::empty);
+        let matcher_id = ring_b.consumer(&[], Access::Write);
+        let journal_id = ring_b.consumer(&[matcher_id], Access::Read);
+        let mut ring_b = ring_b.build();
+        let mut ring_c = RingBuilder::new(16, WaitStrategy::Yield, OutputSlot::empty);
+        let net_out_id = ring_c.consumer(&[], Access::Read);
+        let mut ring_c = ring_c.build();
+
+        // The whole stream is on ring B before the matcher starts: it sees one batch.
+        let mut sequencer = BatchPublisher::new(ring_b.producer());
+        for number in 1..=COMMANDS {
+            let command = Command {
+                sequence: SequenceNumber(number),
+                time_us: number,
+                account: AccountKey([number as u8; 32]),
+                action: Action::Deposit { asset: AssetId(0), amount: 1_000 },
+            };
+            let mut slot = SequencedSlot::empty();
+            slot.work = Work::Command(command);
+            slot.watermark = SequenceNumber(number);
+            sequencer.push(slot);
+        }
+        sequencer.flush();
+
+        let durable = Arc::new(AtomicU64::new(0));
+        let mut journal = ring_b.consumer(journal_id);
+        let journal_durable = durable.clone();
+        let journal = std::thread::spawn(move || {
+            let mut next = 0;
+            let mut kept = 0;
+            while next < COMMANDS {
+                let available_end = journal.wait_for(next).expect("ring B open");
+                for sequence in next..available_end {
+                    let slot = journal.slot(sequence);
+                    kept += u64::from(slot.applied);
+                    journal_durable.store(slot.watermark.0, Ordering::Release);
+                }
+                journal.release_through(available_end - 1);
+                next = available_end;
+            }
+            kept
+        });
+        let mut net_out = ring_c.consumer(net_out_id);
+        let (answered, answers) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut next, mut done) = (0, 0);
+            while done < COMMANDS {
+                let available_end = net_out.wait_for(next).expect("ring C open");
+                for sequence in next..available_end {
+                    let watermark = net_out.slot(sequence).watermark.0;
+                    while durable.load(Ordering::Acquire) < watermark {
+                        std::thread::yield_now();
+                    }
+                    done += u64::from(matches!(net_out.slot(sequence).output, Output::Done { .. }));
+                    net_out.release_through(sequence);
+                }
+                next = available_end;
+            }
+            answered.send(done).unwrap();
+        });
+        let input = ring_b.consumer(matcher_id);
+        let output = BatchPublisher::new(ring_c.producer());
+        let matcher = Matcher::new(Arc::new(Config::embedded_default()));
+        let matcher = std::thread::spawn(move || run(input, output, matcher));
+
+        // A deadline only to report a deadlock as a failure rather than a hung test.
+        let done = answers.recv_timeout(Duration::from_secs(120)).expect("answers stopped coming");
+        assert_eq!(done, COMMANDS);
+        assert_eq!(journal.join().unwrap(), COMMANDS, "every deposit journaled as applied");
+        drop(sequencer);
+        let matcher = matcher.join().unwrap();
+        assert_eq!(matcher.last_sequence(), SequenceNumber(COMMANDS));
+    }
 }

@@ -84,6 +84,13 @@ impl<T> Producer<T> {
         Some(sequence)
     }
 
+    /// Whether the next claim finds a free slot without waiting (re-reads the gates only when
+    /// the cached value says the ring may be full).
+    #[inline]
+    pub fn has_free(&mut self) -> bool {
+        self.claim_end < self.free_end || self.claim_end < self.refresh_free_end()
+    }
+
     /// Claims between 1 and `count_max` contiguous sequences, as many as are free, waiting while
     /// none is. It never waits for the whole batch: a consumer that releases only after reading
     /// further (the journal releases after `fdatasync`) would deadlock with a producer that did.
@@ -244,6 +251,12 @@ impl<T> BatchPublisher<T> {
             self.producer.publish_through(last);
             self.unpublished = 0;
         }
+    }
+
+    /// Whether the next [`BatchPublisher::push`] finds a free slot without waiting.
+    #[inline]
+    pub fn has_room(&mut self) -> bool {
+        self.producer.has_free()
     }
 
     /// The wrapped producer (for `gate_end` and such).
