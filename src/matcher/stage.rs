@@ -133,36 +133,37 @@ mod tests {
     use super::*;
     use crate::command::{Action, Command};
     use crate::config::Config;
+    use crate::matcher::test_orders::{ALICE, BOB, SOL, USDC, key, limit, market};
     use crate::ring::{Access, RingBuilder, WaitStrategy};
-    use crate::types::{AccountKey, AssetId};
+    use crate::types::{AccountKey, Side};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::mpsc;
     use std::time::Duration;
 
-    /// One batch on ring B with far more output than ring C holds, a net-out that releases ring
-    /// C only behind a journal stand-in's durable mark, and a journal stand-in gated on the
-    /// matcher: every answer still arrives (before the fix, all three waited on each other).
-    #[test]
-    fn a_batch_larger_than_ring_c_does_not_wait_on_the_journal_forever() {
-        const COMMANDS: u64 = 200;
+    /// Ring C's size in these tests: far less than the output of their streams.
+    const RING_C_SLOTS: usize = 16;
+
+    /// Runs `actions` (one command each, numbered from 1) through the matcher stage as one batch
+    /// of ring B, with a 16-slot ring C drained by a net-out stand-in that releases a slot only
+    /// once a journal stand-in, gated on the matcher, has seen its watermark. Returns the answers
+    /// net-out got and the commands the journal saw applied. Before the matcher released ring B
+    /// ahead of waiting for ring C, all three waited on each other.
+    fn through_a_small_ring_c(actions: &[(AccountKey, Action)]) -> (u64, u64) {
+        let commands = actions.len() as u64;
         let mut ring_b = RingBuilder::new(256, WaitStrategy::Yield, SequencedSlot::empty);
         let matcher_id = ring_b.consumer(&[], Access::Write);
         let journal_id = ring_b.consumer(&[matcher_id], Access::Read);
         let mut ring_b = ring_b.build();
-        let mut ring_c = RingBuilder::new(16, WaitStrategy::Yield, OutputSlot::empty);
+        let mut ring_c = RingBuilder::new(RING_C_SLOTS, WaitStrategy::Yield, OutputSlot::empty);
         let net_out_id = ring_c.consumer(&[], Access::Read);
         let mut ring_c = ring_c.build();
 
         // The whole stream is on ring B before the matcher starts: it sees one batch.
         let mut sequencer = BatchPublisher::new(ring_b.producer());
-        for number in 1..=COMMANDS {
-            let command = Command {
-                sequence: SequenceNumber(number),
-                time_us: number,
-                account: AccountKey([number as u8; 32]),
-                action: Action::Deposit { asset: AssetId(0), amount: 1_000 },
-            };
+        for (number, &(account, action)) in (1..).zip(actions) {
+            let command =
+                Command { sequence: SequenceNumber(number), time_us: number, account, action };
             let mut slot = SequencedSlot::empty();
             slot.work = Work::Command(command);
             slot.watermark = SequenceNumber(number);
@@ -174,25 +175,24 @@ mod tests {
         let mut journal = ring_b.consumer(journal_id);
         let journal_durable = durable.clone();
         let journal = std::thread::spawn(move || {
-            let mut next = 0;
-            let mut kept = 0;
-            while next < COMMANDS {
+            let (mut next, mut applied) = (0, 0);
+            while next < commands {
                 let available_end = journal.wait_for(next).expect("ring B open");
                 for sequence in next..available_end {
                     let slot = journal.slot(sequence);
-                    kept += u64::from(slot.applied);
+                    applied += u64::from(slot.applied);
                     journal_durable.store(slot.watermark.0, Ordering::Release);
                 }
                 journal.release_through(available_end - 1);
                 next = available_end;
             }
-            kept
+            applied
         });
         let mut net_out = ring_c.consumer(net_out_id);
         let (answered, answers) = mpsc::channel();
         std::thread::spawn(move || {
             let (mut next, mut done) = (0, 0);
-            while done < COMMANDS {
+            while done < commands {
                 let available_end = net_out.wait_for(next).expect("ring C open");
                 for sequence in next..available_end {
                     let watermark = net_out.slot(sequence).watermark.0;
@@ -213,10 +213,32 @@ mod tests {
 
         // A deadline only to report a deadlock as a failure rather than a hung test.
         let done = answers.recv_timeout(Duration::from_secs(120)).expect("answers stopped coming");
-        assert_eq!(done, COMMANDS);
-        assert_eq!(journal.join().unwrap(), COMMANDS, "every deposit journaled as applied");
+        let applied = journal.join().unwrap();
         drop(sequencer);
         let matcher = matcher.join().unwrap();
-        assert_eq!(matcher.last_sequence(), SequenceNumber(COMMANDS));
+        assert_eq!(matcher.last_sequence(), SequenceNumber(commands));
+        (done, applied)
+    }
+
+    #[test]
+    fn a_batch_with_more_output_than_ring_c_holds_is_answered_in_full() {
+        // Each deposit creates its account: two events and an answer.
+        let deposits: Vec<_> = (1..=200u8)
+            .map(|name| (key(name), Action::Deposit { asset: USDC, amount: 1_000 }))
+            .collect();
+        assert_eq!(through_a_small_ring_c(&deposits), (200, 200));
+    }
+
+    #[test]
+    fn one_command_with_more_events_than_ring_c_holds_is_answered() {
+        // Forty one-step asks, then one market buy taking them all: 81 events in one command.
+        let mut actions = vec![
+            (key(ALICE), Action::Deposit { asset: SOL, amount: 1_000_000_000_000 }),
+            (key(BOB), Action::Deposit { asset: USDC, amount: 1_000_000_000_000 }),
+        ];
+        actions.extend((0..40).map(|_| (key(ALICE), Action::Place(limit(Side::Ask, 15000, 1)))));
+        actions.push((key(BOB), Action::Place(market(Side::Bid, 40, 0))));
+        const { assert!(2 * 40 + 1 > RING_C_SLOTS) };
+        assert_eq!(through_a_small_ring_c(&actions), (43, 43));
     }
 }
