@@ -59,6 +59,9 @@ impl RingSink<'_> {
     #[inline(never)]
     fn make_room(&mut self) {
         self.publisher.flush();
+        if self.input.cursor_end() > self.sequence {
+            return; // released when ring C was full earlier in this command
+        }
         if self.emitted && !self.rejected {
             if self.journaled {
                 self.input.slot_mut(self.sequence).applied = true;
