@@ -740,10 +740,13 @@ impl Matcher {
         debug_assert_eq!((order.account, order.market), owner);
         self.hash.subtract(order.hash);
         let numbers = self.books[market.0 as usize].numbers;
+        // Both sides' amounts are computed (then one selected without a branch), so wrapping:
+        // the one selected fits, checked at placement, but an ask's notional never was.
         let lock = select_unpredictable(
             order.side == Side::Bid,
-            order.price.0 * order.remaining.0 * numbers.quote_units_per_tick_step,
-            order.remaining.0 * numbers.base_units_per_step,
+            (order.price.0.wrapping_mul(order.remaining.0))
+                .wrapping_mul(numbers.quote_units_per_tick_step),
+            order.remaining.0.wrapping_mul(numbers.base_units_per_step),
         );
         debug_assert_eq!(Some(lock), self.lock_needed(&order), "checked when it was placed");
         self.release_lock(account, spend_asset(&numbers, order.side), lock);

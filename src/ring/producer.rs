@@ -76,10 +76,10 @@ impl<T> Producer<T> {
     /// stops reading sockets: back-pressure instead of blocking).
     #[inline]
     pub fn try_claim(&mut self) -> Option<u64> {
-        let sequence = self.claim_end;
-        if sequence >= self.free_end && sequence >= self.refresh_free_end() {
+        if !self.has_free() {
             return None;
         }
+        let sequence = self.claim_end;
         self.claim_end = sequence + 1;
         Some(sequence)
     }
