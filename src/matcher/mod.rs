@@ -235,7 +235,7 @@ impl Matcher {
             let reason = match place.time_in_force {
                 TimeInForce::Gtc => {
                     self.move_to_locked(account, spend_asset, lock);
-                    self.rest(&state, place.quantity.0, lock);
+                    self.rest(command, place, account, place.quantity.0, lock, 0);
                     return Ok(());
                 }
                 TimeInForce::Ioc => ExpiryReason::ImmediateOrCancel,
@@ -271,7 +271,8 @@ impl Matcher {
             }
             // Only a limit GTC remainder gets here with quantity left: it rests, lock and all.
             None if !taker.by_quote && taker.remaining > 0 => {
-                self.rest(&taker.state, taker.remaining, taker.locked)
+                let executed_quote = taker.state.executed_quote;
+                self.rest(command, place, account, taker.remaining, taker.locked, executed_quote)
             }
             None => {
                 // A quote budget's walk can end after its last fill event was emitted (an own
@@ -631,29 +632,42 @@ impl Matcher {
     // ---------------------------------------------------------------------------------------------
     // Resting orders.
 
-    /// Puts an order's `remaining` steps on the book; its lock (`locked`) stays.
-    fn rest(&mut self, state: &OrderState, remaining: u64, locked: u64) {
+    /// Puts the `remaining` steps of the order `command` placed (`place`, by `account`, with
+    /// `executed_quote` already traded) on the book; its lock (`locked`) stays.
+    ///
+    /// NB: read from the command, not from the order's `OrderState`: passing that by reference
+    /// kept it in memory, and the accepted event was then copied out of it with wide loads of
+    /// fields just stored one by one, which stall on store forwarding.
+    fn rest(
+        &mut self,
+        command: &Command,
+        place: &PlaceOrder,
+        account: AccountIndex,
+        remaining: u64,
+        locked: u64,
+        executed_quote: u64,
+    ) {
         debug_assert!(
-            state.order_type == OrderType::Limit && state.time_in_force == TimeInForce::Gtc
+            place.order_type == OrderType::Limit && place.time_in_force == TimeInForce::Gtc
         );
         debug_assert!(remaining > 0);
         let resting = Order {
-            id: state.order_id,
-            price: state.price,
-            quantity: state.quantity,
+            id: OrderId(command.sequence.0),
+            price: place.price,
+            quantity: place.quantity,
             remaining: QuantitySteps(remaining),
-            executed_quote: state.executed_quote,
-            created_at_us: state.created_at_us,
-            account: state.account,
-            client_id: state.client_id,
+            executed_quote,
+            created_at_us: command.time_us,
+            account,
+            client_id: place.client_id,
             level: NIL,
             level_prev: NIL,
             level_next: NIL,
-            market: state.market,
-            side: state.side,
-            time_in_force: state.time_in_force,
-            self_trade_prevention: state.self_trade_prevention,
-            post_only: state.post_only,
+            market: place.market,
+            side: place.side,
+            time_in_force: place.time_in_force,
+            self_trade_prevention: place.self_trade_prevention,
+            post_only: place.post_only,
             hash: Contribution::ZERO,
         };
         let hash =
@@ -678,13 +692,13 @@ impl Matcher {
         order.self_trade_prevention = resting.self_trade_prevention;
         order.post_only = resting.post_only;
         order.hash = hash;
-        self.books[state.market.0 as usize].side_mut(state.side).push_back(&mut self.orders, slot);
-        self.accounts.get_mut(state.account).open_orders += 1;
-        self.account_orders.push_back(state.account, slot);
-        let inserted = self.order_slots.insert(state.order_id.0, slot);
+        self.books[place.market.0 as usize].side_mut(place.side).push_back(&mut self.orders, slot);
+        self.accounts.get_mut(account).open_orders += 1;
+        self.account_orders.push_back(account, slot);
+        let inserted = self.order_slots.insert(command.sequence.0, slot);
         debug_assert!(inserted);
-        if let Some(client_id) = state.client_id {
-            let inserted = self.client_slots.insert(client_key(state.account, client_id.0), slot);
+        if let Some(client_id) = place.client_id {
+            let inserted = self.client_slots.insert(client_key(account, client_id.0), slot);
             debug_assert!(inserted);
         }
         debug_assert_eq!(
