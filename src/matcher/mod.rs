@@ -109,13 +109,50 @@ enum WalkEnd {
 }
 
 /// An incoming order while it walks the book.
-struct Taker {
-    state: OrderState,
+///
+/// NB: it holds what changes and borrows the placement for the rest, instead of carrying a whole
+/// `OrderState`: each fill event would otherwise copy that state out of the taker with wide loads
+/// of fields stored one by one shortly before, which stall on store forwarding.
+struct Taker<'p> {
+    place: &'p PlaceOrder,
+    order_id: OrderId,
+    account: AccountIndex,
+    created_at_us: u64,
+    /// Base filled so far.
+    executed_quantity: u64,
+    /// Quote filled so far, in quote units.
+    executed_quote: u64,
     /// Base still wanted; unused (zero) for market orders by quote.
     remaining: u64,
     /// Funds still locked for it, in the asset it spends.
     locked: u64,
     by_quote: bool,
+}
+
+impl Taker<'_> {
+    /// The taker's order state after its latest change, with `status`.
+    #[inline]
+    fn state(&self, status: OrderStatus) -> OrderState {
+        let place = self.place;
+        OrderState {
+            order_id: self.order_id,
+            account: self.account,
+            market: place.market,
+            side: place.side,
+            order_type: place.order_type,
+            time_in_force: place.time_in_force,
+            self_trade_prevention: place.self_trade_prevention,
+            post_only: place.post_only,
+            status,
+            client_id: place.client_id,
+            price: place.price,
+            quantity: place.quantity,
+            quote_quantity: place.quote_quantity,
+            executed_quantity: QuantitySteps(self.executed_quantity),
+            executed_quote: self.executed_quote,
+            created_at_us: self.created_at_us,
+        }
+    }
 }
 
 impl Matcher {
@@ -247,7 +284,12 @@ impl Matcher {
         }
         self.move_to_locked(account, spend_asset, lock);
         let mut taker = Taker {
-            state,
+            place,
+            order_id: state.order_id,
+            account,
+            created_at_us: command.time_us,
+            executed_quantity: 0,
+            executed_quote: 0,
             remaining: place.quantity.0,
             locked: lock,
             by_quote: place.order_type == OrderType::Market && place.quantity.0 == 0,
@@ -266,12 +308,12 @@ impl Matcher {
             Some(reason) => {
                 self.release_lock(account, spend_asset, taker.locked);
                 taker.locked = 0;
-                let order = OrderState { status: OrderStatus::Expired, ..taker.state };
+                let order = taker.state(OrderStatus::Expired);
                 emit(sink, command, EventKind::OrderExpired { order, reason });
             }
             // Only a limit GTC remainder gets here with quantity left: it rests, lock and all.
             None if !taker.by_quote && taker.remaining > 0 => {
-                let executed_quote = taker.state.executed_quote;
+                let executed_quote = taker.executed_quote;
                 self.rest(command, place, account, taker.remaining, taker.locked, executed_quote)
             }
             None => {
@@ -351,12 +393,12 @@ impl Matcher {
     /// Whether a FOK taker would fill completely, walking the book without changing it.
     fn fok_fillable(&self, taker: &Taker, spec: &MarketNumbers) -> bool {
         debug_assert!(!taker.by_quote, "FOK needs a quantity");
-        let book = &self.books[taker.state.market.0 as usize];
+        let book = &self.books[taker.place.market.0 as usize];
         let mut needed = taker.remaining;
         let mut budget = taker.locked;
-        for level in book.side(taker.state.side.opposite()).levels_best_first() {
-            if taker.state.order_type == OrderType::Limit
-                && !price_crosses(taker.state.side, taker.state.price, level.price)
+        for level in book.side(taker.place.side.opposite()).levels_best_first() {
+            if taker.place.order_type == OrderType::Limit
+                && !price_crosses(taker.place.side, taker.place.price, level.price)
             {
                 return false;
             }
@@ -365,8 +407,8 @@ impl Matcher {
             while slot != NIL {
                 let maker = self.orders.get(slot);
                 slot = maker.level_next;
-                if maker.account == taker.state.account {
-                    match taker.state.self_trade_prevention {
+                if maker.account == taker.account {
+                    match taker.place.self_trade_prevention {
                         SelfTradePrevention::Allow => {}
                         SelfTradePrevention::RejectMaker => continue,
                         SelfTradePrevention::RejectTaker | SelfTradePrevention::RejectBoth => {
@@ -375,7 +417,7 @@ impl Matcher {
                     }
                 }
                 let take = maker.remaining.0.min(needed);
-                if taker.state.order_type == OrderType::Market && taker.state.side == Side::Bid {
+                if taker.place.order_type == OrderType::Market && taker.place.side == Side::Bid {
                     if budget / unit_cost < take {
                         return false;
                     }
@@ -398,14 +440,14 @@ impl Matcher {
         spec: &MarketNumbers,
         price: PriceTicks,
     ) -> Result<u64, WalkEnd> {
-        if taker.state.order_type == OrderType::Limit {
-            if !price_crosses(taker.state.side, taker.state.price, price) {
+        if taker.place.order_type == OrderType::Limit {
+            if !price_crosses(taker.place.side, taker.place.price, price) {
                 return Err(WalkEnd::NoLiquidity);
             }
             return Ok(taker.remaining);
         }
         let unit_cost = price.0 * spec.quote_units_per_tick_step;
-        match (taker.state.side, taker.by_quote) {
+        match (taker.place.side, taker.by_quote) {
             (Side::Bid, false) => match taker.remaining.min(taker.locked / unit_cost) {
                 0 => Err(WalkEnd::NoFunds),
                 steps => Ok(steps),
@@ -416,8 +458,7 @@ impl Matcher {
             },
             (Side::Ask, false) => Ok(taker.remaining),
             (Side::Ask, true) => {
-                let budget_steps =
-                    (taker.state.quote_quantity - taker.state.executed_quote) / unit_cost;
+                let budget_steps = (taker.place.quote_quantity - taker.executed_quote) / unit_cost;
                 let funded_steps = taker.locked / spec.base_units_per_step;
                 if budget_steps == 0 {
                     Err(WalkEnd::Done)
@@ -438,8 +479,8 @@ impl Matcher {
         spec: &MarketNumbers,
         sink: &mut impl EventSink,
     ) -> WalkEnd {
-        let market = taker.state.market.0 as usize;
-        let maker_side = taker.state.side.opposite();
+        let market = taker.place.market.0 as usize;
+        let maker_side = taker.place.side.opposite();
         loop {
             let Some(price) = self.books[market].side(maker_side).best_price() else {
                 return WalkEnd::NoLiquidity;
@@ -452,18 +493,18 @@ impl Matcher {
             let maker_slot = self.books[market].side(maker_side).level(level).head;
             let maker = self.orders.get(maker_slot);
             let maker_remaining = maker.remaining.0;
-            if maker.account == taker.state.account {
-                match taker.state.self_trade_prevention {
+            if maker.account == taker.account {
+                match taker.place.self_trade_prevention {
                     SelfTradePrevention::Allow => {}
                     SelfTradePrevention::RejectTaker => return WalkEnd::SelfTrade,
                     SelfTradePrevention::RejectMaker => {
-                        let owner = (taker.state.account, taker.state.market);
+                        let owner = (taker.account, taker.place.market);
                         let reason = Some(ExpiryReason::SelfTradePrevention);
                         self.remove_resting(command, maker_slot, owner, reason, sink);
                         continue;
                     }
                     SelfTradePrevention::RejectBoth => {
-                        let owner = (taker.state.account, taker.state.market);
+                        let owner = (taker.account, taker.place.market);
                         let reason = Some(ExpiryReason::SelfTradePrevention);
                         self.remove_resting(command, maker_slot, owner, reason, sink);
                         return WalkEnd::SelfTrade;
@@ -491,7 +532,7 @@ impl Matcher {
         spec: &MarketNumbers,
         sink: &mut impl EventSink,
     ) {
-        let market = taker.state.market;
+        let market = taker.place.market;
         let maker = self.orders.get(maker_slot);
         let (maker_id, maker_account, maker_side) = (maker.id, maker.account, maker.side);
         let maker_filled = maker.remaining == fill;
@@ -504,9 +545,9 @@ impl Matcher {
 
         // The maker's lock is at its own price, which is the trade price: it spends exactly.
         // The taker's lock may be at a worse limit: release the difference.
-        let taker_lock_used = match (taker.state.side, taker.state.order_type) {
+        let taker_lock_used = match (taker.place.side, taker.place.order_type) {
             (Side::Bid, OrderType::Limit) => {
-                fill.0 * taker.state.price.0 * spec.quote_units_per_tick_step
+                fill.0 * taker.place.price.0 * spec.quote_units_per_tick_step
             }
             (Side::Bid, OrderType::Market) => quote,
             (Side::Ask, _) => base,
@@ -514,22 +555,12 @@ impl Matcher {
         taker.locked -= taker_lock_used;
         let (buyer, buyer_fee, seller, seller_fee, buyer_lock_used, seller_lock_used) =
             match maker_side {
-                Side::Bid => (
-                    maker_account,
-                    maker_fee,
-                    taker.state.account,
-                    taker_fee,
-                    quote,
-                    taker_lock_used,
-                ),
-                Side::Ask => (
-                    taker.state.account,
-                    taker_fee,
-                    maker_account,
-                    maker_fee,
-                    taker_lock_used,
-                    base,
-                ),
+                Side::Bid => {
+                    (maker_account, maker_fee, taker.account, taker_fee, quote, taker_lock_used)
+                }
+                Side::Ask => {
+                    (taker.account, taker_fee, maker_account, maker_fee, taker_lock_used, base)
+                }
             };
         self.spend_locked(buyer, spec.quote, buyer_lock_used, buyer_lock_used - quote);
         self.credit(buyer, spec.base, base - buyer_fee);
@@ -559,7 +590,7 @@ impl Matcher {
                 fee: maker_fee,
                 fee_asset: if maker_side == Side::Bid { spec.base } else { spec.quote },
                 is_maker: true,
-                counterparty: taker.state.order_id,
+                counterparty: taker.order_id,
             }),
         );
         if maker_filled {
@@ -569,29 +600,24 @@ impl Matcher {
         if !taker.by_quote {
             taker.remaining -= fill.0;
         }
-        // NB: the event copies `state`, a value, not `taker.state` just after its fields were
-        // stored one by one (a wide copy of those stalls on store forwarding).
-        let mut state = taker.state;
-        state.executed_quantity.0 += fill.0;
-        state.executed_quote += quote;
-        taker.state = state;
-        state.status = if self.taker_is_done(taker, spec) {
+        taker.executed_quantity += fill.0;
+        taker.executed_quote += quote;
+        let status = if self.taker_is_done(taker, spec) {
             OrderStatus::Filled
         } else {
             OrderStatus::PartiallyFilled
         };
-        taker.state.status = state.status;
         emit(
             sink,
             command,
             EventKind::OrderFill(Fill {
-                order: state,
+                order: taker.state(status),
                 trade_id,
                 price,
                 quantity: fill,
                 quote,
                 fee: taker_fee,
-                fee_asset: if taker.state.side == Side::Bid { spec.base } else { spec.quote },
+                fee_asset: if taker.place.side == Side::Bid { spec.base } else { spec.quote },
                 is_maker: false,
                 counterparty: maker_id,
             }),
@@ -604,8 +630,8 @@ impl Matcher {
         if !taker.by_quote {
             return taker.remaining == 0;
         }
-        let book = &self.books[taker.state.market.0 as usize];
-        match book.side(taker.state.side.opposite()).best_price() {
+        let book = &self.books[taker.place.market.0 as usize];
+        match book.side(taker.place.side.opposite()).best_price() {
             Some(price) => self.taker_capacity(taker, spec, price) == Err(WalkEnd::Done),
             None => false,
         }
@@ -613,15 +639,15 @@ impl Matcher {
 
     /// Turns how the walk ended into the taker's expiry reason, or `None` if it is filled or rests.
     fn end_reason(&self, taker: &Taker, end: WalkEnd) -> Option<ExpiryReason> {
-        let executed = taker.state.executed_quantity.0 > 0;
-        match (end, taker.state.order_type) {
+        let executed = taker.executed_quantity > 0;
+        match (end, taker.place.order_type) {
             (WalkEnd::SelfTrade, _) => Some(ExpiryReason::SelfTradePrevention),
             (WalkEnd::Done, _) if executed || !taker.by_quote => None,
             // A quote budget too small for a single step at the best price bought nothing.
             (WalkEnd::Done, _) => Some(ExpiryReason::InsufficientFunds),
             (WalkEnd::NoFunds, _) => Some(ExpiryReason::InsufficientFunds),
             (WalkEnd::NoLiquidity, OrderType::Market) => Some(ExpiryReason::InsufficientLiquidity),
-            (WalkEnd::NoLiquidity, OrderType::Limit) => match taker.state.time_in_force {
+            (WalkEnd::NoLiquidity, OrderType::Limit) => match taker.place.time_in_force {
                 TimeInForce::Gtc => None,
                 TimeInForce::Ioc => Some(ExpiryReason::ImmediateOrCancel),
                 TimeInForce::Fok => unreachable!("a FOK taker is simulated before it walks"),
@@ -724,12 +750,17 @@ impl Matcher {
         } else {
             book_side.reduce(&mut self.orders, slot, fill);
             // Only the two mutable fields change: update them instead of rehashing the order.
+            // NB: from the values held here, not read back from the slot: a vector load of both
+            // fields just after `reduce` stored one of them fails store forwarding.
             let entity = Coefficients::of(Domain::Order, id.0);
-            let after = self.orders.get_mut(slot);
-            after.executed_quote += quote;
-            let change = entity.delta(ORDER_REMAINING_FIELD, remaining.0, after.remaining.0).plus(
-                entity.delta(ORDER_EXECUTED_QUOTE_FIELD, executed_quote, after.executed_quote),
+            let (remaining_after, executed_quote_after) =
+                (remaining.0 - fill.0, executed_quote + quote);
+            let change = entity.delta(ORDER_REMAINING_FIELD, remaining.0, remaining_after).plus(
+                entity.delta(ORDER_EXECUTED_QUOTE_FIELD, executed_quote, executed_quote_after),
             );
+            let after = self.orders.get_mut(slot);
+            debug_assert_eq!(after.remaining.0, remaining_after);
+            after.executed_quote = executed_quote_after;
             after.hash = after.hash.plus(change);
             self.hash.add(change);
         }
