@@ -1142,6 +1142,7 @@ impl Matcher {
         balance.available += amount;
     }
 
+    #[inline(always)]
     fn move_to_locked(&mut self, account: AccountIndex, asset: AssetId, amount: u64) {
         let (balance, entity) = self.accounts.balance_mut(account, asset);
         debug_assert!(balance.available >= amount);
@@ -1459,6 +1460,7 @@ fn price_crosses(side: Side, limit: PriceTicks, maker_price: PriceTicks) -> bool
 }
 
 /// Whether a limit order at `price` on `side` would trade with the opposite best.
+#[inline(always)]
 fn crosses_best(book: &MarketBook, side: Side, price: PriceTicks) -> bool {
     book.side(side.opposite()).best_price().is_some_and(|best| price_crosses(side, price, best))
 }
