@@ -434,6 +434,7 @@ impl Matcher {
 
     /// Steps the taker can take at `price` by its own limits (quantity, budget, funds), or why
     /// it cannot take any.
+    #[inline(always)]
     fn taker_capacity(
         &self,
         taker: &Taker,
@@ -638,6 +639,7 @@ impl Matcher {
     }
 
     /// Turns how the walk ended into the taker's expiry reason, or `None` if it is filled or rests.
+    #[inline(always)]
     fn end_reason(&self, taker: &Taker, end: WalkEnd) -> Option<ExpiryReason> {
         let executed = taker.executed_quantity > 0;
         match (end, taker.place.order_type) {
@@ -1151,6 +1153,7 @@ impl Matcher {
         balance.locked += amount;
     }
 
+    #[inline(always)]
     fn release_lock(&mut self, account: AccountIndex, asset: AssetId, amount: u64) {
         if amount == 0 {
             return;
