@@ -563,12 +563,14 @@ impl Matcher {
                     (taker.account, taker_fee, maker_account, maker_fee, taker_lock_used, base)
                 }
             };
-        self.spend_locked(buyer, spec.quote, buyer_lock_used, buyer_lock_used - quote);
-        self.credit(buyer, spec.base, base - buyer_fee);
-        self.spend_locked(seller, spec.base, seller_lock_used, 0);
-        self.credit(seller, spec.quote, quote - seller_fee);
-        self.credit(AccountIndex::FEE, spec.base, buyer_fee);
-        self.credit(AccountIndex::FEE, spec.quote, seller_fee);
+        let refund = buyer_lock_used - quote;
+        let change = (self.spend_locked_unhashed(buyer, spec.quote, buyer_lock_used, refund))
+            .plus(self.credit_unhashed(buyer, spec.base, base - buyer_fee))
+            .plus(self.spend_locked_unhashed(seller, spec.base, seller_lock_used, 0))
+            .plus(self.credit_unhashed(seller, spec.quote, quote - seller_fee))
+            .plus(self.credit_unhashed(AccountIndex::FEE, spec.base, buyer_fee))
+            .plus(self.credit_unhashed(AccountIndex::FEE, spec.quote, seller_fee));
+        self.hash.add(change);
 
         let trade_id = {
             let book = &mut self.books[market.0 as usize];
@@ -1136,12 +1138,26 @@ impl Matcher {
     }
 
     fn credit(&mut self, account: AccountIndex, asset: AssetId, amount: u64) {
+        let change = self.credit_unhashed(account, asset, amount);
+        self.hash.add(change);
+    }
+
+    /// [`Matcher::credit`] returning its state-hash change instead of adding it, so a trade adds
+    /// its six balance changes to the hash at once (each `self.hash` update is a load and a store
+    /// the next one waits for: the compiler cannot keep it in a register across balance writes).
+    #[inline(always)]
+    fn credit_unhashed(
+        &mut self,
+        account: AccountIndex,
+        asset: AssetId,
+        amount: u64,
+    ) -> Contribution {
         if amount == 0 {
-            return;
+            return Contribution::ZERO;
         }
         let (balance, entity) = self.accounts.balance_mut(account, asset);
-        self.hash.add(entity.delta(BALANCE_AVAILABLE_FIELD, 0, amount));
         balance.available += amount;
+        entity.delta(BALANCE_AVAILABLE_FIELD, 0, amount)
     }
 
     #[inline(always)]
@@ -1165,17 +1181,27 @@ impl Matcher {
         balance.locked -= amount;
     }
 
-    /// Takes `used` out of locked: `used − refund` leaves the account, `refund` returns to available.
-    fn spend_locked(&mut self, account: AccountIndex, asset: AssetId, used: u64, refund: u64) {
+    /// Takes `used` out of locked: `used − refund` leaves the account, `refund` returns to
+    /// available. Returns the state-hash change for the caller to add (see `credit_unhashed`).
+    #[inline(always)]
+    fn spend_locked_unhashed(
+        &mut self,
+        account: AccountIndex,
+        asset: AssetId,
+        used: u64,
+        refund: u64,
+    ) -> Contribution {
         let (balance, entity) = self.accounts.balance_mut(account, asset);
         debug_assert!(balance.locked >= used && used >= refund);
         let spent = used - refund;
-        self.hash.add(entity.delta(BALANCE_LOCKED_FIELD, spent, 0));
+        let mut change = entity.delta(BALANCE_LOCKED_FIELD, spent, 0);
         if refund > 0 {
-            self.hash.add(entity.moved(BALANCE_LOCKED_FIELD, BALANCE_AVAILABLE_FIELD, refund));
+            change =
+                change.plus(entity.moved(BALANCE_LOCKED_FIELD, BALANCE_AVAILABLE_FIELD, refund));
         }
         balance.available += refund;
         balance.locked -= used;
+        change
     }
 
     // ---------------------------------------------------------------------------------------------
