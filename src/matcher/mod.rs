@@ -329,6 +329,7 @@ impl Matcher {
 
     /// Everything that could reject a placement, decided before anything changes.
     /// Returns the account and the funds to lock (in the asset the order spends).
+    #[inline(always)]
     fn clear(
         &self,
         command: &Command,
