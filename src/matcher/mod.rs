@@ -133,25 +133,40 @@ impl Taker<'_> {
     /// The taker's order state after its latest change, with `status`.
     #[inline]
     fn state(&self, status: OrderStatus) -> OrderState {
-        let place = self.place;
-        OrderState {
-            order_id: self.order_id,
-            account: self.account,
-            market: place.market,
-            side: place.side,
-            order_type: place.order_type,
-            time_in_force: place.time_in_force,
-            self_trade_prevention: place.self_trade_prevention,
-            post_only: place.post_only,
-            status,
-            client_id: place.client_id,
-            price: place.price,
-            quantity: place.quantity,
-            quote_quantity: place.quote_quantity,
-            executed_quantity: QuantitySteps(self.executed_quantity),
-            executed_quote: self.executed_quote,
-            created_at_us: self.created_at_us,
-        }
+        let executed = (QuantitySteps(self.executed_quantity), self.executed_quote);
+        placed_state(self.place, self.order_id, self.account, self.created_at_us, executed, status)
+    }
+}
+
+/// The state of the order `place` made (`order_id`, by `account`, at `created_at_us`), having
+/// executed `(quantity, quote)`, with `status`. Built from values, never copied out of a
+/// stored state (see `Taker`).
+#[inline(always)]
+fn placed_state(
+    place: &PlaceOrder,
+    order_id: OrderId,
+    account: AccountIndex,
+    created_at_us: u64,
+    (executed_quantity, executed_quote): (QuantitySteps, u64),
+    status: OrderStatus,
+) -> OrderState {
+    OrderState {
+        order_id,
+        account,
+        market: place.market,
+        side: place.side,
+        order_type: place.order_type,
+        time_in_force: place.time_in_force,
+        self_trade_prevention: place.self_trade_prevention,
+        post_only: place.post_only,
+        status,
+        client_id: place.client_id,
+        price: place.price,
+        quantity: place.quantity,
+        quote_quantity: place.quote_quantity,
+        executed_quantity,
+        executed_quote,
+        created_at_us,
     }
 }
 
@@ -243,24 +258,10 @@ impl Matcher {
         let (account, lock) = self.clear(command, place)?;
         let spec = self.books[place.market.0 as usize].numbers;
         let spend_asset = spend_asset(&spec, place.side);
-        let state = OrderState {
-            order_id: OrderId(command.sequence.0),
-            account,
-            market: place.market,
-            side: place.side,
-            order_type: place.order_type,
-            time_in_force: place.time_in_force,
-            self_trade_prevention: place.self_trade_prevention,
-            post_only: place.post_only,
-            status: OrderStatus::New,
-            client_id: place.client_id,
-            price: place.price,
-            quantity: place.quantity,
-            quote_quantity: place.quote_quantity,
-            executed_quantity: QuantitySteps(0),
-            executed_quote: 0,
-            created_at_us: command.time_us,
-        };
+        let order_id = OrderId(command.sequence.0);
+        let nothing = (QuantitySteps(0), 0);
+        let state =
+            placed_state(place, order_id, account, command.time_us, nothing, OrderStatus::New);
         // NB: emitted from the value, before it is stored in the taker: copying it back out of
         // the taker just after its fields were stored one by one stalls on store forwarding.
         emit(sink, command, EventKind::OrderAccepted(state));
