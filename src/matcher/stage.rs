@@ -36,7 +36,10 @@ struct RingSink<'p> {
 }
 
 impl EventSink for RingSink<'_> {
-    #[inline]
+    // NB: inlined into each emit site so the event is stored from values into its ring slot. Out
+    // of line, it copied each event from the caller's stack with wide loads of fields stored
+    // one by one just before (store-forwarding failures), then again into the slot.
+    #[inline(always)]
     fn push(&mut self, event: Event) {
         let rejection = matches!(event.kind, EventKind::Rejected { .. });
         debug_assert!(!(rejection && self.emitted), "a rejection is a command's only event");
