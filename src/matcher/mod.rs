@@ -286,7 +286,7 @@ impl Matcher {
         self.move_to_locked(account, spend_asset, lock);
         let mut taker = Taker {
             place,
-            order_id: state.order_id,
+            order_id,
             account,
             created_at_us: command.time_us,
             executed_quantity: 0,
