@@ -25,11 +25,12 @@ mod account_orders;
 mod accounts;
 mod book;
 mod fixed_map;
+mod order_ids;
 mod orders;
 pub mod stage;
 mod state_hash;
 
-pub use fixed_map::{FixedMap, SequenceMap};
+pub use fixed_map::FixedMap;
 
 use crate::command::{Action, Command, OrderRef, PlaceOrder};
 use crate::config::{Config, MarketSpec};
@@ -42,6 +43,7 @@ use crate::types::{
 use account_orders::AccountOrders;
 use accounts::{Accounts, Balance};
 use book::BookSide;
+use order_ids::OrderIds;
 use orders::{NIL, Order, OrderPool};
 use state_hash::{Coefficients, Contribution, Domain, StateHash};
 use std::hint::select_unpredictable;
@@ -85,7 +87,7 @@ pub struct Matcher {
     /// Each account's open orders, oldest first.
     account_orders: AccountOrders,
     /// Order id → pool slot, for every resting order.
-    order_slots: SequenceMap,
+    order_slots: OrderIds,
     /// `account << 32 | client id` → pool slot, for resting orders with a client id.
     client_slots: FixedMap,
     ledgers: Vec<AssetLedger>,
@@ -187,11 +189,7 @@ impl Matcher {
             orders: OrderPool::with_orders_max(limits.orders_max),
             accounts: Accounts::new(limits.accounts_max, config.assets.len()),
             account_orders: AccountOrders::new(limits.orders_max, limits.accounts_max),
-            // NB: order ids are sequence numbers, so slotting them by their low bits keeps the
-            // live orders' entries in a window that stays in cache; Fibonacci hashing put each
-            // one on a cold line of a 6 MiB table (`cargo bench --bench matcher`: 1.2-1.3x
-            // commands/s).
-            order_slots: SequenceMap::with_entries_max(limits.orders_max as usize),
+            order_slots: OrderIds::with_slots_max(limits.orders_max),
             client_slots: FixedMap::with_entries_max(limits.orders_max as usize),
             ledgers: vec![AssetLedger::default(); config.assets.len()],
             next_deposit_id: 1,
@@ -691,10 +689,12 @@ impl Matcher {
             executed_quote,
             created_at_us: command.time_us,
             account,
-            client_id: place.client_id,
+            client_id_value: place.client_id.map_or(0, |client_id| client_id.0),
+            has_client_id: place.client_id.is_some(),
             level: NIL,
             level_prev: NIL,
             level_next: NIL,
+            bucket_next: NIL,
             market: place.market,
             side: place.side,
             time_in_force: place.time_in_force,
@@ -717,7 +717,8 @@ impl Matcher {
         order.executed_quote = resting.executed_quote;
         order.created_at_us = resting.created_at_us;
         order.account = resting.account;
-        order.client_id = resting.client_id;
+        order.client_id_value = resting.client_id_value;
+        order.has_client_id = resting.has_client_id;
         order.market = resting.market;
         order.side = resting.side;
         order.time_in_force = resting.time_in_force;
@@ -727,8 +728,7 @@ impl Matcher {
         self.books[place.market.0 as usize].side_mut(place.side).push_back(&mut self.orders, slot);
         self.accounts.get_mut(account).open_orders += 1;
         self.account_orders.push_back(account, slot);
-        let inserted = self.order_slots.insert(command.sequence.0, slot);
-        debug_assert!(inserted);
+        self.order_slots.insert(&mut self.orders, command.sequence.0, slot);
         if let Some(client_id) = place.client_id {
             let inserted = self.client_slots.insert(client_key(account, client_id.0), slot);
             debug_assert!(inserted);
@@ -817,11 +817,10 @@ impl Matcher {
     fn forget_order(&mut self, slot: u32, owner: AccountIndex) {
         let order = self.orders.get(slot);
         debug_assert_eq!(order.account, owner);
-        let (id, client_id) = (order.id, order.client_id);
+        let (id, client_id) = (order.id, order.client_id());
         self.accounts.get_mut(owner).open_orders -= 1;
         self.account_orders.remove(slot);
-        let removed = self.order_slots.remove(id.0);
-        debug_assert_eq!(removed, Some(slot));
+        self.order_slots.remove(&mut self.orders, id.0, slot);
         if let Some(client_id) = client_id {
             let removed = self.client_slots.remove(client_key(owner, client_id.0));
             debug_assert_eq!(removed, Some(slot));
@@ -893,7 +892,7 @@ impl Matcher {
         // (`cargo bench --bench matcher`, exchange-core: 5% slower).
         let account = self.accounts.find(&command.account).ok_or(RejectReason::OrderNotFound)?;
         let slot = match target {
-            OrderRef::Id(order_id) => self.order_slots.get(order_id.0),
+            OrderRef::Id(order_id) => self.order_slots.get(&self.orders, order_id.0),
             OrderRef::Client(client_id) => self.client_slots.get(client_key(account, client_id.0)),
         }
         .ok_or(RejectReason::OrderNotFound)?;
@@ -1247,7 +1246,7 @@ impl Matcher {
                 hash.update(entity, BALANCE_LOCKED_FIELD, 0, balance.locked);
             }
         }
-        for (_, slot) in self.order_slots.iter() {
+        for (_, slot) in self.order_slots.iter(&self.orders) {
             let order = self.orders.get(slot);
             let entity = Coefficients::of(Domain::Order, order.id.0);
             hash.add(entity.contribution(&order_fields(order)));
@@ -1313,6 +1312,7 @@ impl Matcher {
             resting += book.bids.check(&self.orders)?;
             resting += book.asks.check(&self.orders)?;
         }
+        self.order_slots.check(&self.orders)?;
         if resting != self.orders.used_slots() || resting != self.order_slots.len() {
             return Err(format!(
                 "{resting} orders on books, {} slots used, {} indexed",
@@ -1324,14 +1324,14 @@ impl Matcher {
         let mut needed = vec![0u128; self.accounts.len() * assets];
         let mut open_per_account = vec![0u32; self.accounts.len()];
         let mut clients = 0;
-        for (_, slot) in self.order_slots.iter() {
+        for (_, slot) in self.order_slots.iter(&self.orders) {
             let order = self.orders.get(slot);
             let spec = &self.config.markets[order.market.0 as usize];
             let asset = spend_asset(spec, order.side);
             needed[order.account.0 as usize * assets + asset.0 as usize] +=
                 u128::from(self.lock_needed(order).ok_or("lock overflow")?);
             open_per_account[order.account.0 as usize] += 1;
-            if let Some(client_id) = order.client_id {
+            if let Some(client_id) = order.client_id() {
                 clients += 1;
                 if self.client_slots.get(client_key(order.account, client_id.0)) != Some(slot) {
                     return Err(format!("client id of {:?} not indexed", order.id));
@@ -1351,7 +1351,7 @@ impl Matcher {
                 let order = self.orders.get(slot);
                 if order.account != account
                     || order.id.0 <= last_id
-                    || self.order_slots.get(order.id.0) != Some(slot)
+                    || self.order_slots.get(&self.orders, order.id.0) != Some(slot)
                 {
                     return Err(format!("{account:?} order list broken"));
                 }
@@ -1530,7 +1530,7 @@ fn order_fields(order: &Order) -> [u64; 7] {
         | (order.time_in_force as u64) << 52
         | (order.self_trade_prevention as u64) << 56
         | u64::from(order.post_only) << 60;
-    let client = order.client_id.map_or(0, |client_id| 1 << 32 | u64::from(client_id.0));
+    let client = u64::from(order.has_client_id) << 32 | u64::from(order.client_id_value);
     [
         identity,
         client,
@@ -1565,7 +1565,7 @@ fn order_state(order: &Order, status: OrderStatus) -> OrderState {
         self_trade_prevention: order.self_trade_prevention,
         post_only: order.post_only,
         status,
-        client_id: order.client_id,
+        client_id: order.client_id(),
         price: order.price,
         quantity: order.quantity,
         quote_quantity: 0,

@@ -5,6 +5,7 @@
 //! slot index in `AccountOrders`. Slots are taken from and returned to a free list; the slab
 //! never grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
 
+use super::order_ids::Links;
 use super::state_hash::Contribution;
 use crate::types::{
     AccountIndex, ClientId, MarketId, OrderId, PriceTicks, QuantitySteps, SelfTradePrevention,
@@ -31,14 +32,19 @@ pub struct Order {
     pub created_at_us: u64,
     /// Owner.
     pub account: AccountIndex,
-    /// Client id, if any.
-    pub client_id: Option<ClientId>,
+    /// Client id if `has_client_id`, else 0. (Two fields, not an `Option`, which would take 8
+    /// bytes and push the order past 96; see `ORDER_BYTES`.)
+    pub client_id_value: u32,
+    /// Whether the order has a client id.
+    pub has_client_id: bool,
     /// Slot of the price level it rests in (within its book side).
     pub level: u32,
     /// Previous order in the level's FIFO (older), or NIL.
     pub level_prev: u32,
     /// Next order in the level's FIFO (newer), or NIL.
     pub level_next: u32,
+    /// Next order in the same bucket of the order-id index, or NIL (see `order_ids`).
+    pub bucket_next: u32,
     /// Market.
     pub market: MarketId,
     /// Side.
@@ -61,10 +67,12 @@ pub(super) const EMPTY_ORDER: Order = Order {
     executed_quote: 0,
     created_at_us: 0,
     account: AccountIndex(0),
-    client_id: None,
+    client_id_value: 0,
+    has_client_id: false,
     level: NIL,
     level_prev: NIL,
     level_next: NIL,
+    bucket_next: NIL,
     market: MarketId(0),
     side: Side::Bid,
     time_in_force: TimeInForce::Gtc,
@@ -72,6 +80,19 @@ pub(super) const EMPTY_ORDER: Order = Order {
     post_only: false,
     hash: Contribution::ZERO,
 };
+
+/// An order's size: a multiple of 32 bytes, so every order spans exactly two cache lines (a
+/// size such as 104 would put half of them across three).
+const ORDER_BYTES: usize = 96;
+const _: () = assert!(size_of::<Order>() == ORDER_BYTES);
+
+impl Order {
+    /// The client id, if any.
+    #[inline]
+    pub fn client_id(&self) -> Option<ClientId> {
+        self.has_client_id.then_some(ClientId(self.client_id_value))
+    }
+}
 
 /// The slab of orders.
 pub struct OrderPool {
@@ -131,5 +152,23 @@ impl OrderPool {
     #[inline]
     pub fn get_mut(&mut self, slot: u32) -> &mut Order {
         &mut self.orders[slot as usize]
+    }
+}
+
+/// The order-id index chains through the orders, so finding one reads the order it finds.
+impl Links for OrderPool {
+    #[inline(always)]
+    fn id(&self, slot: u32) -> u64 {
+        self.orders[slot as usize].id.0
+    }
+
+    #[inline(always)]
+    fn next(&self, slot: u32) -> u32 {
+        self.orders[slot as usize].bucket_next
+    }
+
+    #[inline(always)]
+    fn set_next(&mut self, slot: u32, next: u32) {
+        self.orders[slot as usize].bucket_next = next;
     }
 }
