@@ -8,11 +8,13 @@
 //! a field is one coefficient and one multiply per lane: `hash += coefficient × (new − old)`.
 //!
 //! What keeps the hot path cheap: balances cache their entity's coefficients beside the balance
-//! (a write is four multiplies, no mixing), and a resting order keeps its whole
-//! [`Contribution`], so taking it off the book is a subtraction.
+//! (a write is four multiplies, no mixing), a resting order keeps its whole [`Contribution`],
+//! so taking it off the book is a subtraction, and an order's fields are [`fold`]ed into one
+//! word before they meet the lanes, so it enters the hash as one field, not seven.
 //!
 //! Two different states collide only if a random-looking linear combination of their differences
-//! vanishes in both lanes: negligible for a determinism check (this is not a defence against an
+//! vanishes in both lanes, or, for states that differ in one order's fields, if its folds
+//! agree (about 2^-64): negligible for a determinism check (this is not a defence against an
 //! adversary who can choose the state). `Matcher::recompute_state_hash` rebuilds it from scratch
 //! (recomputing every coefficient, so a stale cache shows) and the tests compare the two after
 //! every command.
@@ -25,7 +27,8 @@ pub enum Domain {
     Balance = 1,
     /// Account: fields key words 0..4, frozen.
     Account = 2,
-    /// Resting order: fields as listed in `order_fields` (matcher/mod.rs).
+    /// Resting order: one field, the `fold` of the fields listed in `order_fields`
+    /// (matcher/mod.rs).
     Order = 3,
 }
 
@@ -44,6 +47,20 @@ pub fn mix64(mut value: u64) -> u64 {
     value ^ (value >> 31)
 }
 
+/// Folds words into one: a wrapping sum with a distinct odd weight per position, so a change
+/// to any one word changes the fold, and changes to several cancel only when their weighted
+/// sum vanishes mod 2^64. Linear, so a change to some words changes the fold by the fold of the
+/// changes.
+#[inline]
+pub fn fold<const N: usize>(words: [u64; N]) -> u64 {
+    const { assert!(N <= FOLD_WEIGHTS.len()) };
+    let mut sum = 0u64;
+    for (word, weight) in words.into_iter().zip(FOLD_WEIGHTS) {
+        sum = sum.wrapping_add(word.wrapping_mul(weight));
+    }
+    sum
+}
+
 /// One field's coefficient in one lane: the entity's lane coefficient salted per field. Odd, so
 /// every bit of a change stays in play.
 #[inline]
@@ -59,6 +76,18 @@ pub struct Coefficients {
     lane_a: u64,
     lane_b: u64,
 }
+
+/// Distinct odd weights for `fold`: the golden ratio's and e's fractional parts, four of
+/// xxHash64's primes and MurmurHash3's first finalizer multiplier.
+const FOLD_WEIGHTS: [u64; 7] = [
+    0x9E37_79B9_7F4A_7C15,
+    0xB7E1_5162_8AED_2A6B,
+    0xC2B2_AE3D_27D4_EB4F,
+    0x1656_67B1_9E37_79F9,
+    0x27D4_EB2F_1656_67C5,
+    0x85EB_CA77_C2B2_AE63,
+    0xFF51_AFD7_ED55_8CCD,
+];
 
 /// Distinct odd per-field salts (the first digits of the fractional part of π, made odd).
 const FIELD_SALTS: [u64; 8] = [
@@ -110,16 +139,6 @@ impl Coefficients {
                 .wrapping_sub(field_coefficient(self.lane_b, from))
                 .wrapping_mul(amount),
         }
-    }
-
-    /// What an entity whose field `i` holds `fields[i]` adds to the hash.
-    #[inline]
-    pub fn contribution(self, fields: &[u64]) -> Contribution {
-        let mut sum = Contribution::ZERO;
-        for (field, &value) in fields.iter().enumerate() {
-            sum = sum.plus(self.delta(field, 0, value));
-        }
-        sum
     }
 }
 
@@ -207,6 +226,21 @@ mod tests {
             let back = entity.delta(1, amount, 0).plus(entity.delta(0, 0, amount));
             assert_eq!(entity.moved(1, 0, amount), back);
         }
+    }
+
+    #[test]
+    fn a_fold_changes_with_any_one_word() {
+        let words = [7, 0, u64::MAX, 1 << 40, 123];
+        for position in 0..words.len() {
+            for change in [1, 2, 1 << 63, u64::MAX] {
+                let mut changed = words;
+                changed[position] = changed[position].wrapping_add(change);
+                assert_ne!(fold(changed), fold(words), "word {position} + {change}");
+            }
+        }
+        let mut swapped = words;
+        swapped.swap(0, 2);
+        assert_ne!(fold(swapped), fold(words), "positions are weighed apart");
     }
 
     #[test]
