@@ -600,7 +600,9 @@ fn parse_klines(context: &RequestContext<'_>, query: &DecodedQuery) -> Result<Re
     let interval =
         KlineInterval::parse(required(query, "interval")?).ok_or_else(|| invalid("interval"))?;
     let start_s = unsigned(query, "startTime")?.ok_or_else(|| missing("startTime"))?;
-    let end_s = unsigned(query, "endTime")?.unwrap_or(context.now_ms / 1000);
+    // An explicit endTime is exclusive; without one the klines run up to now, the current
+    // bucket included even in the second it starts (an end of `now_s` would leave it out).
+    let end_s = unsigned(query, "endTime")?.unwrap_or(context.now_ms / 1000 + 1);
     if end_s < start_s {
         return Err(invalid("endTime"));
     }
@@ -817,8 +819,9 @@ mod tests {
                 market: MarketId(0),
                 interval: KlineInterval::Seconds(60),
                 start_s: 100,
-                end_s: 1_700_000_000
-            })
+                end_s: 1_700_000_001
+            }),
+            "without endTime, up to and including the current second"
         );
         assert_eq!(
             parse_query(Route::Klines, Method::Get, b"symbol=SOL_USDC&interval=2m&startTime=1")
