@@ -16,7 +16,12 @@ use crate::types::{
 pub const NIL: u32 = u32::MAX;
 
 /// A resting order.
+// NB: 32-byte aligned and 96 bytes long, so every order spans exactly two cache lines. At the
+// allocator's alignment the slab started 16 bytes past a line and half the orders spanned
+// three. `cargo bench --bench matcher` shows no difference either way (realistic 15.50 vs
+// 15.70 M commands/s, within its noise); the layout is kept for being what it says.
 #[derive(Clone, Copy, Debug)]
+#[repr(align(32))]
 pub struct Order {
     /// Exchange id.
     pub id: OrderId,
@@ -81,10 +86,10 @@ pub(super) const EMPTY_ORDER: Order = Order {
     hash: Contribution::ZERO,
 };
 
-/// An order's size: a multiple of 32 bytes, so every order spans exactly two cache lines (a
-/// size such as 104 would put half of them across three).
+/// An order's size: with its 32-byte alignment, every order spans exactly two cache lines (a
+/// size such as 104 would put some across three).
 const ORDER_BYTES: usize = 96;
-const _: () = assert!(size_of::<Order>() == ORDER_BYTES);
+const _: () = assert!(size_of::<Order>() == ORDER_BYTES && align_of::<Order>() == 32);
 
 impl Order {
     /// The client id, if any.
