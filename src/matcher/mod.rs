@@ -629,10 +629,17 @@ impl Matcher {
 
     /// Whether the taker's walk would end as done before taking anything more: its quantity is
     /// filled, or its quote budget cannot buy a step at the next price the book offers.
+    #[inline(always)]
     fn taker_is_done(&self, taker: &Taker, spec: &MarketNumbers) -> bool {
         if !taker.by_quote {
             return taker.remaining == 0;
         }
+        self.quote_budget_is_spent(taker, spec)
+    }
+
+    /// Whether a taker with a quote budget cannot buy a step at the next price the book offers.
+    #[inline(never)]
+    fn quote_budget_is_spent(&self, taker: &Taker, spec: &MarketNumbers) -> bool {
         let book = &self.books[taker.place.market.0 as usize];
         match book.side(taker.place.side.opposite()).best_price() {
             Some(price) => self.taker_capacity(taker, spec, price) == Err(WalkEnd::Done),
