@@ -1,9 +1,10 @@
 //! A fixed-capacity map from `u64` keys to `u32` values, for the matcher's hot path.
 //!
-//! Hand-written because it sits on the matcher's hot path (account and client id → pool slot;
-//! order ids have their own index, `order_ids`) where `std::collections::HashMap` would rehash, grow and allocate, and
-//! its SipHash costs more than the whole lookup budget. Memory is allocated once at
-//! construction; `insert` refuses past `entries_max` instead of growing.
+//! Hand-written because it sits on the matcher's hot path (`account << 32 | client id` → pool
+//! slot; order ids have their own index, `order_ids`) and on net-out's, where
+//! `std::collections::HashMap` would rehash, grow and allocate, and its SipHash costs more than
+//! the whole lookup budget. Memory is allocated once at construction; `insert` refuses past
+//! `entries_max` instead of growing.
 //!
 //! [`FixedMap`], for any keys: linear probing from the key's Fibonacci hash over a power-of-two
 //! table at most half full, keys and values side by side in one slot, and backward-shift
@@ -20,16 +21,6 @@ struct Entry {
 
 const EMPTY_ENTRY: Entry = Entry { key: 0, value: EMPTY };
 
-/// An empty table for `entries_max` entries: a power of two, at most half full.
-fn empty_table(entries_max: usize) -> Box<[Entry]> {
-    vec![EMPTY_ENTRY; (entries_max.max(4) * 2).next_power_of_two()].into_boxed_slice()
-}
-
-/// The entries a table holds, in table order.
-fn occupied(table: &[Entry]) -> impl Iterator<Item = (u64, u32)> + '_ {
-    (table.iter()).filter(|entry| entry.value != EMPTY).map(|entry| (entry.key, entry.value))
-}
-
 /// A map of at most `entries_max` entries, allocated at construction.
 pub struct FixedMap {
     entries: Box<[Entry]>,
@@ -42,7 +33,9 @@ pub struct FixedMap {
 impl FixedMap {
     /// Allocates room for `entries_max` entries (the table is at most half full).
     pub fn with_entries_max(entries_max: usize) -> FixedMap {
-        let entries = empty_table(entries_max);
+        // A power of two, at most half full.
+        let slots = (entries_max.max(4) * 2).next_power_of_two();
+        let entries = vec![EMPTY_ENTRY; slots].into_boxed_slice();
         FixedMap {
             shift: 64 - entries.len().trailing_zeros(),
             mask: entries.len() - 1,
@@ -143,7 +136,8 @@ impl FixedMap {
 
     /// Every entry, in table order (for invariant checks and hashing, not the hot path).
     pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
-        occupied(&self.entries)
+        let occupied = self.entries.iter().filter(|entry| entry.value != EMPTY);
+        occupied.map(|entry| (entry.key, entry.value))
     }
 }
 

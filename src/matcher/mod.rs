@@ -1549,7 +1549,7 @@ fn order_contribution(order: &Order) -> Contribution {
 
 /// The hashed fields of a resting order, in `fold` order: who, what and how packed into two
 /// words, then price, quantity, placement time and the two that change on fills.
-fn order_fields(order: &Order) -> [u64; 7] {
+fn order_fields(order: &Order) -> [u64; ORDER_WORDS] {
     let identity = u64::from(order.account.0)
         | u64::from(order.market.0) << 32
         | (order.side as u64) << 48
@@ -1568,20 +1568,14 @@ fn order_fields(order: &Order) -> [u64; 7] {
     ]
 }
 
-/// What a fill changing an order's remaining and executed quote does to its fold.
+/// What a fill changing an order's remaining and executed quote does to its fold: the fold of
+/// the two changes at their `order_fields` positions (the fold is linear).
 #[inline]
 fn order_fill_fold(remaining: (u64, u64), executed_quote: (u64, u64)) -> u64 {
-    let (remaining_before, remaining_after) = remaining;
-    let (executed_before, executed_after) = executed_quote;
-    fold([
-        0,
-        0,
-        0,
-        0,
-        0,
-        remaining_after.wrapping_sub(remaining_before),
-        executed_after.wrapping_sub(executed_before),
-    ])
+    let mut changes = [0; ORDER_WORDS];
+    changes[ORDER_REMAINING_WORD] = remaining.1.wrapping_sub(remaining.0);
+    changes[ORDER_EXECUTED_QUOTE_WORD] = executed_quote.1.wrapping_sub(executed_quote.0);
+    fold(changes)
 }
 
 /// State-hash field of a balance's `available`.
@@ -1591,6 +1585,12 @@ const BALANCE_LOCKED_FIELD: usize = 1;
 
 /// State-hash field of a resting order: the fold of its fields.
 const ORDER_FIELD: usize = 0;
+/// Words in `order_fields`.
+const ORDER_WORDS: usize = 7;
+/// `order_fields` position of `remaining`.
+const ORDER_REMAINING_WORD: usize = 5;
+/// `order_fields` position of `executed_quote`.
+const ORDER_EXECUTED_QUOTE_WORD: usize = 6;
 
 /// An order's state for an event, with the given status.
 #[inline(always)]
