@@ -11,6 +11,7 @@
 //! [`Server::stop`] asks net-in to stop: it publishes `Shutdown` and closes ring A, and each stage
 //! drains its input, passes the marker on and exits; the journal syncs last.
 
+use crate::clock::StageClocks;
 use crate::config::Config;
 use crate::constants::{RING_A_SLOTS, RING_B_SLOTS, RING_C_SLOTS};
 use crate::event::{Event, EventSink};
@@ -63,6 +64,8 @@ pub struct ServerOptions {
     pub view: ViewLimits,
     /// Journal segment size.
     pub segment_bytes_max: u64,
+    /// The clocks that judge request windows: [`StageClocks::WALL`] in `serve`.
+    pub clocks: StageClocks,
 }
 
 /// Why the server did not start.
@@ -131,7 +134,8 @@ pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
     }
     std::fs::create_dir_all(&options.data_dir)
         .map_err(|error| StartError::Io(format!("{}: {error}", options.data_dir.display())))?;
-    let now_ms = crate::clock::wall_ms();
+    // The sequencer's clock: it judges the rebuilt replay cache and the restart cutoff.
+    let now_ms = (options.clocks.sequencer_us)() / 1000;
     let mut records = 0u64;
     let mut last_time_us = 0u64;
     let mut bad_record = None;
@@ -185,8 +189,9 @@ pub struct CoreOptions {
     pub admin_key: AccountKey,
     /// Benchmarks and tests only: verify parses but trusts signatures (never set by `serve`).
     pub trust_signatures: bool,
-    /// The engine clock, Unix µs: the wall clock in the server, a fixed one in determinism tests.
-    pub clock: fn() -> u64,
+    /// The clocks of verify and the sequencer: the wall clock in the server, a fixed engine
+    /// clock in determinism tests, chosen instants in window tests.
+    pub clocks: StageClocks,
 }
 
 /// The middle of the pipeline — verify ×N, sequencer, journal, matcher — running on its threads,
@@ -263,14 +268,15 @@ impl Core {
                 verifier = verifier.trusting_signatures();
             }
             let overflow = overflow.clone();
-            let work = move || crate::verify::stage::run(input, verifier, &overflow);
+            let clock = options.clocks.verify_us;
+            let work = move || crate::verify::stage::run(input, verifier, &overflow, clock);
             threads.push(spawn_stage(&format!("verify-{index}"), pin(), work)?);
         }
 
         // 5. sequencer.
         let input = ring_a.consumer(sequencer_id);
         let output = BatchPublisher::new(ring_b.producer());
-        let clock = options.clock;
+        let clock = options.clocks.sequencer_us;
         let work = move || crate::sequencer::stage::run(input, output, sequencer, clock);
         threads.push(spawn_stage("sequencer", pin(), work)?);
 
@@ -316,7 +322,6 @@ impl CoreThreads {
     }
 }
 
-/// The wait strategy for `options` on this machine.
 /// Starts one stage's thread: named, pinned to `core` if given, its heap allocations counted.
 fn spawn_stage<T: Send + 'static>(
     name: &str,
@@ -333,6 +338,7 @@ fn spawn_stage<T: Send + 'static>(
         .map_err(|error| StartError::Io(format!("spawn {name}: {error}")))
 }
 
+/// The wait strategy for `options` on this machine.
 fn resolve_wait(options: &ServerOptions) -> WaitStrategy {
     let online = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = FIXED_THREADS + options.verify_threads.max(1);
@@ -412,7 +418,7 @@ impl Server {
             durability: options.durability,
             admin_key: options.admin_key,
             trust_signatures: false,
-            clock: crate::clock::wall_us,
+            clocks: options.clocks,
         };
         let notify: Arc<dyn Notify> = net_out_waker.clone();
         let (core, view) = Core::start(core_options, recovered, Some(notify), &mut pin)?;

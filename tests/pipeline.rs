@@ -11,6 +11,7 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::TestDir;
+use ringex::clock::StageClocks;
 use ringex::config::Config;
 use ringex::harness::{Collected, Harness};
 use ringex::journal::stage::Durability;
@@ -147,7 +148,8 @@ fn core_options(verify_threads: usize, wait: WaitStrategy, durability: Durabilit
         durability,
         admin_key: ringex::verify::dev_admin_key(),
         trust_signatures: true,
-        clock: fixed_clock,
+        // Requests are stamped with the wall clock; the engine time is fixed.
+        clocks: StageClocks { verify_us: ringex::clock::wall_us, sequencer_us: fixed_clock },
     }
 }
 

@@ -6,8 +6,17 @@
 //! or close. The matcher consumes ring B and the journal thread follows it. **Owns** the sequence
 //! counter, the engine clock, the replay cache and the per-key rate limiter — one thread, no locks.
 //!
-//! For a request whose signature verified: replay check (signed POST/DELETE, 409) and per-key rate
-//! limit (429, administrator exempt), then verify's verdict. Only state-changing commands get a
+//! For a request whose signature verified: the time window again, by the sequencer's clock (401),
+//! the replay check (signed POST/DELETE, 409) and the per-key rate limit (429, administrator
+//! exempt), then verify's verdict.
+//!
+//! **This clock decides.** verify checks the window first, with its own clock, to refuse late
+//! requests before paying for their signatures; but a request verify passed in the last
+//! millisecond of its window can reach the sequencer after it. The sequencer's clock (the engine
+//! clock: the latest reading, never decreasing) is the one that admits or refuses, and the replay
+//! cache judges expiry by the same clock, so an entry leaves the cache only when no copy of its
+//! request can be admitted any more (see `replay`). ARCHITECTURE.md lists which clock decides
+//! what. Only state-changing commands get a
 //! sequence number; queries, reads and rejections pass with the current watermark so net-out answers
 //! them no earlier than the writes before them become durable.
 //!
@@ -55,6 +64,9 @@ impl Default for SequencerLimits {
 /// The sequencer's state.
 pub struct Sequencer {
     next_sequence: u64,
+    /// The engine clock, Unix µs: the latest reading of the sequencer's clock (or the journal's
+    /// last command at start-up), never decreasing. Windows are judged by it and every command
+    /// is stamped with it.
     last_time_us: u64,
     replay: ReplayCache,
     key_limiter: RateLimiter,
@@ -100,14 +112,13 @@ impl Sequencer {
         SequenceNumber(self.next_sequence - 1)
     }
 
-    /// Restores a replay-cache entry from a journal record at start-up.
+    /// Restores a replay-cache entry from a journal record at start-up (`now_ms`: the wall clock
+    /// then). Expired ones stay out: their copies are refused as expired.
     pub fn remember(&mut self, auth: &Auth, now_ms: u64) {
-        let expires_ms = auth.timestamp_ms.saturating_add(auth.window_ms);
-        if expires_ms >= now_ms {
-            // A batch journals one record per order with the same signature: later ones are
-            // duplicates of the first, which is what they are.
-            let _ = self.replay.admit(&auth.replay_digest, expires_ms.max(1), now_ms);
-        }
+        let expires_ms = auth.timestamp_ms.saturating_add(auth.window_ms).max(1);
+        // A batch journals one record per order with the same signature: later ones are
+        // duplicates of the first, which is what they are.
+        let _ = self.replay.admit(&auth.replay_digest, expires_ms, now_ms);
     }
 
     /// Sequences one verified ring A slot at server time `now_us`, handing each ring B record to
@@ -118,7 +129,8 @@ impl Sequencer {
         now_us: u64,
         mut publish: impl FnMut(SequencedSlot),
     ) {
-        let now_ms = now_us / 1000;
+        self.last_time_us = self.last_time_us.max(now_us);
+        let now_ms = self.last_time_us / 1000;
         let mut out = SequencedSlot {
             reply: slot.reply,
             work: Work::Close,
@@ -139,27 +151,33 @@ impl Sequencer {
             Verdict::Reject(error) => out.work = Work::Reject(error),
             Verdict::Read { account, query } => out.work = Work::Read { account, query },
             Verdict::Commands { count } => {
-                self.sequence_commands(slot, count as usize, now_us, &mut out, publish);
+                self.sequence_commands(slot, count as usize, &mut out, publish);
                 return;
             }
         }
         publish(out);
     }
 
-    /// The replay check and the per-key rate limit, for requests whose signature verified.
+    /// The window, the replay check and the per-key rate limit, for requests whose signature
+    /// verified, at engine time `now_ms`.
     fn admit(&mut self, slot: &RequestSlot, now_ms: u64) -> Result<(), ApiError> {
+        use crate::api::error::ErrorKind;
         let Some(signer) = slot.signer else {
             return Ok(());
         };
+        let expires_ms = slot.auth.timestamp_ms.saturating_add(slot.auth.window_ms).max(1);
+        if now_ms > expires_ms {
+            return Err(ApiError::new(ErrorKind::RequestExpired));
+        }
         if slot.replay_checked {
-            let expires_ms = slot.auth.timestamp_ms.saturating_add(slot.auth.window_ms).max(1);
             match self.replay.admit(&slot.auth.replay_digest, expires_ms, now_ms) {
                 Ok(()) if slot.auth.timestamp_ms < self.signed_since_ms => {
-                    return Err(ApiError::new(crate::api::error::ErrorKind::RequestExpired));
+                    return Err(ApiError::new(ErrorKind::RequestExpired));
                 }
                 Ok(()) => {}
+                Err(ReplayError::Expired) => return Err(ApiError::new(ErrorKind::RequestExpired)),
                 Err(ReplayError::Duplicate) => {
-                    return Err(ApiError::new(crate::api::error::ErrorKind::DuplicateRequest));
+                    return Err(ApiError::new(ErrorKind::DuplicateRequest));
                 }
                 Err(ReplayError::Full) => {
                     return Err(ApiError::too_many_requests(REPLAY_FULL_RETRY_S));
@@ -177,11 +195,9 @@ impl Sequencer {
         &mut self,
         slot: &RequestSlot,
         count: usize,
-        now_us: u64,
         out: &mut SequencedSlot,
         mut publish: impl FnMut(SequencedSlot),
     ) {
-        self.last_time_us = self.last_time_us.max(now_us);
         let is_batch = slot.reply.route == crate::api::routes::Route::Orders
             && slot.reply.method == crate::api::routes::Method::Post;
         for (index, item) in slot.items[..count].iter().enumerate() {
@@ -223,6 +239,7 @@ mod tests {
     use crate::api::error::ErrorKind;
     use crate::api::routes::{Method, Route};
     use crate::command::{Action, OrderRef};
+    use crate::constants::CLOCK_SKEW_AHEAD_MAX_MS;
     use crate::records::ReadQuery;
     use crate::types::{AccountKey, AssetId, MarketId, OrderId};
 
@@ -333,6 +350,7 @@ mod tests {
             SequencerLimits { key_rate_per_s: 1, key_burst: 2, ..SequencerLimits::default() };
         let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
         let mut slot = signed_slot(1);
+        slot.auth.timestamp_ms = 9_000;
         slot.replay_checked = false;
         slot.items[0] = Ok(command(Action::QueryBalances));
         let verdicts: Vec<bool> = (0..3)
@@ -345,5 +363,127 @@ mod tests {
         }
         slot.signer_is_admin = true;
         assert!(matches!(run(&mut sequencer, &slot, 10_000_000)[0].work, Work::Command(_)));
+    }
+
+    /// What the sequencer made of one copy of a request.
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        Executed,
+        Expired,
+        Duplicate,
+    }
+
+    /// One signed order, as verify passed it: timestamp 1,000 ms, window 5,000 ms.
+    fn order_slot(digest: u8) -> Box<RequestSlot> {
+        let mut slot = signed_slot(1);
+        slot.items[0] =
+            Ok(command(Action::Cancel { market: MarketId(0), target: OrderRef::Id(OrderId(1)) }));
+        slot.auth.replay_digest = [digest; 32];
+        slot
+    }
+
+    fn copy_at(sequencer: &mut Sequencer, slot: &RequestSlot, sequencer_ms: u64) -> Outcome {
+        let out = run(sequencer, slot, sequencer_ms * 1000);
+        match out[0].work {
+            Work::Command(command) if command.sequence.0 != 0 => Outcome::Executed,
+            Work::Reject(error) if error == ApiError::new(ErrorKind::RequestExpired) => {
+                Outcome::Expired
+            }
+            Work::Reject(error) if error == ApiError::new(ErrorKind::DuplicateRequest) => {
+                Outcome::Duplicate
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// verify's clock read `timestamp + window` (6,000 ms), the last instant it passes; the
+    /// copies reach the sequencer at the same instant, one millisecond later, a whole window
+    /// later, and after the replay cache has swept the entry.
+    #[test]
+    fn copies_verified_at_the_end_of_their_window_run_at_most_once() {
+        let end_ms = 6_000;
+        // An early copy ran; the late ones never do.
+        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(0), 0);
+        let slot = order_slot(1);
+        assert_eq!(copy_at(&mut sequencer, &slot, 1_000), Outcome::Executed);
+        assert_eq!(copy_at(&mut sequencer, &slot, end_ms), Outcome::Duplicate);
+        assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 1), Outcome::Expired);
+        assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 1), Outcome::Expired);
+        assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 5_000), Outcome::Expired);
+        sequencer.replay.sweep(end_ms + 5_000, usize::MAX);
+        assert!(sequencer.replay.is_empty(), "the entry is swept");
+        assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 5_000), Outcome::Expired);
+        // The sequencer's clock read late but a copy's slot came from a verifier whose clock is
+        // behind: the engine clock never goes back, so it is still expired.
+        assert_eq!(copy_at(&mut sequencer, &slot, 1_000), Outcome::Expired);
+        assert_eq!(sequencer.watermark(), SequenceNumber(1));
+
+        // No early copy: the first to reach the sequencer inside the window runs, alone.
+        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(0), 0);
+        let slot = order_slot(2);
+        assert_eq!(copy_at(&mut sequencer, &slot, end_ms), Outcome::Executed);
+        assert_eq!(copy_at(&mut sequencer, &slot, end_ms), Outcome::Duplicate);
+        assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 1), Outcome::Expired);
+        assert_eq!(sequencer.watermark(), SequenceNumber(1));
+
+        // No copy inside the window at all: none runs.
+        let slot = order_slot(3);
+        assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 1), Outcome::Expired);
+        assert_eq!(sequencer.watermark(), SequenceNumber(1));
+    }
+
+    /// A copy of one of the model's requests: when verify read its clock, and how much later
+    /// (or earlier: the clocks are two readings) the sequencer read its own.
+    #[derive(Clone, Copy, Debug)]
+    struct Arrival {
+        request: usize,
+        verify_ms: u64,
+        sequencer_skew_ms: i64,
+    }
+
+    proptest::proptest! {
+        /// Random requests and windows, copies arriving in any order with verify's and the
+        /// sequencer's clocks skewed either way, a replay cache small enough to sweep and fill:
+        /// no request ever runs twice, and none runs after its window by the engine clock.
+        #[test]
+        fn no_request_is_admitted_twice_whatever_the_clocks(
+            requests in proptest::collection::vec((0u64..3_000, 1u64..2_000), 1..12),
+            arrivals in proptest::collection::vec(
+                (0usize..12, 0u64..6_000, -200i64..3_000),
+                1..300,
+            ),
+            replay_entries_max in 1usize..16,
+        ) {
+            let limits = SequencerLimits { replay_entries_max, ..SequencerLimits::default() };
+            let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
+            let mut executed = vec![0u32; requests.len()];
+            for (request, verify_ms, sequencer_skew_ms) in arrivals {
+                let arrival = Arrival { request: request % requests.len(), verify_ms, sequencer_skew_ms };
+                let (timestamp_ms, window_ms) = requests[arrival.request];
+                // verify's own check: a copy outside the window by its clock never gets here.
+                let in_window = timestamp_ms <= arrival.verify_ms + CLOCK_SKEW_AHEAD_MAX_MS
+                    && arrival.verify_ms <= timestamp_ms + window_ms;
+                if !in_window {
+                    continue;
+                }
+                let mut slot = order_slot(arrival.request as u8);
+                slot.auth.timestamp_ms = timestamp_ms;
+                slot.auth.window_ms = window_ms;
+                let sequencer_ms = arrival.verify_ms.saturating_add_signed(arrival.sequencer_skew_ms);
+                let out = run(&mut sequencer, &slot, sequencer_ms * 1000);
+                if matches!(out[0].work, Work::Command(command) if command.sequence.0 != 0) {
+                    executed[arrival.request] += 1;
+                    let engine_ms = sequencer.last_time_us / 1000;
+                    proptest::prop_assert!(
+                        engine_ms <= timestamp_ms + window_ms,
+                        "{:?} ran at {} after its window", arrival, engine_ms
+                    );
+                }
+                proptest::prop_assert!(
+                    executed[arrival.request] <= 1,
+                    "{:?} ran twice", arrival
+                );
+            }
+        }
     }
 }

@@ -2,18 +2,31 @@
 //! its time window (409 `Duplicate request`).
 //!
 //! Keyed on SHA-256 of the public key and the signing string (computed by verify), never on the
-//! signature bytes, so a second valid signature over the same string is still a duplicate. An
-//! entry lives until the request it stands for would have expired (`timestamp + window`); expired
-//! entries are swept incrementally on every insert (backward-shift deletion keeps probe runs
-//! intact) and in full before the cache declares itself full (429).
+//! signature bytes, so a second valid signature over the same string is still a duplicate. The
+//! digest covers `timestamp` and `window`, so every copy of one request carries one expiry
+//! (`timestamp + window`).
 //!
-//! Fixed capacity, preallocated; owned by the sequencer thread alone, so no lock: the sequencer
-//! sees requests in arrival order, and two copies of one request in flight are told apart here.
-//! Rebuilt from the journal at start-up (each record keeps its digest, timestamp and window).
+//! **Expired is never absent.** The cache keeps its own clock: the latest `now_ms` it was shown,
+//! so its time never goes back even when the wall clock does. A request whose expiry is behind
+//! that clock is refused as [`ReplayError::Expired`] before the table is looked at, and an entry
+//! is removed only once its expiry is behind that same clock. So once an entry is gone, every
+//! later copy of its request is refused as expired, and while any copy could still be admitted
+//! the entry is there to refuse it as a duplicate: at most one copy is ever admitted, whatever
+//! the lag between verify's window check and this one. (Issue 14: the cache used to treat an
+//! entry past its expiry as absent, so copies that verify passed just before the end of their
+//! window all ran.)
+//!
+//! Expired entries are swept incrementally on every insert (backward-shift deletion keeps probe
+//! runs intact) and in full before the cache declares itself full (429). Fixed capacity,
+//! preallocated; owned by the sequencer thread alone, so no lock: the sequencer sees requests in
+//! arrival order, and two copies of one request in flight are told apart here. Rebuilt from the
+//! journal at start-up (each record keeps its digest, timestamp and window).
 
 /// Why a request did not pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplayError {
+    /// Its window has passed by the cache's clock (401 `Request has expired`).
+    Expired,
     /// Seen inside its window.
     Duplicate,
     /// No room for another live entry.
@@ -38,6 +51,9 @@ pub struct ReplayCache {
     occupied: usize,
     entries_max: usize,
     sweep_cursor: usize,
+    /// The latest time the cache was shown, Unix ms: it decides expiry for lookups and sweeps
+    /// alike, and never goes back.
+    clock_ms: u64,
 }
 
 impl ReplayCache {
@@ -50,6 +66,7 @@ impl ReplayCache {
             occupied: 0,
             entries_max,
             sweep_cursor: 0,
+            clock_ms: 0,
         }
     }
 
@@ -74,7 +91,19 @@ impl ReplayCache {
         digest_low as usize & self.mask
     }
 
-    /// Admits a request seen at `now_ms` that expires at `expires_ms`, or says why not.
+    /// The cache's clock: the latest `now_ms` it was shown.
+    pub fn clock_ms(&self) -> u64 {
+        self.clock_ms
+    }
+
+    /// Moves the cache's clock to `now_ms` unless it is already past it; returns the clock.
+    fn advance_clock(&mut self, now_ms: u64) -> u64 {
+        self.clock_ms = self.clock_ms.max(now_ms);
+        self.clock_ms
+    }
+
+    /// Admits a request seen at `now_ms` that expires at `expires_ms` (its `timestamp + window`),
+    /// or says why not. In time iff `expires_ms` is at or after the cache's clock.
     pub fn admit(
         &mut self,
         digest: &[u8; 32],
@@ -82,20 +111,22 @@ impl ReplayCache {
         now_ms: u64,
     ) -> Result<(), ReplayError> {
         assert!(expires_ms > 0);
+        let now_ms = self.advance_clock(now_ms);
+        if expires_ms < now_ms {
+            return Err(ReplayError::Expired);
+        }
         let (low, high) = Self::split(digest);
         self.sweep(now_ms, SWEEP_PER_INSERT);
         let mut slot = self.home(low);
         loop {
-            let entry = &mut self.entries[slot];
+            let entry = &self.entries[slot];
             if entry.expires_ms == 0 {
                 break;
             }
             if entry.digest_low == low && entry.digest_high == high {
-                if entry.expires_ms >= now_ms {
-                    return Err(ReplayError::Duplicate);
-                }
-                entry.expires_ms = expires_ms;
-                return Ok(());
+                // Not swept, so not behind the clock: still inside its window.
+                debug_assert!(entry.expires_ms >= now_ms);
+                return Err(ReplayError::Duplicate);
             }
             slot = (slot + 1) & self.mask;
         }
@@ -112,8 +143,10 @@ impl ReplayCache {
         Ok(())
     }
 
-    /// Removes expired entries among the next `slots` slots.
+    /// Removes the entries among the next `slots` slots whose expiry is behind the cache's clock
+    /// (moved to `now_ms` first if that is later).
     pub fn sweep(&mut self, now_ms: u64, slots: usize) {
+        let now_ms = self.advance_clock(now_ms);
         for _ in 0..slots.min(self.entries.len()) {
             let slot = self.sweep_cursor;
             let entry = self.entries[slot];
@@ -161,9 +194,26 @@ mod tests {
         assert_eq!(cache.admit(&digest(1), 1_000, 500), Ok(()));
         assert_eq!(cache.admit(&digest(1), 1_000, 900), Err(ReplayError::Duplicate));
         assert_eq!(cache.admit(&digest(2), 1_000, 900), Ok(()));
-        // After expiry the same string is new again (it would be refused as expired anyway).
-        assert_eq!(cache.admit(&digest(1), 3_000, 1_001), Ok(()));
-        assert_eq!(cache.admit(&digest(1), 3_000, 1_002), Err(ReplayError::Duplicate));
+        // The last millisecond of the window is still inside it.
+        assert_eq!(cache.admit(&digest(1), 1_000, 1_000), Err(ReplayError::Duplicate));
+    }
+
+    #[test]
+    fn expired_is_never_absent() {
+        let mut cache = ReplayCache::with_entries_max(16);
+        assert_eq!(cache.admit(&digest(1), 1_000, 500), Ok(()));
+        // Never admitted and past its window: refused, not admitted late.
+        assert_eq!(cache.admit(&digest(3), 1_000, 1_001), Err(ReplayError::Expired));
+        // One millisecond past the window: expired, not new again.
+        assert_eq!(cache.admit(&digest(1), 1_000, 1_001), Err(ReplayError::Expired));
+        assert_eq!(cache.admit(&digest(1), 1_000, 1_002), Err(ReplayError::Expired));
+        // Swept: the entry is gone, and every copy is still refused.
+        cache.sweep(60_000, usize::MAX);
+        assert!(cache.is_empty());
+        assert_eq!(cache.admit(&digest(1), 1_000, 60_000), Err(ReplayError::Expired));
+        // A caller whose clock is behind the cache's is judged by the cache's.
+        assert_eq!(cache.admit(&digest(1), 1_000, 900), Err(ReplayError::Expired));
+        assert_eq!(cache.clock_ms(), 60_000);
     }
 
     #[test]
@@ -196,6 +246,55 @@ mod tests {
                     cache.admit(&digest(id), 1_000_000, round * 10 + 6),
                     Err(ReplayError::Duplicate)
                 );
+            }
+        }
+    }
+
+    /// A copy of one of the model's requests reaching the cache at `now_ms`.
+    #[derive(Clone, Copy, Debug)]
+    struct Arrival {
+        request: u64,
+        now_ms: u64,
+    }
+
+    fn copies() -> impl proptest::strategy::Strategy<Value = Vec<Arrival>> {
+        use proptest::prelude::*;
+        // Twelve requests, arrival times that wander and jump back, a cache that fills.
+        proptest::collection::vec(
+            (0u64..12, 0u64..4_000).prop_map(|(request, now_ms)| Arrival { request, now_ms }),
+            1..400,
+        )
+    }
+
+    proptest::proptest! {
+        /// The cache against a plain model: a copy is expired iff its expiry is behind the
+        /// latest time seen, a duplicate iff its request was admitted before, full iff the
+        /// live entries fill the cache; so no request is ever admitted twice.
+        #[test]
+        fn matches_a_model_and_never_admits_twice(copies in copies(), entries_max in 1usize..8) {
+            let mut cache = ReplayCache::with_entries_max(entries_max);
+            let expiry = |request: u64| 500 + request * 250;
+            let mut admitted = std::collections::BTreeSet::new();
+            let mut clock_ms = 0;
+            for copy in copies {
+                clock_ms = u64::max(clock_ms, copy.now_ms);
+                let expires_ms = expiry(copy.request);
+                let live = admitted.iter().filter(|&&request| expiry(request) >= clock_ms).count();
+                let expected = if expires_ms < clock_ms {
+                    Err(ReplayError::Expired)
+                } else if admitted.contains(&copy.request) {
+                    Err(ReplayError::Duplicate)
+                } else if live >= entries_max {
+                    Err(ReplayError::Full)
+                } else {
+                    Ok(())
+                };
+                let got = cache.admit(&digest(copy.request), expires_ms, copy.now_ms);
+                proptest::prop_assert_eq!(got, expected, "{:?} at clock {}", copy, clock_ms);
+                if got.is_ok() {
+                    proptest::prop_assert!(admitted.insert(copy.request), "admitted twice");
+                }
+                proptest::prop_assert!(cache.len() <= entries_max);
             }
         }
     }

@@ -1,7 +1,6 @@
 //! A verify thread: its share of ring A, verdicts written in place.
 
 use super::{SlotAccess, Verifier};
-use crate::clock;
 use crate::net::overflow::OverflowPool;
 use crate::records::RequestSlot;
 use crate::ring::Consumer;
@@ -21,15 +20,21 @@ impl SlotAccess for OwnedSlots<'_> {
     }
 }
 
-/// Runs a verify thread until ring A closes.
-pub fn run(mut input: Consumer<RequestSlot>, mut verifier: Verifier, overflow: &OverflowPool) {
+/// Runs a verify thread until ring A closes. `clock_us` gives Unix µs (the wall clock, but for
+/// tests that place a request at an exact instant of its window).
+pub fn run(
+    mut input: Consumer<RequestSlot>,
+    mut verifier: Verifier,
+    overflow: &OverflowPool,
+    clock_us: fn() -> u64,
+) {
     let mut owned: Vec<u64> = Vec::with_capacity(crate::constants::RING_A_SLOTS);
     let mut next = 0u64;
     while let Some(available_end) = input.wait_for(next) {
         owned.clear();
         owned.extend((next..available_end).filter(|&sequence| input.owns(sequence)));
         if !owned.is_empty() {
-            let now_ms = clock::wall_ms();
+            let now_ms = clock_us() / 1000;
             let mut slots = OwnedSlots { consumer: &mut input, sequences: &owned };
             verifier.verify(&mut slots, overflow, now_ms);
         }
