@@ -6,8 +6,8 @@
 //! Not used by `serve`. Requests are raw HTTP bytes, framed by [`crate::net::http::frame`] and
 //! copied by [`crate::net::copy_request`], the functions net-in uses.
 
+use crate::durability::{Durability, DurabilityGate};
 use crate::event::Event;
-use crate::journal::stage::{Durability, DurabilityGate};
 use crate::matcher::Matcher;
 use crate::net::http::{Framed, frame, header_slots};
 use crate::net::{copy_request, route_of};
@@ -163,7 +163,7 @@ pub struct Harness {
     ring_a: Producer<RequestSlot>,
     threads: CoreThreads,
     consumer: JoinHandle<Collected>,
-    durable: Option<std::sync::Arc<crate::journal::stage::Durable>>,
+    durable: Option<std::sync::Arc<crate::durability::Durable>>,
 }
 
 impl Harness {

@@ -6,16 +6,23 @@
 //! A request travels through pinned stage threads linked by preallocated rings; the modules are
 //! named for the stages and read in pipeline order:
 //!
-//! 1. `net` (net-in): mio event loop, HTTP/1.1 and WebSocket framing → ring A.
-//! 2. `verify`: parse into a fixed command, check window and ED25519 signature.
-//! 3. `sequencer`: stamp the global sequence number; [`journal`] makes it durable.
+//! 1. [`net`] (net-in): mio event loop, HTTP/1.1 framing → ring A.
+//! 2. [`verify`]: parse into a fixed command, check the window and the ED25519 signature.
+//! 3. [`sequencer`]: the window again by the engine clock, replay and per-key limits, the global
+//!    sequence number → ring B.
 //! 4. [`matcher`]: clear, match, settle, one [`command::Command`] at a time →
-//!    [`event::Event`]s on ring C.
-//! 5. `netout`: HTTP responses and WebSocket fan-out.
+//!    [`event::Event`]s on ring C; [`journal`] follows it on ring B and makes applied commands
+//!    durable.
+//! 5. [`netout`]: HTTP answers, held until the journal covers them.
 //!
-//! Shared vocabulary: [`types`] (newtypes), [`money`] (exact decimals), [`config`] (assets,
-//! markets, limits), [`command`] and [`event`] (the fixed-size records on the rings), and
-//! [`ring`] (the ring buffers between the stages, their wait strategies and thread pinning).
+//! [`pipeline`] wires the rings and threads in that order.
+//!
+//! No stage imports another. What two stages share is a neutral module: [`records`] (the ring
+//! slots), [`command`] and [`event`] (the fixed-size records they carry), [`connections`]
+//! (sockets shared by net-in and net-out), [`overflow`] (large requests, net-in → verify),
+//! [`durability`] (journal → net-out), [`clock`], [`rate_limit`] and [`api`] (errors and routes).
+//! Vocabulary: [`types`] (newtypes), [`money`] (exact decimals), [`config`] (assets, markets,
+//! limits), [`constants`], and [`ring`] (the ring buffers, their wait strategies and pinning).
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
@@ -25,7 +32,9 @@ pub mod cache;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod connections;
 pub mod constants;
+pub mod durability;
 pub mod event;
 pub mod harness;
 pub mod journal;
@@ -33,6 +42,7 @@ pub mod matcher;
 pub mod money;
 pub mod net;
 pub mod netout;
+pub mod overflow;
 pub mod pipeline;
 pub mod rate_limit;
 pub mod records;

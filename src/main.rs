@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, Subcommand};
 use ringex::alloc::RingexAllocator;
 use ringex::config::Config;
-use ringex::journal::stage::Durability;
+use ringex::durability::Durability;
 use ringex::net::stage::NetInOptions;
 use ringex::netout::view::ViewLimits;
 use ringex::pipeline::{Server, ServerOptions, recover};

@@ -13,22 +13,22 @@
 
 use crate::clock::StageClocks;
 use crate::config::Config;
+use crate::connections::{ConnectionTable, Handback};
 use crate::constants::{RING_A_SLOTS, RING_B_SLOTS, RING_C_SLOTS};
+use crate::durability::{Durability, DurabilityGate, Durable};
 use crate::event::{Event, EventSink};
-use crate::journal::stage::{Durability, DurabilityGate, Durable};
 use crate::journal::{self, JournalWriter, WriterOptions};
 use crate::matcher::Matcher;
-use crate::net::overflow::OverflowPool;
-use crate::net::shared::{ConnectionTable, Links};
 use crate::net::stage::{NET_IN_LISTENER, NET_IN_WAKER, NetIn, NetInOptions};
 use crate::netout::stage::{NET_OUT_WAKER, NetOut};
 use crate::netout::view::{View, ViewLimits};
+use crate::overflow::OverflowPool;
 use crate::records::{Outcome, OutputSlot, RequestSlot, SequencedSlot};
 use crate::ring::{
     Access, BatchPublisher, Consumer, Notify, Producer, RingBuilder, WaitMode, WaitStrategy,
     pin_current_thread,
 };
-use crate::sequencer::{Sequencer, SequencerLimits, record};
+use crate::sequencer::{Sequencer, SequencerLimits};
 use crate::types::{AccountKey, SequenceNumber};
 use crate::verify::Verifier;
 use std::net::SocketAddr;
@@ -140,7 +140,7 @@ pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
     let mut last_time_us = 0u64;
     let mut bad_record = None;
     let recovered = journal::recover_with(&options.data_dir, |record_number, payload| {
-        let decoded = record::decode(payload).ok().filter(|(command, _, _)| {
+        let decoded = journal::payload::decode(payload).ok().filter(|(command, _, _)| {
             command.sequence > matcher.last_sequence() && !command.action.is_query()
         });
         let Some((command, auth, extras)) = decoded else {
@@ -404,7 +404,8 @@ impl Server {
             .register(&mut listener, NET_IN_LISTENER, mio::Interest::READABLE)
             .map_err(io("listen"))?;
         let connections = Arc::new(ConnectionTable::new(options.net_in.connections_max));
-        let links = Arc::new(Links::new(options.net_in.connections_max, net_in_waker.clone()));
+        let handback =
+            Arc::new(Handback::new(options.net_in.connections_max, net_in_waker.clone()));
         let shutdown = Arc::new(AtomicBool::new(false));
 
         // 2. net-in: its thread comes first in pipeline order (and in pinning).
@@ -430,7 +431,7 @@ impl Server {
             output: ring_a,
             overflow,
             connections: connections.clone(),
-            links: links.clone(),
+            handback: handback.clone(),
             shutdown: shutdown.clone(),
             options: options.net_in,
             admin_api_key: {
@@ -451,7 +452,7 @@ impl Server {
             view,
             poll: net_out_poll,
             connections,
-            links,
+            handback,
             gate: DurabilityGate::new(durable.clone(), options.durability == Durability::Sync),
             wait,
         };

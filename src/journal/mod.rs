@@ -1,10 +1,13 @@
-//! The journal: an append-only, checksummed, hash-chained log of every sequenced command, so that
-//! no acknowledged command is ever lost.
+//! The journal: an append-only, checksummed, hash-chained log of every command the matcher
+//! applied, so that no acknowledged command is ever lost.
 //!
 //! # Contract
 //!
-//! - **Input**: ring B, the sequencer's output: one record per state-changing command, sequence
-//!   numbers from 1, contiguous. The payload is opaque bytes (≤ [`PAYLOAD_SIZE_MAX`]).
+//! - **Input**: ring B behind the matcher: one record per command the matcher *applied* (a
+//!   rejected command leaves nothing, so its global sequence number has no record). Records are
+//!   numbered by the journal itself, from 1, contiguous; each payload ([`payload`]: the command
+//!   with its global sequence number, its signature data and its extras) is opaque bytes here
+//!   (≤ [`PAYLOAD_SIZE_MAX`]).
 //! - **Output**: the durable sequence: acknowledgements for a command are released only once
 //!   [`JournalWriter::durable_sequence`] covers it.
 //! - **Thread**: the journal thread owns the [`JournalWriter`]; nothing here is shared or locked
@@ -126,6 +129,7 @@
 //! anything; the only bytes it ever removes are a torn tail as defined above.
 
 mod format;
+pub mod payload;
 mod recovery;
 pub mod stage;
 mod writer;

@@ -1,10 +1,15 @@
 //! net-in: the listening socket, every connection's reads, HTTP/1.1 framing → ring A.
 //!
-//! (The event loop lands with the pipeline; below are its leaves.)
+//! - [`stage`]: the event loop (mio, edge-triggered): accepts, reads, frames, applies the per-IP
+//!   limit and publishes one ring A slot per request;
+//! - [`http`]: HTTP/1.1 framing over a connection's buffer, without allocating;
+//! - below: the route lookup and the copy of a framed request into its slot.
+//!
+//! What net-in shares with other stages lives beside `records.rs`: the connection table and the
+//! hand-back queue from net-out (`crate::connections`), the overflow buffers verify reads
+//! (`crate::overflow`).
 
 pub mod http;
-pub mod overflow;
-pub mod shared;
 pub mod stage;
 
 use crate::api::error::{ApiError, ErrorKind};

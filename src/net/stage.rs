@@ -33,12 +33,12 @@
 //! serves every close; a peer already known gone (end of stream or error) is closed at once.
 
 use super::http::{Framed, frame, header_slots};
-use super::overflow::OverflowPool;
-use super::shared::{ConnectionTable, Links};
 use super::{copy_request, fits_inline, route_of};
 use crate::api::error::{ApiError, ErrorKind};
 use crate::clock;
+use crate::connections::{ConnectionTable, Handback};
 use crate::constants::{REQUEST_BODY_MAX, REQUEST_HEADERS_BYTES_MAX, REQUEST_TARGET_MAX};
+use crate::overflow::OverflowPool;
 use crate::rate_limit::RateLimiter;
 use crate::records::{ConnectionToken, RequestKind, RequestSlot};
 use crate::ring::Producer;
@@ -152,7 +152,7 @@ pub struct NetIn {
     /// Socket descriptors by connection slot, shared with net-out.
     pub connections: Arc<ConnectionTable>,
     /// The way back from net-out.
-    pub links: Arc<Links>,
+    pub handback: Arc<Handback>,
     /// Set to stop the server.
     pub shutdown: Arc<AtomicBool>,
     /// Tunables.
@@ -230,7 +230,7 @@ impl NetIn {
                     token => self.read(&mut state, token.0 as u32),
                 }
             }
-            self.handle_links(&mut state);
+            self.handle_handback(&mut state);
             self.retry_backlog(&mut state);
             let now_ms = clock::wall_ms();
             if now_ms >= next_timer_ms {
@@ -525,14 +525,14 @@ impl NetIn {
     }
 
     /// net-out's releases (close and reuse) and aborts (stop reading).
-    fn handle_links(&mut self, state: &mut State) {
-        while let Some(token) = self.links.aborted.pop() {
+    fn handle_handback(&mut self, state: &mut State) {
+        while let Some(token) = self.handback.aborted.pop() {
             let connection = &state.connections[token.index as usize];
             if connection.generation == token.generation {
                 self.stop_reading(state, token.index);
             }
         }
-        while let Some(token) = self.links.released.pop() {
+        while let Some(token) = self.handback.released.pop() {
             let connection = &mut state.connections[token.index as usize];
             assert_eq!(connection.generation, token.generation, "a connection is released once");
             assert_eq!(connection.phase, Phase::Closing, "released only after Closed");

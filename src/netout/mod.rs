@@ -1,6 +1,7 @@
-//! net-out: answers every request and (later) fans events out to WebSocket subscribers.
+//! net-out: answers every request, no earlier than the journal covers it.
 //!
-//! The stage loop lands with the pipeline; the pieces below are its leaves:
+//! - [`stage`]: the stage loop: reads ring C behind the durability gate, renders each answer into
+//!   its connection's outbox and writes it; hands finished connections back to net-in;
 //! - [`view`]: the read-side view, rebuilt from the matcher's events alone;
 //! - [`render`]: the JSON body of every answer, written with [`json`] into reused buffers;
 //! - [`calendar`]: UTC dates for ISO timestamps and kline buckets.

@@ -15,9 +15,9 @@ use super::render::{self, CommandAnswer, ContentType};
 use super::view::View;
 use crate::api::error::ApiError;
 use crate::clock;
+use crate::connections::{ConnectionTable, Handback};
+use crate::durability::DurabilityGate;
 use crate::event::Event;
-use crate::journal::stage::DurabilityGate;
-use crate::net::shared::{ConnectionTable, Links};
 use crate::records::{ConnectionToken, Extras, Outcome, Output, OutputSlot, Reply};
 use crate::ring::{Consumer, ExternalWait, WaitStrategy};
 use crate::types::SequenceNumber;
@@ -87,7 +87,7 @@ pub struct NetOut {
     /// Socket descriptors by connection slot.
     pub connections: Arc<ConnectionTable>,
     /// The way back to net-in.
-    pub links: Arc<Links>,
+    pub handback: Arc<Handback>,
     /// The journal's durable sequence and whether answers wait for it (`sync`).
     pub gate: DurabilityGate,
     /// How ring waits behave (busy-spin polls with a zero timeout).
@@ -409,7 +409,7 @@ impl NetOut {
             // SAFETY: shutting down the write side of an open socket we may write to.
             unsafe { libc::shutdown(outbox.descriptor, libc::SHUT_WR) };
             outbox.active = false;
-            self.links.release(ConnectionToken { index, generation: outbox.generation });
+            self.handback.release(ConnectionToken { index, generation: outbox.generation });
         }
     }
 
@@ -422,7 +422,7 @@ impl NetOut {
         outbox.dead = true;
         outbox.buffer.clear();
         outbox.sent = 0;
-        self.links.abort(token);
+        self.handback.abort(token);
     }
 
     /// After `Shutdown`: finish sending what can be sent (bounded), then stop.

@@ -23,7 +23,6 @@
 //! Invariants: sequence numbers are contiguous from 1; engine time never decreases; nothing here
 //! allocates, blocks or does I/O.
 
-pub mod record;
 pub mod replay;
 pub mod stage;
 

@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::constants::{
     BATCH_ORDERS_MAX, CLOCK_SKEW_AHEAD_MAX_MS, WINDOW_DEFAULT_MS, WINDOW_MAX_MS,
 };
-use crate::net::overflow::OverflowPool;
+use crate::overflow::OverflowPool;
 use crate::records::{
     Auth, AuthHeaders, BatchItem, Extras, NO_OVERFLOW, RequestKind, RequestSlot, Verdict,
 };
@@ -196,7 +196,7 @@ impl Verifier {
             signatures: SignatureVerifier::from_os_entropy(),
             query: DecodedQuery::default(),
             messages: Vec::with_capacity(
-                MESSAGES_BYTES_MAX + crate::net::overflow::OVERFLOW_BUFFER_BYTES,
+                MESSAGES_BYTES_MAX + crate::overflow::OVERFLOW_BUFFER_BYTES,
             ),
             pending: Vec::with_capacity(SIGNATURE_BATCH_MAX),
             trust_signatures: false,

@@ -1,7 +1,7 @@
 //! A verify thread: its share of ring A, verdicts written in place.
 
 use super::{SlotAccess, Verifier};
-use crate::net::overflow::OverflowPool;
+use crate::overflow::OverflowPool;
 use crate::records::RequestSlot;
 use crate::ring::Consumer;
 

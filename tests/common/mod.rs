@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ringex::config::Config;
-use ringex::journal::stage::Durability;
+use ringex::durability::Durability;
 use ringex::matcher::Matcher;
 use ringex::net::stage::NetInOptions;
 use ringex::netout::view::ViewLimits;

@@ -7,9 +7,9 @@
 //!   first request (ring A's release/acquire chain carries the store to net-out);
 //! - when net-in is done reading a connection it publishes a `Closed` record behind its last
 //!   request; net-out answers everything before it, flushes, and hands the connection back
-//!   through [`Links::released`]; only then does net-in close the descriptor and reuse the slot;
+//!   through [`Handback::released`]; only then does net-in close the descriptor and reuse the slot;
 //! - net-out asks net-in to stop reading a connection it gave up on (peer gone, slow consumer)
-//!   through [`Links::aborted`].
+//!   through [`Handback::aborted`].
 
 use crate::records::ConnectionToken;
 use crossbeam::queue::ArrayQueue;
@@ -50,7 +50,7 @@ impl ConnectionTable {
 }
 
 /// The two queues from net-out back to net-in, and net-in's waker.
-pub struct Links {
+pub struct Handback {
     /// Connections net-out has finished with: net-in may close and reuse them.
     pub released: ArrayQueue<ConnectionToken>,
     /// Connections net-out gave up on: net-in stops reading them and publishes `Closed`.
@@ -59,10 +59,10 @@ pub struct Links {
     pub net_in_waker: Arc<mio::Waker>,
 }
 
-impl Links {
+impl Handback {
     /// Queues sized for every connection at once (so pushes never fail).
-    pub fn new(connections_max: usize, net_in_waker: Arc<mio::Waker>) -> Links {
-        Links {
+    pub fn new(connections_max: usize, net_in_waker: Arc<mio::Waker>) -> Handback {
+        Handback {
             released: ArrayQueue::new(connections_max.max(1)),
             aborted: ArrayQueue::new(connections_max.max(1)),
             net_in_waker,
