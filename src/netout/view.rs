@@ -76,7 +76,7 @@ impl Default for ViewLimits {
 
 /// One price level of the read-side book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Level {
+pub struct DepthLevel {
     /// Price.
     pub price: PriceTicks,
     /// Total resting quantity (zero in a depth update: the level is gone).
@@ -182,9 +182,9 @@ pub struct DepthUpdate<'a> {
     /// Engine time of the command, Unix µs.
     pub time_us: u64,
     /// Changed bid levels, ascending by price.
-    pub bids: &'a [Level],
+    pub bids: &'a [DepthLevel],
     /// Changed ask levels, ascending by price.
-    pub asks: &'a [Level],
+    pub asks: &'a [DepthLevel],
 }
 
 /// One side of one order fill, as the fill history shows it.
@@ -486,14 +486,14 @@ impl<T: Copy> History<T> {
 
 /// One side of the read-side book, sorted so that the best level is last (bids ascending by
 /// price, asks descending): the busy top of the book sits at the end of the array.
-struct BookSide {
+struct DepthSide {
     side: Side,
-    levels: Vec<Level>,
+    levels: Vec<DepthLevel>,
 }
 
-impl BookSide {
-    fn new(side: Side, levels_max: u32) -> BookSide {
-        BookSide { side, levels: Vec::with_capacity(levels_max as usize) }
+impl DepthSide {
+    fn new(side: Side, levels_max: u32) -> DepthSide {
+        DepthSide { side, levels: Vec::with_capacity(levels_max as usize) }
     }
 
     fn key(&self, price: PriceTicks) -> u64 {
@@ -522,7 +522,7 @@ impl BookSide {
             Ok(index) => self.levels[index].quantity.0 += quantity.0,
             Err(index) => {
                 assert!(self.levels.len() < self.levels.capacity(), "more levels than the matcher");
-                self.levels.insert(index, Level { price, quantity });
+                self.levels.insert(index, DepthLevel { price, quantity });
             }
         }
     }
@@ -644,8 +644,8 @@ const MINUTE_BUCKETS: usize = 31 * 1_440; // 31 days
 const HOUR_BUCKETS: usize = 732 * 24; // 732 days
 
 struct MarketView {
-    bids: BookSide,
-    asks: BookSide,
+    bids: DepthSide,
+    asks: DepthSide,
     /// API.md §10(a): +1 per accepted order operation; 0 before any.
     update_id: u64,
     trades: TradeRing,
@@ -658,8 +658,8 @@ struct MarketView {
 impl MarketView {
     fn new(levels_max: u32, trades_max: u32) -> MarketView {
         MarketView {
-            bids: BookSide::new(Side::Bid, levels_max),
-            asks: BookSide::new(Side::Ask, levels_max),
+            bids: DepthSide::new(Side::Bid, levels_max),
+            asks: DepthSide::new(Side::Ask, levels_max),
             update_id: 0,
             trades: TradeRing::new(trades_max),
             seconds: CandleRing::new(1, SECOND_BUCKETS),
@@ -669,14 +669,14 @@ impl MarketView {
         }
     }
 
-    fn side_mut(&mut self, side: Side) -> &mut BookSide {
+    fn side_mut(&mut self, side: Side) -> &mut DepthSide {
         match side {
             Side::Bid => &mut self.bids,
             Side::Ask => &mut self.asks,
         }
     }
 
-    fn side(&self, side: Side) -> &BookSide {
+    fn side(&self, side: Side) -> &DepthSide {
         match side {
             Side::Bid => &self.bids,
             Side::Ask => &self.asks,
@@ -727,8 +727,8 @@ struct CommandScratch {
     /// The user withdrawal record the command created.
     withdrawal: Option<u64>,
     /// Changed bid and ask prices; quantities are filled in at `finish`.
-    changed_bids: Vec<Level>,
-    changed_asks: Vec<Level>,
+    changed_bids: Vec<DepthLevel>,
+    changed_asks: Vec<DepthLevel>,
 }
 
 /// net-out's read-side view. See the module documentation.
@@ -975,7 +975,7 @@ impl View {
             compact(changed);
         }
         assert!(changed.len() < changed.capacity(), "more changed levels than levels");
-        changed.push(Level { price, quantity: QuantitySteps(0) });
+        changed.push(DepthLevel { price, quantity: QuantitySteps(0) });
     }
 
     /// Sorts and dedups the changed levels and fills in their quantities after the command.
@@ -1015,13 +1015,13 @@ impl View {
 
     /// The `limit` best levels of one side, **worst first**: ascending by price for bids,
     /// descending for asks (iterate asks in reverse for ascending order).
-    pub fn best_levels(&self, market: MarketId, side: Side, limit: usize) -> &[Level] {
+    pub fn best_levels(&self, market: MarketId, side: Side, limit: usize) -> &[DepthLevel] {
         let levels = &self.markets[market.0 as usize].side(side).levels;
         &levels[levels.len().saturating_sub(limit)..]
     }
 
     /// The best bid and ask.
-    pub fn best_bid_ask(&self, market: MarketId) -> (Option<Level>, Option<Level>) {
+    pub fn best_bid_ask(&self, market: MarketId) -> (Option<DepthLevel>, Option<DepthLevel>) {
         let view = &self.markets[market.0 as usize];
         (view.bids.levels.last().copied(), view.asks.levels.last().copied())
     }
@@ -1187,7 +1187,7 @@ pub fn settled(record: OrderRecord) -> OrderRecord {
 }
 
 /// Sorts levels by price and drops repeated prices, in place.
-fn compact(levels: &mut Vec<Level>) {
+fn compact(levels: &mut Vec<DepthLevel>) {
     levels.sort_unstable_by_key(|level| level.price);
     levels.dedup_by_key(|level| level.price);
 }
