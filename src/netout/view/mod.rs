@@ -27,18 +27,46 @@
 //! **Never**: allocates in `apply` or `finish` once built (every buffer is sized up front and
 //! rings overwrite their oldest entry), blocks, or reads the clock.
 //!
+//! **Layout**: one file per read model, each opening with its bounds and invariants:
+//! - `accounts.rs`: the account table (key → account index);
+//! - `history.rs`: the per-account history rings and their records;
+//! - `depth.rs`: the read-side book per side, its levels and the depth update;
+//! - `trades.rs`: the recent-trade ring;
+//! - `candles.rs`: the candle rings and the kline buckets;
+//! - `markets.rs`: one market's book sides, trades and candles side by side, and the ticker.
+//!
+//! This file holds the [`View`] itself: its limits, the event handlers that write every read
+//! model, the command in progress, and the queries.
+//!
 //! Architecture Invariant: the view is a pure function of the event stream and the extras of the
 //! requests that produced it.
+
+mod accounts;
+mod candles;
+mod depth;
+mod history;
+mod markets;
+mod trades;
+
+pub use candles::{Kline, Ohlcv};
+pub use depth::{DepthLevel, DepthUpdate};
+pub use history::{DepositRecord, FillRecord, OrderRecord, WithdrawalRecord};
+pub use markets::Ticker;
+pub use trades::Trade;
 
 use crate::config::Config;
 use crate::event::{Event, EventKind, Fill, OrderState, Transfer, TransferKind};
 use crate::matcher::FixedMap;
-use crate::netout::calendar::{month_start_s, next_month_start_s, week_start_s};
 use crate::records::{Extras, HistoryFilter, KlineInterval, Outcome, TickerWindow};
 use crate::types::{
-    AccountIndex, AccountKey, AssetId, ClientId, ExpiryReason, MarketId, OrderId, OrderStatus,
-    OrderType, PriceTicks, QuantitySteps, SequenceNumber, Side, TimeInForce,
+    AccountIndex, AccountKey, ExpiryReason, MarketId, OrderStatus, OrderType, PriceTicks,
+    QuantitySteps, SequenceNumber, Side, TimeInForce,
 };
+use accounts::AccountTable;
+use candles::{bucket_end_s, bucket_start_s};
+use depth::compact;
+use history::History;
+use markets::MarketView;
 use std::sync::Arc;
 
 /// Sizes of the view's history rings. Each ring drops its oldest record when full.
@@ -73,646 +101,6 @@ impl Default for ViewLimits {
         }
     }
 }
-
-/// One price level of the read-side book.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DepthLevel {
-    /// Price.
-    pub price: PriceTicks,
-    /// Total resting quantity (zero in a depth update: the level is gone).
-    pub quantity: QuantitySteps,
-}
-
-/// One public trade.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Trade {
-    /// Trade id, per market from 1.
-    pub id: u64,
-    /// Price (the maker's).
-    pub price: PriceTicks,
-    /// Base traded.
-    pub quantity: QuantitySteps,
-    /// Quote traded, in quote units.
-    pub quote: u64,
-    /// Engine time, Unix µs.
-    pub time_us: u64,
-    /// Whether the buyer's order was resting.
-    pub is_buyer_maker: bool,
-}
-
-/// Open, high, low, close, volumes and trade count of some span of trades.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ohlcv {
-    /// First trade's price.
-    pub open: PriceTicks,
-    /// Highest price.
-    pub high: PriceTicks,
-    /// Lowest price.
-    pub low: PriceTicks,
-    /// Last trade's price.
-    pub close: PriceTicks,
-    /// Base volume in steps (saturating).
-    pub volume: QuantitySteps,
-    /// Quote volume in quote units (saturating).
-    pub quote: u64,
-    /// Trades.
-    pub trades: u64,
-}
-
-impl Ohlcv {
-    fn of_trade(price: PriceTicks, quantity: QuantitySteps, quote: u64) -> Ohlcv {
-        Ohlcv {
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-            volume: quantity,
-            quote,
-            trades: 1,
-        }
-    }
-
-    /// Folds a later span into this one.
-    fn merge(&mut self, later: &Ohlcv) {
-        self.high = self.high.max(later.high);
-        self.low = self.low.min(later.low);
-        self.close = later.close;
-        self.volume = QuantitySteps(self.volume.0.saturating_add(later.volume.0));
-        self.quote = self.quote.saturating_add(later.quote);
-        self.trades += later.trades;
-    }
-
-    fn merge_into(slot: &mut Option<Ohlcv>, later: &Ohlcv) {
-        match slot {
-            Some(stats) => stats.merge(later),
-            None => *slot = Some(*later),
-        }
-    }
-}
-
-/// One kline bucket with trades.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Kline {
-    /// Bucket start, Unix s.
-    pub start_s: u64,
-    /// Bucket end (exclusive), Unix s.
-    pub end_s: u64,
-    /// The bucket's trades.
-    pub stats: Ohlcv,
-}
-
-/// A rolling ticker window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ticker {
-    /// The window's trades, `None` when it had none.
-    pub window: Option<Ohlcv>,
-    /// The market's last traded price ever, `None` before the first trade.
-    pub last_price: Option<PriceTicks>,
-}
-
-/// The book levels one command changed, with absolute quantities (zero: the level is gone).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DepthUpdate<'a> {
-    /// The market.
-    pub market: MarketId,
-    /// First update id covered (`U`); equals `last_update_id`: one command is one update.
-    pub first_update_id: u64,
-    /// Last update id covered (`u`).
-    pub last_update_id: u64,
-    /// Engine time of the command, Unix µs.
-    pub time_us: u64,
-    /// Changed bid levels, ascending by price.
-    pub bids: &'a [DepthLevel],
-    /// Changed ask levels, ascending by price.
-    pub asks: &'a [DepthLevel],
-}
-
-/// One side of one order fill, as the fill history shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FillRecord {
-    /// Trade id.
-    pub trade_id: u64,
-    /// This side's order.
-    pub order_id: OrderId,
-    /// Its client id.
-    pub client_id: Option<ClientId>,
-    /// Market.
-    pub market: MarketId,
-    /// This side's order side.
-    pub side: Side,
-    /// Whether this side rested.
-    pub is_maker: bool,
-    /// The asset the fee is in.
-    pub fee_asset: AssetId,
-    /// Price.
-    pub price: PriceTicks,
-    /// Base traded.
-    pub quantity: QuantitySteps,
-    /// Fee units.
-    pub fee: u64,
-    /// Engine time, Unix µs.
-    pub time_us: u64,
-}
-
-/// An order's latest state, as the order history shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OrderRecord {
-    /// The state after the order's last event.
-    pub state: OrderState,
-    /// Why it expired, when it did.
-    pub expiry: Option<ExpiryReason>,
-}
-
-/// A deposit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DepositRecord {
-    /// Deposit id, from 1.
-    pub id: u32,
-    /// Asset.
-    pub asset: AssetId,
-    /// Units credited.
-    pub amount: u64,
-    /// Engine time, Unix µs.
-    pub time_us: u64,
-}
-
-/// A withdrawal, the user's own or the administrator's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WithdrawalRecord {
-    /// Withdrawal id, from 1.
-    pub id: u32,
-    /// Asset.
-    pub asset: AssetId,
-    /// Units sent out.
-    pub amount: u64,
-    /// Fee units paid on top.
-    pub fee: u64,
-    /// An administrator withdrawal (`blockchain:"Internal"`, `isInternal:true`).
-    pub internal: bool,
-    /// Engine time, Unix µs.
-    pub time_us: u64,
-    /// The user's `address` and `clientId`.
-    pub extras: Extras,
-}
-
-impl DepositRecord {
-    /// The record of a deposit `Transfer` at engine time `time_us`.
-    pub fn of(transfer: &Transfer, time_us: u64) -> DepositRecord {
-        DepositRecord { id: transfer.id, asset: transfer.asset, amount: transfer.amount, time_us }
-    }
-}
-
-impl WithdrawalRecord {
-    /// The record of a withdrawal `Transfer` at engine time `time_us`, with the request's
-    /// `extras` (address, client id).
-    pub fn of(transfer: &Transfer, time_us: u64, extras: Extras) -> WithdrawalRecord {
-        WithdrawalRecord {
-            id: transfer.id,
-            asset: transfer.asset,
-            amount: transfer.amount,
-            fee: transfer.fee,
-            internal: transfer.kind == TransferKind::AdminWithdrawal,
-            time_us,
-            extras,
-        }
-    }
-}
-
-// -------------------------------------------------------------------------------------------------
-// Accounts.
-
-const EMPTY_SLOT: u32 = u32::MAX;
-
-/// Account index ↔ key. Keys are compared in full, so a hash collision costs a probe.
-struct AccountTable {
-    /// By index; index 0 (the fee account) has the zero key and is never looked up.
-    keys: Vec<AccountKey>,
-    slots: Box<[u32]>,
-    mask: usize,
-}
-
-impl AccountTable {
-    fn new(accounts_max: u32) -> AccountTable {
-        let slots = (accounts_max as usize * 2).next_power_of_two();
-        let mut keys = Vec::with_capacity(accounts_max as usize);
-        keys.push(AccountKey::default());
-        AccountTable { keys, slots: vec![EMPTY_SLOT; slots].into_boxed_slice(), mask: slots - 1 }
-    }
-
-    fn home(&self, key: &AccountKey) -> usize {
-        let mut word = 0u64;
-        for chunk in key.0.chunks_exact(8) {
-            word = (word ^ u64::from_le_bytes(chunk.try_into().unwrap())).rotate_left(23);
-        }
-        (word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
-    }
-
-    fn insert(&mut self, account: AccountIndex, key: AccountKey) {
-        assert_eq!(account.0 as usize, self.keys.len(), "account indices are dense");
-        assert!(self.keys.len() < self.keys.capacity(), "more accounts than accounts_max");
-        assert!(self.find(&key).is_none(), "an account key appears twice");
-        self.keys.push(key);
-        let mut slot = self.home(&key);
-        while self.slots[slot] != EMPTY_SLOT {
-            slot = (slot + 1) & self.mask;
-        }
-        self.slots[slot] = account.0;
-    }
-
-    fn find(&self, key: &AccountKey) -> Option<AccountIndex> {
-        let mut slot = self.home(key);
-        loop {
-            let account = self.slots[slot];
-            if account == EMPTY_SLOT {
-                return None;
-            }
-            if self.keys[account as usize] == *key {
-                return Some(AccountIndex(account));
-            }
-            slot = (slot + 1) & self.mask;
-        }
-    }
-}
-
-// -------------------------------------------------------------------------------------------------
-// Histories: one ring of records per kind, each record linked to its account's neighbours.
-
-/// "No record".
-const NONE: u64 = u64::MAX;
-
-/// An account's records of one kind: newest and oldest live record numbers, or `NONE` for both.
-#[derive(Clone, Copy, Debug)]
-struct Chain {
-    head: u64,
-    tail: u64,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Linked<T> {
-    /// Global record number (the ring slot is `number % capacity`).
-    number: u64,
-    /// The account's previous (older) record, or `NONE`.
-    prev: u64,
-    /// The account's next (newer) record, or `NONE`.
-    next: u64,
-    account: AccountIndex,
-    value: T,
-}
-
-/// A bounded history of records per account, in one global ring: pushing into a full ring drops
-/// the oldest record, which is always the oldest of its account, so its account's `tail` moves
-/// to the next one. A record is live iff it is among the last `capacity` pushed.
-struct History<T> {
-    records: Vec<Linked<T>>,
-    capacity: u64,
-    next_number: u64,
-    chains: Vec<Chain>,
-}
-
-impl<T: Copy> History<T> {
-    fn new(capacity: u32, accounts_max: u32) -> History<T> {
-        assert!(capacity > 0, "a history ring needs room for one record");
-        History {
-            records: Vec::with_capacity(capacity as usize),
-            capacity: u64::from(capacity),
-            next_number: 0,
-            chains: vec![Chain { head: NONE, tail: NONE }; accounts_max as usize],
-        }
-    }
-
-    fn slot(&self, number: u64) -> Option<usize> {
-        let live = number < self.next_number && self.next_number - number <= self.capacity;
-        live.then_some((number % self.capacity) as usize)
-    }
-
-    fn linked(&self, number: u64) -> Option<&Linked<T>> {
-        self.slot(number).map(|slot| &self.records[slot])
-    }
-
-    /// Appends a record of `account`; returns its ring slot.
-    fn push(&mut self, account: AccountIndex, value: T) -> usize {
-        let number = self.next_number;
-        self.next_number += 1;
-        let slot = (number % self.capacity) as usize;
-        if slot < self.records.len() {
-            self.evict(slot);
-        }
-        let chain = &mut self.chains[account.0 as usize];
-        let prev = chain.head;
-        chain.head = number;
-        if prev == NONE {
-            chain.tail = number;
-        }
-        let linked = Linked { number, prev, next: NONE, account, value };
-        if slot < self.records.len() {
-            self.records[slot] = linked;
-        } else {
-            debug_assert_eq!(slot, self.records.len());
-            self.records.push(linked);
-        }
-        if let Some(prev_slot) = self.slot(prev) {
-            self.records[prev_slot].next = number;
-        }
-        slot
-    }
-
-    /// Drops the record in `slot` (the oldest live one) from its account's chain.
-    fn evict(&mut self, slot: usize) {
-        let old = self.records[slot];
-        let chain = &mut self.chains[old.account.0 as usize];
-        assert_eq!(chain.tail, old.number, "the ring's oldest is its account's oldest");
-        chain.tail = old.next;
-        if old.next == NONE {
-            chain.head = NONE;
-        }
-    }
-
-    /// The record in `slot`, if the slot was ever written.
-    fn at_slot_mut(&mut self, slot: usize) -> Option<&mut T> {
-        self.records.get_mut(slot).map(|linked| &mut linked.value)
-    }
-
-    /// The record with this number, if still live.
-    fn get_mut(&mut self, number: u64) -> Option<&mut T> {
-        self.slot(number).map(|slot| &mut self.records[slot].value)
-    }
-
-    /// Visits the account's records that pass `filter` (time, offset, limit) and `matches`, in
-    /// the filter's order. Records are in time order along a chain, so the walk stops at the
-    /// first record past the time range: O(offset + limit) without filters.
-    fn query(
-        &self,
-        account: AccountIndex,
-        filter: &HistoryFilter,
-        time_us: impl Fn(&T) -> u64,
-        matches: impl Fn(&T) -> bool,
-        mut emit: impl FnMut(&T),
-    ) {
-        let Some(chain) = self.chains.get(account.0 as usize) else {
-            return;
-        };
-        let mut number = if filter.ascending { chain.tail } else { chain.head };
-        let (mut skipped, mut emitted) = (0u32, 0u32);
-        while emitted < filter.limit {
-            let Some(linked) = self.linked(number) else {
-                break;
-            };
-            number = if filter.ascending { linked.next } else { linked.prev };
-            let time_ms = time_us(&linked.value) / 1_000;
-            let before = filter.from_ms.is_some_and(|from_ms| time_ms < from_ms);
-            let after = filter.to_ms.is_some_and(|to_ms| time_ms > to_ms);
-            if before || after {
-                // Past the range in walking direction: nothing further can match.
-                if before != filter.ascending {
-                    break;
-                }
-                continue;
-            }
-            if !matches(&linked.value) {
-                continue;
-            }
-            if skipped < filter.offset {
-                skipped += 1;
-                continue;
-            }
-            emit(&linked.value);
-            emitted += 1;
-        }
-    }
-}
-
-// -------------------------------------------------------------------------------------------------
-// Markets: book, trades, candles.
-
-/// One side of the read-side book, sorted so that the best level is last (bids ascending by
-/// price, asks descending): the busy top of the book sits at the end of the array.
-struct DepthSide {
-    side: Side,
-    levels: Vec<DepthLevel>,
-}
-
-impl DepthSide {
-    fn new(side: Side, levels_max: u32) -> DepthSide {
-        DepthSide { side, levels: Vec::with_capacity(levels_max as usize) }
-    }
-
-    fn key(&self, price: PriceTicks) -> u64 {
-        match self.side {
-            Side::Bid => price.0,
-            Side::Ask => !price.0,
-        }
-    }
-
-    fn find(&self, price: PriceTicks) -> Result<usize, usize> {
-        let key = self.key(price);
-        if let Some(best) = self.levels.last() {
-            if self.key(best.price) == key {
-                return Ok(self.levels.len() - 1);
-            }
-            if self.key(best.price) < key {
-                return Err(self.levels.len());
-            }
-        }
-        self.levels.binary_search_by_key(&key, |level| self.key(level.price))
-    }
-
-    fn add(&mut self, price: PriceTicks, quantity: QuantitySteps) {
-        debug_assert!(quantity.0 > 0);
-        match self.find(price) {
-            Ok(index) => self.levels[index].quantity.0 += quantity.0,
-            Err(index) => {
-                assert!(self.levels.len() < self.levels.capacity(), "more levels than the matcher");
-                self.levels.insert(index, DepthLevel { price, quantity });
-            }
-        }
-    }
-
-    fn remove(&mut self, price: PriceTicks, quantity: QuantitySteps) {
-        let index = self.find(price).expect("events remove only resting quantity");
-        let level = &mut self.levels[index];
-        level.quantity.0 =
-            level.quantity.0.checked_sub(quantity.0).expect("events remove only resting quantity");
-        if level.quantity.0 == 0 {
-            self.levels.remove(index);
-        }
-    }
-
-    fn quantity_at(&self, price: PriceTicks) -> QuantitySteps {
-        self.find(price).map_or(QuantitySteps(0), |index| self.levels[index].quantity)
-    }
-}
-
-/// The last trades of one market.
-struct TradeRing {
-    trades: Vec<Trade>,
-    capacity: u64,
-    /// Trades ever recorded.
-    count: u64,
-}
-
-impl TradeRing {
-    fn new(capacity: u32) -> TradeRing {
-        assert!(capacity > 0, "the trade ring needs room for one trade");
-        TradeRing {
-            trades: Vec::with_capacity(capacity as usize),
-            capacity: u64::from(capacity),
-            count: 0,
-        }
-    }
-
-    fn push(&mut self, trade: Trade) {
-        let slot = (self.count % self.capacity) as usize;
-        if slot < self.trades.len() {
-            self.trades[slot] = trade;
-        } else {
-            self.trades.push(trade);
-        }
-        self.count += 1;
-    }
-
-    /// The newest `limit` trades after skipping the `offset` newest, oldest first.
-    fn latest(&self, limit: u64, offset: u64) -> impl Iterator<Item = &Trade> + '_ {
-        let oldest = self.count - self.trades.len() as u64;
-        let end = self.count.saturating_sub(offset).max(oldest);
-        let start = end.saturating_sub(limit).max(oldest);
-        (start..end).map(move |index| &self.trades[(index % self.capacity) as usize])
-    }
-}
-
-/// Candles of one size in a ring indexed by bucket number.
-struct CandleRing {
-    bucket_s: u64,
-    /// `(bucket start, stats)`; a slot is current iff its start is the bucket asked for.
-    candles: Vec<(u64, Ohlcv)>,
-    /// Start of the newest bucket with a trade.
-    newest_start_s: Option<u64>,
-}
-
-impl CandleRing {
-    fn new(bucket_s: u64, buckets: usize) -> CandleRing {
-        let empty = Ohlcv::of_trade(PriceTicks(0), QuantitySteps(0), 0);
-        CandleRing { bucket_s, candles: vec![(u64::MAX, empty); buckets], newest_start_s: None }
-    }
-
-    fn slot(&self, start_s: u64) -> usize {
-        (start_s / self.bucket_s % self.candles.len() as u64) as usize
-    }
-
-    fn record(&mut self, time_s: u64, trade: &Ohlcv) {
-        let start_s = time_s - time_s % self.bucket_s;
-        let slot = self.slot(start_s);
-        let (slot_start_s, stats) = &mut self.candles[slot];
-        if *slot_start_s == start_s {
-            stats.merge(trade);
-        } else {
-            *slot_start_s = start_s;
-            *stats = *trade;
-        }
-        self.newest_start_s = Some(self.newest_start_s.map_or(start_s, |s| s.max(start_s)));
-    }
-
-    /// The oldest and newest bucket starts still held, if any trade was recorded.
-    fn retained(&self) -> Option<(u64, u64)> {
-        let newest = self.newest_start_s?;
-        let span = (self.candles.len() as u64 - 1) * self.bucket_s;
-        Some((newest.saturating_sub(span), newest))
-    }
-
-    fn get(&self, start_s: u64) -> Option<&Ohlcv> {
-        let (slot_start_s, stats) = &self.candles[self.slot(start_s)];
-        (*slot_start_s == start_s).then_some(stats)
-    }
-
-    /// Merges the buckets starting in `from_s..=to_s` (aligned to the bucket size) into `into`.
-    fn fold(&self, from_s: u64, to_s: u64, into: &mut Option<Ohlcv>) {
-        let Some((oldest, newest)) = self.retained() else {
-            return;
-        };
-        let mut start_s = from_s.max(oldest);
-        debug_assert_eq!(start_s % self.bucket_s, 0);
-        while start_s <= to_s.min(newest) {
-            if let Some(stats) = self.get(start_s) {
-                Ohlcv::merge_into(into, stats);
-            }
-            start_s += self.bucket_s;
-        }
-    }
-}
-
-const SECOND_BUCKETS: usize = 3_600; // 1 hour
-const MINUTE_BUCKETS: usize = 31 * 1_440; // 31 days
-const HOUR_BUCKETS: usize = 732 * 24; // 732 days
-
-struct MarketView {
-    bids: DepthSide,
-    asks: DepthSide,
-    /// API.md §10(a): +1 per accepted order operation; 0 before any.
-    update_id: u64,
-    trades: TradeRing,
-    seconds: CandleRing,
-    minutes: CandleRing,
-    hours: CandleRing,
-    last_price: Option<PriceTicks>,
-}
-
-impl MarketView {
-    fn new(levels_max: u32, trades_max: u32) -> MarketView {
-        MarketView {
-            bids: DepthSide::new(Side::Bid, levels_max),
-            asks: DepthSide::new(Side::Ask, levels_max),
-            update_id: 0,
-            trades: TradeRing::new(trades_max),
-            seconds: CandleRing::new(1, SECOND_BUCKETS),
-            minutes: CandleRing::new(60, MINUTE_BUCKETS),
-            hours: CandleRing::new(3_600, HOUR_BUCKETS),
-            last_price: None,
-        }
-    }
-
-    fn side_mut(&mut self, side: Side) -> &mut DepthSide {
-        match side {
-            Side::Bid => &mut self.bids,
-            Side::Ask => &mut self.asks,
-        }
-    }
-
-    fn side(&self, side: Side) -> &DepthSide {
-        match side {
-            Side::Bid => &self.bids,
-            Side::Ask => &self.asks,
-        }
-    }
-
-    fn record_trade(&mut self, trade: Trade) {
-        let stats = Ohlcv::of_trade(trade.price, trade.quantity, trade.quote);
-        let time_s = trade.time_us / 1_000_000;
-        self.seconds.record(time_s, &stats);
-        self.minutes.record(time_s, &stats);
-        self.hours.record(time_s, &stats);
-        self.last_price = Some(trade.price);
-        self.trades.push(trade);
-    }
-}
-
-/// Start of the kline bucket holding `unix_s`.
-fn bucket_start_s(interval: KlineInterval, unix_s: u64) -> u64 {
-    match interval {
-        KlineInterval::Seconds(604_800) => week_start_s(unix_s),
-        KlineInterval::Seconds(size) => unix_s - unix_s % u64::from(size),
-        KlineInterval::Month => month_start_s(unix_s),
-    }
-}
-
-/// End (exclusive) of the kline bucket starting at `start_s`.
-fn bucket_end_s(interval: KlineInterval, start_s: u64) -> u64 {
-    match interval {
-        KlineInterval::Seconds(size) => start_s + u64::from(size),
-        KlineInterval::Month => next_month_start_s(start_s),
-    }
-}
-
-// -------------------------------------------------------------------------------------------------
-// The view.
 
 /// What the current command did so far; reset at the next command's first event.
 struct CommandScratch {
@@ -905,7 +293,7 @@ impl View {
                 let internal = record.internal;
                 self.withdrawals.push(transfer.account, record);
                 if !internal {
-                    self.command.withdrawal = Some(self.withdrawals.next_number - 1);
+                    self.command.withdrawal = Some(self.withdrawals.newest_number());
                 }
             }
         }
@@ -1005,7 +393,7 @@ impl View {
         if account == AccountIndex::FEE {
             return None;
         }
-        self.accounts.keys.get(account.0 as usize)
+        self.accounts.key(account)
     }
 
     /// The market's update id (API.md §10(a)); 0 before any update.
@@ -1016,14 +404,14 @@ impl View {
     /// The `limit` best levels of one side, **worst first**: ascending by price for bids,
     /// descending for asks (iterate asks in reverse for ascending order).
     pub fn best_levels(&self, market: MarketId, side: Side, limit: usize) -> &[DepthLevel] {
-        let levels = &self.markets[market.0 as usize].side(side).levels;
+        let levels = self.markets[market.0 as usize].side(side).levels();
         &levels[levels.len().saturating_sub(limit)..]
     }
 
     /// The best bid and ask.
     pub fn best_bid_ask(&self, market: MarketId) -> (Option<DepthLevel>, Option<DepthLevel>) {
         let view = &self.markets[market.0 as usize];
-        (view.bids.levels.last().copied(), view.asks.levels.last().copied())
+        (view.side(Side::Bid).best(), view.side(Side::Ask).best())
     }
 
     /// The levels the last finished command changed, if it was an order operation on `market`.
@@ -1184,12 +572,6 @@ pub fn settled(record: OrderRecord) -> OrderRecord {
         record.state.status = OrderStatus::Filled;
     }
     record
-}
-
-/// Sorts levels by price and drops repeated prices, in place.
-fn compact(levels: &mut Vec<DepthLevel>) {
-    levels.sort_unstable_by_key(|level| level.price);
-    levels.dedup_by_key(|level| level.price);
 }
 
 #[cfg(test)]

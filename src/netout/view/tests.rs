@@ -1,11 +1,12 @@
 //! The view against a real matcher: books, update ids, depth updates, trades, candles, tickers
 //! and the bounded per-account histories.
 
+use super::history::Linked;
 use super::*;
 use crate::command::{Action, OrderRef, PlaceOrder};
 use crate::netout::calendar::days_from_civil;
 use crate::netout::test_support::*;
-use crate::types::{ClientId, SelfTradePrevention};
+use crate::types::{AssetId, ClientId, OrderId, SelfTradePrevention};
 
 fn ids(h: &Harness, account: u8, filter: HistoryFilter) -> Vec<u64> {
     let mut ids = Vec::new();
