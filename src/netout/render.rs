@@ -318,7 +318,7 @@ fn write_depth(w: &mut JsonWriter<'_>, view: &View, market: MarketId, limit: u16
         0 => DEPTH_LIMIT_MAX,
         limit => limit.min(DEPTH_LIMIT_MAX),
     };
-    let write_level = |w: &mut JsonWriter<'_>, level: &super::view::Level| {
+    let write_level = |w: &mut JsonWriter<'_>, level: &super::view::DepthLevel| {
         w.begin_array().price(spec, level.price).quantity(spec, level.quantity).end_array();
     };
     w.begin_object();

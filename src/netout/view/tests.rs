@@ -1,11 +1,12 @@
 //! The view against a real matcher: books, update ids, depth updates, trades, candles, tickers
 //! and the bounded per-account histories.
 
+use super::history::Linked;
 use super::*;
 use crate::command::{Action, OrderRef, PlaceOrder};
 use crate::netout::calendar::days_from_civil;
 use crate::netout::test_support::*;
-use crate::types::{ClientId, SelfTradePrevention};
+use crate::types::{AssetId, ClientId, OrderId, SelfTradePrevention};
 
 fn ids(h: &Harness, account: u8, filter: HistoryFilter) -> Vec<u64> {
     let mut ids = Vec::new();
@@ -58,7 +59,7 @@ fn book_and_update_ids_follow_every_command() {
         assert_eq!(h.view.update_id(BTC_USDC), 0);
     }
     let (bid, ask) = h.view.best_bid_ask(SOL_USDC);
-    assert_eq!(bid, Some(Level { price: PriceTicks(15000), quantity: QuantitySteps(50) }));
+    assert_eq!(bid, Some(DepthLevel { price: PriceTicks(15000), quantity: QuantitySteps(50) }));
     assert_eq!(ask, None);
 }
 
@@ -71,8 +72,10 @@ fn depth_update_lists_changed_levels_with_absolute_quantities() {
     h.run(ALICE, Action::Place(limit(Side::Bid, 14000, 100)));
     // Sweeps 151 (two orders) and half of 152.
     h.run(ALICE, Action::Place(limit(Side::Bid, 15250, 250)));
-    let level =
-        |price, quantity| Level { price: PriceTicks(price), quantity: QuantitySteps(quantity) };
+    let level = |price, quantity| DepthLevel {
+        price: PriceTicks(price),
+        quantity: QuantitySteps(quantity),
+    };
     let update = h.view.last_depth_update(SOL_USDC).unwrap();
     assert_eq!((update.first_update_id, update.last_update_id), (6, 6));
     assert_eq!(update.time_us, h.time_us - 1_000);
@@ -146,18 +149,18 @@ fn market_order(side: Side, random: &mut XorShift) -> PlaceOrder {
     }
 }
 
-fn book_snapshot(h: &Harness, market: MarketId, side: Side) -> Vec<Level> {
+fn book_snapshot(h: &Harness, market: MarketId, side: Side) -> Vec<DepthLevel> {
     h.view.best_levels(market, side, usize::MAX).to_vec()
 }
 
 /// Every level whose quantity changed is in the depth update, with its new quantity.
-fn check_depth_update(h: &Harness, market: MarketId, before: [Vec<Level>; 2]) {
+fn check_depth_update(h: &Harness, market: MarketId, before: [Vec<DepthLevel>; 2]) {
     let update = h.view.last_depth_update(market).unwrap();
     for (side, before, changed) in
         [(Side::Bid, &before[0], update.bids), (Side::Ask, &before[1], update.asks)]
     {
         let after = book_snapshot(h, market, side);
-        let quantity = |levels: &[Level], price| {
+        let quantity = |levels: &[DepthLevel], price| {
             levels.iter().find(|level| level.price == price).map_or(0, |level| level.quantity.0)
         };
         for level in changed {
