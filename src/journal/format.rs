@@ -5,6 +5,7 @@
 //! constants here are the single source of its sizes. All integers are little-endian and written
 //! field by field (never by transmute), so the bytes on disk are exactly the bytes checksummed.
 
+use super::payload::PAYLOAD_VERSION;
 use crate::types::SequenceNumber;
 
 /// The first eight bytes of every segment file.
@@ -123,6 +124,8 @@ pub enum HeaderFault {
     Checksum,
     /// A format version this code does not read.
     Version(u32),
+    /// A payload version this code does not read (see [`super::payload::PAYLOAD_VERSION`]).
+    PayloadVersion(u32),
     /// Reserved bytes are not zero, or the first sequence is zero.
     Field,
 }
@@ -141,6 +144,11 @@ impl std::fmt::Display for HeaderFault {
                     "unsupported format version {version} (this build reads {FORMAT_VERSION})"
                 )
             }
+            HeaderFault::PayloadVersion(version) => write!(
+                f,
+                "journal payload version {version}; this build reads version {PAYLOAD_VERSION} \
+                 (replay it with the build that wrote it)"
+            ),
             HeaderFault::Field => write!(f, "invalid segment header field"),
         }
     }
@@ -153,7 +161,7 @@ impl SegmentHeader {
         let mut bytes = [0u8; SEGMENT_HEADER_SIZE];
         bytes[0..8].copy_from_slice(&MAGIC);
         bytes[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        // 12..16 reserved, zero.
+        bytes[12..16].copy_from_slice(&PAYLOAD_VERSION.to_le_bytes());
         bytes[16..24].copy_from_slice(&self.first_sequence.0.to_le_bytes());
         bytes[24..32].copy_from_slice(&self.chain_in.0.to_le_bytes());
         // 32..36 reserved, zero.
@@ -178,8 +186,14 @@ impl SegmentHeader {
         if version != FORMAT_VERSION {
             return Err(HeaderFault::Version(version));
         }
+        // 0: written before the field existed, when the bytes there were reserved; those
+        // payloads are version 1 byte for byte (tests/journal_compat.rs replays such a journal).
+        let payload_version = read_u32(bytes, 12);
+        if payload_version != PAYLOAD_VERSION && payload_version != 0 {
+            return Err(HeaderFault::PayloadVersion(payload_version));
+        }
         let first_sequence = SequenceNumber(read_u64(bytes, 16));
-        if read_u32(bytes, 12) != 0 || read_u32(bytes, 32) != 0 || first_sequence.0 == 0 {
+        if read_u32(bytes, 32) != 0 || first_sequence.0 == 0 {
             return Err(HeaderFault::Field);
         }
         Ok(SegmentHeader { first_sequence, chain_in: Chain(read_u64(bytes, 24)) })
@@ -317,6 +331,33 @@ mod tests {
             bad[byte] ^= 0x10;
             assert_eq!(SegmentHeader::decode(&bad), Err(HeaderFault::Checksum), "byte {byte}");
         }
+    }
+
+    /// Re-encodes `bytes` with the payload version field set to `version` and a fresh checksum.
+    fn with_payload_version(mut bytes: [u8; SEGMENT_HEADER_SIZE], version: u32) -> [u8; 40] {
+        bytes[12..16].copy_from_slice(&version.to_le_bytes());
+        let checksum = crc32c::crc32c(&bytes[0..36]);
+        bytes[36..40].copy_from_slice(&checksum.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn the_payload_version_is_written_and_another_one_refused() {
+        let header = SegmentHeader { first_sequence: SequenceNumber(1), chain_in: Chain(0) };
+        let bytes = header.encode();
+        assert_eq!(read_u32(&bytes, 12), PAYLOAD_VERSION);
+        // Segments from before the field: reserved zero bytes, version-1 payloads.
+        assert_eq!(SegmentHeader::decode(&with_payload_version(bytes, 0)), Ok(header));
+        let newer = PAYLOAD_VERSION + 1;
+        let fault = SegmentHeader::decode(&with_payload_version(bytes, newer)).unwrap_err();
+        assert_eq!(fault, HeaderFault::PayloadVersion(newer));
+        assert_eq!(
+            fault.to_string(),
+            format!(
+                "journal payload version {newer}; this build reads version {PAYLOAD_VERSION} \
+                 (replay it with the build that wrote it)"
+            )
+        );
     }
 
     #[test]

@@ -59,7 +59,7 @@
 //! |-------:|-----:|-------|
 //! | 0  | 8 | magic `RNGXJRNL` |
 //! | 8  | 4 | format version, `u32` = 1 |
-//! | 12 | 4 | reserved, zero |
+//! | 12 | 4 | payload version, `u32` = [`payload::PAYLOAD_VERSION`] (0: older, read as 1) |
 //! | 16 | 8 | first sequence, `u64` (equals the file name) |
 //! | 24 | 8 | chain in, `u64`: chain value of record `first - 1` (0 before record 1) |
 //! | 32 | 4 | reserved, zero |

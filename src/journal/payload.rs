@@ -1,4 +1,9 @@
-//! The journal record of one sequenced command: what a restart needs to rebuild everything.
+//! The journal payload of one applied command: what a restart needs to rebuild everything.
+//!
+//! **Pinned.** Every segment header carries [`PAYLOAD_VERSION`], and recovery refuses a segment
+//! of another version with a message naming it, so an encoder and decoder that change together
+//! cannot silently misread old journals. The tests below hold the exact bytes of every
+//! journaled command kind: a change to them is a change of format, which bumps the version.
 //!
 //! Layout (little-endian, explicit): the 96-byte encoded [`Command`], the request's signature (64),
 //! its replay digest (32), `X-Timestamp` and `X-Window` (8 + 8), a flags byte, then the optional
@@ -9,6 +14,10 @@
 use crate::command::{COMMAND_ENCODED_LEN, Command};
 use crate::constants::{ADDRESS_MAX, WITHDRAWAL_CLIENT_ID_MAX};
 use crate::records::{Auth, Extras};
+
+/// The payload layout this build writes and reads. Bump it with any change to [`encode`] or
+/// [`decode`] (or to [`Command::encode`]), and update the golden bytes in the tests.
+pub const PAYLOAD_VERSION: u32 = 1;
 
 /// Largest encoded record.
 pub const JOURNAL_RECORD_MAX: usize =
@@ -137,4 +146,205 @@ mod tests {
         assert_eq!(length, JOURNAL_RECORD_MAX - WITHDRAWAL_CLIENT_ID_MAX + 2);
         assert_eq!(decode(&buffer[..length]).unwrap().2, extras);
     }
+
+    /// One command of every journaled kind, with every optional part present somewhere.
+    fn every_kind() -> Vec<(&'static str, Command, Extras)> {
+        use crate::command::{OrderRef, PlaceOrder};
+        use crate::types::{
+            ClientId, MarketId, OrderId, OrderType, PriceTicks, QuantitySteps, SelfTradePrevention,
+            Side, TimeInForce,
+        };
+        let limit = PlaceOrder {
+            market: MarketId(1),
+            side: Side::Ask,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Ioc,
+            self_trade_prevention: SelfTradePrevention::RejectBoth,
+            post_only: false,
+            client_id: Some(ClientId(4_000_000_001)),
+            price: PriceTicks(15_050),
+            quantity: QuantitySteps(125),
+            quote_quantity: 0,
+        };
+        let market_by_quote = PlaceOrder {
+            market: MarketId(0),
+            side: Side::Bid,
+            order_type: OrderType::Market,
+            time_in_force: TimeInForce::Fok,
+            self_trade_prevention: SelfTradePrevention::Allow,
+            post_only: false,
+            client_id: None,
+            price: PriceTicks(0),
+            quantity: QuantitySteps(0),
+            quote_quantity: 123_456_789,
+        };
+        let post_only = PlaceOrder {
+            time_in_force: TimeInForce::Gtc,
+            post_only: true,
+            client_id: None,
+            self_trade_prevention: SelfTradePrevention::RejectMaker,
+            ..limit
+        };
+        let mut withdrawal = Extras::default();
+        withdrawal.address[..5].copy_from_slice(b"addr1");
+        withdrawal.address_len = 5;
+        withdrawal.client_id[..3].copy_from_slice(b"w-1");
+        withdrawal.client_id_len = 3;
+        withdrawal.has_client_id = true;
+        let none = Extras::default();
+        let by_id = OrderRef::Id(OrderId(0x0102_0304_0506));
+        let by_client = OrderRef::Client(ClientId(42));
+        let actions = [
+            ("place limit", Action::Place(limit), none),
+            ("place market by quote", Action::Place(market_by_quote), none),
+            ("place post-only", Action::Place(post_only), none),
+            ("cancel by id", Action::Cancel { market: MarketId(2), target: by_id }, none),
+            (
+                "cancel by client id",
+                Action::Cancel { market: MarketId(0), target: by_client },
+                none,
+            ),
+            ("cancel all", Action::CancelAll { market: MarketId(1) }, none),
+            ("deposit", Action::Deposit { asset: AssetId(3), amount: u64::MAX }, none),
+            ("admin withdraw", Action::AdminWithdraw { asset: AssetId(0), amount: 1 }, none),
+            ("withdraw", Action::Withdraw { asset: AssetId(1), amount: 1_500 }, withdrawal),
+            ("freeze", Action::Freeze, none),
+            ("unfreeze", Action::Unfreeze, none),
+        ];
+        actions
+            .into_iter()
+            .enumerate()
+            .map(|(index, (name, action, extras))| {
+                let command = Command {
+                    sequence: SequenceNumber(1_000 + index as u64),
+                    time_us: 1_700_000_000_123_456,
+                    account: AccountKey(std::array::from_fn(|byte| byte as u8)),
+                    action,
+                };
+                (name, command, extras)
+            })
+            .collect()
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The bytes of every journaled command kind at [`PAYLOAD_VERSION`] 1. If this fails, the
+    /// journal format changed: bump the version (old journals are then refused by name), or
+    /// restore the encoding.
+    #[test]
+    fn golden_bytes_of_every_command_kind() {
+        assert_eq!(PAYLOAD_VERSION, 1, "a new version needs new golden bytes");
+        let auth = Auth {
+            signature: std::array::from_fn(|byte| 0x80 | byte as u8),
+            replay_digest: [0xD1; 32],
+            timestamp_ms: 1_700_000_000_000,
+            window_ms: 5_000,
+        };
+        let mut buffer = [0u8; JOURNAL_RECORD_MAX];
+        let mut mismatches = Vec::new();
+        for ((name, command, extras), golden) in every_kind().into_iter().zip(GOLDEN) {
+            let length = encode(&command, &auth, &extras, &mut buffer);
+            // The shared tail (signature, digest, timestamp, window) is checked once below.
+            let text = hex(&buffer[..COMMAND_ENCODED_LEN]) + &hex(&buffer[FLAGS_AT..length]);
+            if text != golden {
+                mismatches.push(format!("{name}: {text}"));
+            }
+            assert_eq!(decode(&buffer[..length]), Ok((command, auth, extras)), "{name}");
+        }
+        assert!(mismatches.is_empty(), "changed encodings:\n{}", mismatches.join("\n"));
+        assert_eq!(GOLDEN.len(), every_kind().len());
+        assert_eq!(
+            hex(&buffer[AUTH_START..FLAGS_AT]),
+            AUTH_GOLDEN,
+            "the signature, digest, timestamp and window"
+        );
+    }
+
+    const AUTH_GOLDEN: &str = concat!(
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f",
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
+        "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1",
+        "0068e5cf8b0100008813000000000000",
+    );
+    const GOLDEN: [&str; 11] = [
+        // place limit
+        concat!(
+            "e80300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f00010001000102000101286beeca3a00",
+            "00000000007d0000000000000000000000000000000000000000000000000000",
+            "00",
+        ),
+        // place market by quote
+        concat!(
+            "e90300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f00000000010203000000000000000000",
+            "0000000000000000000000000015cd5b07000000000000000000000000000000",
+            "00",
+        ),
+        // place post-only
+        concat!(
+            "ea0300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f00010001000001010000000000ca3a00",
+            "00000000007d0000000000000000000000000000000000000000000000000000",
+            "00",
+        ),
+        // cancel by id
+        concat!(
+            "eb0300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f01020000060504030201000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "00",
+        ),
+        // cancel by client id
+        concat!(
+            "ec0300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f010000012a0000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "00",
+        ),
+        // cancel all
+        concat!(
+            "ed0300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f02010000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "00",
+        ),
+        // deposit
+        concat!(
+            "ee0300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f030300ffffffffffffffff0000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "00",
+        ),
+        // admin withdraw
+        concat!(
+            "ef0300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f04000001000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "00",
+        ),
+        // withdraw
+        concat!(
+            "f00300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f050100dc050000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "0305616464723103772d31",
+        ),
+        // freeze
+        concat!(
+            "f10300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f06000000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "00",
+        ),
+        // unfreeze
+        concat!(
+            "f20300000000000040222018240a0600000102030405060708090a0b0c0d0e0f",
+            "101112131415161718191a1b1c1d1e1f07000000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "00",
+        ),
+    ];
 }
