@@ -36,6 +36,7 @@ pub mod connections;
 pub mod constants;
 pub mod durability;
 pub mod event;
+pub mod fixed;
 #[cfg(feature = "harness")]
 pub mod harness;
 pub mod journal;

@@ -6,6 +6,7 @@
 //! account indices (keys are compared in full, so a hash collision costs a probe, never a mix-up).
 
 use super::state_hash::Coefficients;
+use crate::fixed::AccountKeyIndex;
 use crate::types::{AccountIndex, AccountKey, AssetId};
 
 /// One asset's balance of one account.
@@ -35,15 +36,12 @@ struct BalanceSlot {
     coefficients: Coefficients,
 }
 
-const EMPTY_SLOT: u32 = u32::MAX;
-
 /// Every account and balance.
 pub struct Accounts {
     accounts: Vec<Account>,
     balances: Vec<BalanceSlot>,
     assets: usize,
-    key_slots: Box<[u32]>,
-    key_mask: usize,
+    keys: AccountKeyIndex,
     accounts_max: usize,
 }
 
@@ -51,7 +49,6 @@ impl Accounts {
     /// Allocates `accounts_max` accounts of `assets` balances each; creates the fee account.
     pub fn new(accounts_max: u32, assets: usize) -> Accounts {
         let accounts_max = accounts_max as usize;
-        let slots = (accounts_max * 2).next_power_of_two();
         let mut accounts = Vec::with_capacity(accounts_max);
         accounts.push(Account { key: AccountKey([0; 32]), frozen: false, open_orders: 0 });
         let unused = BalanceSlot {
@@ -62,8 +59,7 @@ impl Accounts {
             accounts,
             balances: vec![unused; accounts_max * assets],
             assets,
-            key_slots: vec![EMPTY_SLOT; slots].into_boxed_slice(),
-            key_mask: slots - 1,
+            keys: AccountKeyIndex::with_accounts_max(accounts_max),
             accounts_max,
         };
         accounts.set_coefficients(AccountIndex::FEE);
@@ -84,29 +80,10 @@ impl Accounts {
     }
 
     #[inline]
-    fn home(&self, key: &AccountKey) -> usize {
-        let word = u64::from_le_bytes(key.0[0..8].try_into().unwrap())
-            ^ u64::from_le_bytes(key.0[24..32].try_into().unwrap()).rotate_left(29);
-        (word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.key_mask
-    }
-
-    /// The account named by `key`.
-    #[inline]
     pub fn find(&self, key: &AccountKey) -> Option<AccountIndex> {
-        let mut slot = self.home(key);
-        loop {
-            let index = self.key_slots[slot];
-            if index == EMPTY_SLOT {
-                return None;
-            }
-            if self.accounts[index as usize].key == *key {
-                return Some(AccountIndex(index));
-            }
-            slot = (slot + 1) & self.key_mask;
-        }
+        self.keys.find(key, |account| &self.accounts[account.0 as usize].key)
     }
 
-    /// Whether another account fits.
     pub fn has_room(&self) -> bool {
         self.accounts.len() < self.accounts_max
     }
@@ -117,11 +94,7 @@ impl Accounts {
         debug_assert!(self.find(&key).is_none());
         let index = self.accounts.len() as u32;
         self.accounts.push(Account { key, frozen: false, open_orders: 0 });
-        let mut slot = self.home(&key);
-        while self.key_slots[slot] != EMPTY_SLOT {
-            slot = (slot + 1) & self.key_mask;
-        }
-        self.key_slots[slot] = index;
+        self.keys.insert(&key, AccountIndex(index));
         self.set_coefficients(AccountIndex(index));
         AccountIndex(index)
     }

@@ -24,17 +24,15 @@
 mod account_orders;
 mod accounts;
 mod book;
-mod fixed_map;
 mod order_ids;
 mod orders;
 pub mod stage;
 mod state_hash;
 
-pub use fixed_map::FixedMap;
-
 use crate::command::{Action, Command, OrderRef, PlaceOrder};
 use crate::config::{Config, MarketSpec};
 use crate::event::{Event, EventKind, EventSink, Fill, OrderState, Transfer, TransferKind};
+use crate::fixed::FixedMap;
 use crate::types::{
     AccountIndex, AccountKey, AssetId, ExpiryReason, MarketId, OrderId, OrderStatus, OrderType,
     PriceTicks, QuantitySteps, RejectReason, SelfTradePrevention, SequenceNumber, Side,

@@ -33,6 +33,8 @@ pub enum ReplayError {
     Full,
 }
 
+use crate::fixed::backward_shift;
+
 #[derive(Clone, Copy, Default)]
 struct Entry {
     digest_low: u64,
@@ -159,20 +161,12 @@ impl ReplayCache {
         }
     }
 
-    fn remove_at(&mut self, mut hole: usize) {
+    fn remove_at(&mut self, hole: usize) {
         self.occupied -= 1;
-        let mut slot = (hole + 1) & self.mask;
-        while self.entries[slot].expires_ms != 0 {
-            let home = self.home(self.entries[slot].digest_low);
-            let distance_to_slot = slot.wrapping_sub(home) & self.mask;
-            let distance_to_hole = hole.wrapping_sub(home) & self.mask;
-            if distance_to_hole < distance_to_slot {
-                self.entries[hole] = self.entries[slot];
-                hole = slot;
-            }
-            slot = (slot + 1) & self.mask;
-        }
-        self.entries[hole] = Entry::default();
+        let mask = self.mask;
+        let home = |entry: &Entry| entry.digest_low as usize & mask;
+        let is_empty = |entry: &Entry| entry.expires_ms == 0;
+        backward_shift(&mut self.entries, mask, hole, Entry::default(), is_empty, home);
     }
 }
 

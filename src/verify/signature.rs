@@ -163,8 +163,7 @@ impl KeyCache {
     }
 
     fn slot(&self, bytes: &[u8; 32]) -> usize {
-        let (head, _) = bytes.split_first_chunk::<8>().expect("32 bytes hold 8");
-        u64::from_le_bytes(*head) as usize & self.mask
+        (crate::fixed::account_key_hash(bytes) >> 32) as usize & self.mask
     }
 
     /// Starts loading the entry [`KeyCache::get`] will read for these bytes.

@@ -56,7 +56,7 @@ pub use trades::Trade;
 
 use crate::config::Config;
 use crate::event::{Event, EventKind, Fill, OrderState, Transfer, TransferKind};
-use crate::matcher::FixedMap;
+use crate::fixed::FixedMap;
 use crate::records::{Extras, HistoryFilter, KlineInterval, Outcome, TickerWindow};
 use crate::types::{
     AccountIndex, AccountKey, ExpiryReason, MarketId, OrderStatus, OrderType, PriceTicks,

@@ -1,14 +1,13 @@
-//! A fixed-capacity map from `u64` keys to `u32` values, for the matcher's hot path.
-//!
-//! Hand-written because it sits on the matcher's hot path (`account << 32 | client id` → pool
-//! slot; order ids have their own index, `order_ids`) and on net-out's, where
-//! `std::collections::HashMap` would rehash, grow and allocate, and its SipHash costs more than
-//! the whole lookup budget. Memory is allocated once at construction; `insert` refuses past
-//! `entries_max` instead of growing.
+//! A fixed-capacity map from `u64` keys to `u32` values: the matcher's client ids
+//! (`account << 32 | client id` → order-pool index; order ids have their own index,
+//! `matcher::order_ids`) and net-out's resting orders. Memory is allocated once at
+//! construction; `insert` refuses past `entries_max` instead of growing.
 //!
 //! [`FixedMap`], for any keys: linear probing from the key's Fibonacci hash over a power-of-two
 //! table at most half full, keys and values side by side in one slot, and backward-shift
 //! deletion so no tombstones accumulate.
+
+use super::{FIBONACCI, backward_shift};
 
 const EMPTY: u32 = u32::MAX;
 
@@ -20,6 +19,12 @@ struct Entry {
 }
 
 const EMPTY_ENTRY: Entry = Entry { key: 0, value: EMPTY };
+
+/// A key's home slot in a table of 2^(64 − `shift`) slots: Fibonacci hashing reads the high bits.
+#[inline]
+fn home_of(key: u64, shift: u32) -> usize {
+    (key.wrapping_mul(FIBONACCI) >> shift) as usize
+}
 
 /// A map of at most `entries_max` entries, allocated at construction.
 pub struct FixedMap {
@@ -57,7 +62,7 @@ impl FixedMap {
 
     #[inline]
     fn home(&self, key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+        home_of(key, self.shift)
     }
 
     /// The value stored for `key`.
@@ -108,30 +113,15 @@ impl FixedMap {
                 return None;
             }
             if entry.key == key {
-                self.backward_shift(slot);
+                let shift = self.shift;
+                let home = |entry: &Entry| home_of(entry.key, shift);
+                let is_empty = |entry: &Entry| entry.value == EMPTY;
+                backward_shift(&mut self.entries, self.mask, slot, EMPTY_ENTRY, is_empty, home);
                 self.len -= 1;
                 return Some(entry.value);
             }
             slot = (slot + 1) & self.mask;
         }
-    }
-
-    /// Closes the gap at `hole` by moving later entries of the probe run back, so lookups never
-    /// stop early at a hole their key was probed past.
-    fn backward_shift(&mut self, mut hole: usize) {
-        let mut slot = (hole + 1) & self.mask;
-        while self.entries[slot].value != EMPTY {
-            let home = self.home(self.entries[slot].key);
-            // The entry may move into the hole iff the hole lies on its probe path home..=slot.
-            let distance_to_slot = slot.wrapping_sub(home) & self.mask;
-            let distance_to_hole = hole.wrapping_sub(home) & self.mask;
-            if distance_to_hole < distance_to_slot {
-                self.entries[hole] = self.entries[slot];
-                hole = slot;
-            }
-            slot = (slot + 1) & self.mask;
-        }
-        self.entries[hole].value = EMPTY;
     }
 
     /// Every entry, in table order (for invariant checks and hashing, not the hot path).
