@@ -53,10 +53,7 @@ fn a_journal_of_another_payload_version_is_refused_by_name() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("00000000000000000001.journal"), "{stderr}");
-    assert!(
-        stderr.contains("journal payload version 2; this build reads version 1"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("journal payload version 2; this build reads version 1"), "{stderr}");
     // Refused, not cut: the segment is untouched.
     assert_eq!(std::fs::read(&segment).unwrap(), bytes);
 }
