@@ -1,8 +1,13 @@
 //! Cancels: one open order by id or client id, or all of an account's orders in one market.
 //!
-//! Only an order's owner cancels it: an order of another account, or of another market than the
-//! one named, is "not found", exactly like an order that does not exist. Cancelling everything
-//! of an account that has nothing (or does not exist) is not an error.
+//! A cancel takes the order off the book through `remove_resting` (in `resting`), which
+//! releases its lock and emits `OrderCancelled`; `find_open` also serves the order query.
+//!
+//! Invariants:
+//! - only an order's owner cancels it: an order of another account, or of another market than
+//!   the one named, is "not found", exactly like an order that does not exist;
+//! - a rejected cancel changes nothing; cancelling everything of an account that has nothing (or
+//!   does not exist) is not an error and changes nothing either.
 
 use super::{Matcher, client_key};
 use crate::command::{Command, OrderRef};

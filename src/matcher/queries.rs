@@ -1,9 +1,12 @@
 //! Queries: the read-only commands, and the public accessors for tests, the replay tool and the
 //! read side.
 //!
-//! Nothing here changes state. A query command emits its answer as events and never takes a
-//! sequence number (`apply` skips the sequence check for it). The accessors that return a `Vec`
-//! (`depth`, `resting_orders`) allocate: they serve tests and tools, never the matcher's thread.
+//! Invariants:
+//! - nothing here changes state: every function takes `&self`;
+//! - a query command emits its answer as events and takes no sequence number (`apply` skips the
+//!   sequence check for it);
+//! - the accessors that return a `Vec` (`depth`, `resting_orders`) allocate: they serve tests
+//!   and tools, never the matcher's thread.
 
 use super::orders::NIL;
 use super::resting::resting_state;
