@@ -28,7 +28,7 @@ pub enum Domain {
     /// Account: fields key words 0..4, frozen.
     Account = 2,
     /// Resting order: one field, the `fold` of the fields listed in `order_fields`
-    /// (matcher/mod.rs).
+    /// (matcher/ledger.rs).
     Order = 3,
 }
 

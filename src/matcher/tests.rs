@@ -1,9 +1,13 @@
 //! Order-book scenarios as readable tables of commands and expected consequences.
 
+use super::place::fee;
 use super::test_orders::*;
 use super::*;
-use crate::command::PlaceOrder;
-use crate::types::ClientId;
+use crate::command::{OrderRef, PlaceOrder};
+use crate::types::{
+    ClientId, ExpiryReason, MarketId, OrderId, OrderStatus, PriceTicks, QuantitySteps,
+    RejectReason, SelfTradePrevention, TimeInForce,
+};
 
 /// USDC units (6 decimals) of a decimal literal, parsed exactly.
 fn usdc(decimal: &str) -> u64 {
