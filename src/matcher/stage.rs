@@ -114,7 +114,7 @@ pub fn run(
             if input.cursor_end() <= sequence {
                 input.slot_mut(sequence).applied = applied;
             }
-            reply.times.matched_ns = clock::monotonic_ns();
+            reply.times.matched_ns = clock::monotonic_ns(); // tidy: latency stamp
             if !output.has_room() {
                 // This slot is finished: release it and everything before it first (see the
                 // module doc).

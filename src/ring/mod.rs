@@ -308,6 +308,7 @@ impl<T> RingBuilder<T> {
     /// Declares `member_count` sibling consumers gated on `after` (or the producer), where member
     /// `i` processes only sequences `≡ i (mod member_count)` but releases over all of them; gate
     /// the next stage on all members. The verify stage is such a group with `Access::Write`.
+    // tidy: start-up (rings are built before any stage runs)
     pub fn modulo_consumers(
         &mut self,
         after: &[StageId],
@@ -332,6 +333,7 @@ impl<T> RingBuilder<T> {
         spec.notify = Some(notify);
     }
 
+    // tidy: start-up (rings are built before any stage runs)
     fn declare(
         &mut self,
         after: &[StageId],
@@ -356,6 +358,7 @@ impl<T> RingBuilder<T> {
 
     /// Checks the graph (module doc, point 3), gates the producer on the last consumers and
     /// hands out the handles. Panics on a graph that would let two stages touch one slot.
+    // tidy: start-up (rings are built before any stage runs)
     pub fn build(self) -> RingHandles<T> {
         assert!(!self.stages.is_empty(), "a ring needs at least one consumer");
         self.assert_writers_exclusive();

@@ -48,6 +48,7 @@ impl std::error::Error for PinParseError {}
 
 /// Parses `--pin CORES`: comma-separated core numbers and inclusive ranges, e.g. `0,1`, `0-3`,
 /// `0,2-3`, in the order given (stage threads take them in pipeline order).
+// tidy: start-up (parses `--pin`)
 pub fn parse_cores(text: &str) -> Result<Vec<usize>, PinParseError> {
     let mut cores = Vec::new();
     for item in text.split(',') {

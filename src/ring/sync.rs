@@ -54,7 +54,7 @@ pub(crate) use ::loom::cell::UnsafeCell as SlotCell;
 pub(crate) struct FutexWord {
     pub(crate) value: AtomicU32,
     #[cfg(ringex_loom)]
-    parking: (::loom::sync::Mutex<()>, ::loom::sync::Condvar),
+    parking: (::loom::sync::Mutex<()>, ::loom::sync::Condvar), // tidy: loom builds only
 }
 
 impl FutexWord {

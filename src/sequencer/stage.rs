@@ -20,7 +20,7 @@ pub fn run(
             let slot = input.slot(sequence);
             debug_assert!(slot.verdict != Verdict::Pending, "gated on the verifiers");
             sequencer.sequence(slot, now_us, |mut record| {
-                record.reply.times.sequenced_ns = clock::monotonic_ns();
+                record.reply.times.sequenced_ns = clock::monotonic_ns(); // tidy: latency stamp
                 output.push(record);
             });
         }
