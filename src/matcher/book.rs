@@ -18,7 +18,8 @@
 //! Invariants (checked by [`BookSide::check`]): no level of `ranked` lies inside the window; a
 //! window slot holds a level iff its occupancy bit is set; the cached best is the best level.
 
-use super::orders::{NIL, OrderPool};
+use super::order_index::NIL;
+use super::orders::OrderPool;
 use crate::constants::BOOK_WINDOW_TICKS;
 use crate::types::{PriceTicks, QuantitySteps, Side};
 

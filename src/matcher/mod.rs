@@ -36,7 +36,8 @@
 //!
 //! The tables they use: `book` (price levels of one side), `orders` (the order slab),
 //! `accounts`, `account_orders`, `order_ids` and `state_hash`; `crate::fixed::FixedMap` for
-//! client ids.
+//! client ids. `order_index` holds what `orders` and `order_ids` share, so neither imports the
+//! other.
 
 mod account_orders;
 mod accounts;
@@ -46,6 +47,7 @@ mod funds;
 mod invariants;
 mod ledger;
 mod order_ids;
+mod order_index;
 mod orders;
 mod place;
 mod queries;

@@ -33,23 +33,11 @@
 //! `BUCKETS_MIN <= buckets <= heads.len()`; `len <= buckets / 2` unless every bucket is in use,
 //! `len >= buckets / 8` unless only `BUCKETS_MIN` are.
 
-use super::orders::NIL;
+use super::order_index::{Links, NIL};
 use std::hint::select_unpredictable;
 
 /// Buckets in use when few ids are held (the array never shrinks below this).
 const BUCKETS_MIN: usize = 64;
-
-/// Where the chains run: one link per slot, holding the slot's id and the next slot in the
-/// same bucket. The index reads and writes `next` only while the slot is in a chain, and never
-/// writes the id.
-pub trait Links {
-    /// The id of the order in `slot`.
-    fn id(&self, slot: u32) -> u64;
-    /// The next slot in `slot`'s bucket, or NIL.
-    fn next(&self, slot: u32) -> u32;
-    /// Sets the next slot in `slot`'s bucket.
-    fn set_next(&mut self, slot: u32, next: u32);
-}
 
 /// Order id → pool slot, for at most one id per pool slot.
 pub struct OrderIds {

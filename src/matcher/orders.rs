@@ -5,15 +5,12 @@
 //! slot index in `AccountOrders`. Slots are taken from and returned to a free list; the slab
 //! never grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
 
-use super::order_ids::Links;
+use super::order_index::{Links, NIL};
 use super::state_hash::Contribution;
 use crate::types::{
     AccountIndex, ClientId, MarketId, OrderId, PriceTicks, QuantitySteps, SelfTradePrevention,
     Side, TimeInForce,
 };
-
-/// "No slot": the end of a list.
-pub const NIL: u32 = u32::MAX;
 
 /// A resting order.
 // NB: 32-byte aligned and 96 bytes long, so every order spans exactly two cache lines. At the

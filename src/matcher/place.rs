@@ -17,7 +17,7 @@
 //! - a walk ends only when the taker is done, is stopped, or no longer crosses: it never leaves
 //!   the book crossed.
 
-use super::orders::NIL;
+use super::order_index::NIL;
 use super::resting::order_state;
 use super::{MarketBook, MarketNumbers, Matcher, client_key, emit, spend_asset};
 use crate::command::{Command, PlaceOrder};

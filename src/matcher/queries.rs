@@ -8,7 +8,7 @@
 //! - the accessors that return a `Vec` (`depth`, `resting_orders`) allocate: they serve tests
 //!   and tools, never the matcher's thread.
 
-use super::orders::NIL;
+use super::order_index::NIL;
 use super::resting::resting_state;
 use super::{Matcher, emit};
 use crate::command::{Command, OrderRef};

@@ -14,7 +14,8 @@
 //!   state, until the caller has emitted the fill and forgets it.
 
 use super::ledger::{ORDER_FIELD, order_contribution, order_fill_fold};
-use super::orders::{NIL, Order};
+use super::order_index::NIL;
+use super::orders::Order;
 use super::state_hash::{Coefficients, Contribution, Domain};
 use super::{Matcher, client_key, emit, spend_asset};
 use crate::command::{Command, PlaceOrder};
