@@ -18,8 +18,8 @@
 //! Invariants (checked by [`BookSide::check`]): no level of `ranked` lies inside the window; a
 //! window slot holds a level iff its occupancy bit is set; the cached best is the best level.
 
-use super::order_index::NIL;
-use super::orders::OrderPool;
+use super::order_index::OrderIndex;
+use super::orders::{LEVEL_NIL, OrderPool};
 use crate::constants::BOOK_WINDOW_TICKS;
 use crate::types::{PriceTicks, QuantitySteps, Side};
 
@@ -31,9 +31,9 @@ pub struct Level {
     /// Sum of `remaining` over its orders.
     pub total: QuantitySteps,
     /// Oldest order (matched first).
-    pub head: u32,
+    pub head: OrderIndex,
     /// Newest order.
-    pub tail: u32,
+    pub tail: OrderIndex,
     /// Orders in the FIFO.
     pub orders: u32,
 }
@@ -162,14 +162,14 @@ pub struct BookSide {
     free_levels: Vec<u32>,
     /// The price at window offset 0.
     base: u64,
-    /// Level slot per window offset, or NIL.
+    /// Level slot per window offset, or `LEVEL_NIL`.
     window: Box<[u32]>,
     occupancy: Box<Occupancy>,
     /// Levels in the window.
     window_levels: u32,
     /// Levels outside the window, best last.
     ranked: Vec<Ranked>,
-    /// The best level's slot, or NIL when the side is empty.
+    /// The best level's slot, or `LEVEL_NIL` when the side is empty.
     best: u32,
 }
 
@@ -179,8 +179,8 @@ impl BookSide {
         let empty = Level {
             price: PriceTicks(0),
             total: QuantitySteps(0),
-            head: NIL,
-            tail: NIL,
+            head: OrderIndex::NIL,
+            tail: OrderIndex::NIL,
             orders: 0,
         };
         BookSide {
@@ -189,7 +189,7 @@ impl BookSide {
             levels: vec![empty; levels_max as usize],
             free_levels: (0..levels_max).rev().collect(),
             base: 0,
-            window: vec![NIL; BOOK_WINDOW_TICKS].into_boxed_slice(),
+            window: vec![LEVEL_NIL; BOOK_WINDOW_TICKS].into_boxed_slice(),
             occupancy: Box::new(Occupancy {
                 root: 0,
                 top: [0; TOP_WORDS],
@@ -197,7 +197,7 @@ impl BookSide {
             }),
             window_levels: 0,
             ranked: Vec::with_capacity(levels_max as usize),
-            best: NIL,
+            best: LEVEL_NIL,
         }
     }
 
@@ -223,7 +223,7 @@ impl BookSide {
     /// The best level's slot, if any.
     #[inline]
     pub fn best(&self) -> Option<u32> {
-        (self.best != NIL).then_some(self.best)
+        (self.best != LEVEL_NIL).then_some(self.best)
     }
 
     /// The best price, if any.
@@ -265,7 +265,7 @@ impl BookSide {
     #[inline]
     fn find(&self, price: PriceTicks) -> Option<u32> {
         match self.offset(price) {
-            Some(offset) => Some(self.window[offset]).filter(|&slot| slot != NIL),
+            Some(offset) => Some(self.window[offset]).filter(|&slot| slot != LEVEL_NIL),
             None => self.rank_of(self.key(price)).ok().map(|rank| self.ranked[rank].level),
         }
     }
@@ -279,14 +279,19 @@ impl BookSide {
     /// Creates the empty level at `price` (there is none yet; a free slot was checked).
     fn add_level(&mut self, price: PriceTicks) -> u32 {
         let slot = self.free_levels.pop().expect("level capacity checked first");
-        self.levels[slot as usize] =
-            Level { price, total: QuantitySteps(0), head: NIL, tail: NIL, orders: 0 };
+        self.levels[slot as usize] = Level {
+            price,
+            total: QuantitySteps(0),
+            head: OrderIndex::NIL,
+            tail: OrderIndex::NIL,
+            orders: 0,
+        };
         if self.offset(price).is_none() && self.window_levels == 0 {
             self.place_window(price);
         }
         match self.offset(price) {
             Some(offset) => {
-                debug_assert_eq!(self.window[offset], NIL);
+                debug_assert_eq!(self.window[offset], LEVEL_NIL);
                 self.window[offset] = slot;
                 self.occupancy.set(offset);
                 self.window_levels += 1;
@@ -297,7 +302,7 @@ impl BookSide {
                 self.ranked.insert(rank, Ranked { key, level: slot });
             }
         }
-        if self.best == NIL || self.better(price, self.levels[self.best as usize].price) {
+        if self.best == LEVEL_NIL || self.better(price, self.levels[self.best as usize].price) {
             self.best = slot;
         }
         slot
@@ -309,7 +314,7 @@ impl BookSide {
         match self.offset(price) {
             Some(offset) => {
                 debug_assert_eq!(self.window[offset], slot);
-                self.window[offset] = NIL;
+                self.window[offset] = LEVEL_NIL;
                 self.occupancy.clear(offset);
                 self.window_levels -= 1;
             }
@@ -326,7 +331,7 @@ impl BookSide {
         }
     }
 
-    /// The best level's slot from scratch: the better of the window's and `ranked`'s, or NIL.
+    /// The best level's slot from scratch: the better of the window's and `ranked`'s, or `LEVEL_NIL`.
     #[inline]
     fn find_best(&self) -> u32 {
         let in_window = match self.side {
@@ -342,7 +347,7 @@ impl BookSide {
                 if better { a } else { b }
             }
             (Some(slot), None) | (None, Some(slot)) => slot,
-            (None, None) => NIL,
+            (None, None) => LEVEL_NIL,
         }
     }
 
@@ -375,7 +380,7 @@ impl BookSide {
     /// Appends the order in `slot` to the FIFO at its price, creating the level if needed.
     /// The caller checked `!is_full_for(price)`.
     #[inline]
-    pub fn push_back(&mut self, pool: &mut OrderPool, slot: u32) {
+    pub fn push_back(&mut self, pool: &mut OrderPool, slot: OrderIndex) {
         let price = pool.get(slot).price;
         let level_slot = match self.find(price) {
             Some(level_slot) => level_slot,
@@ -385,23 +390,23 @@ impl BookSide {
         let remaining = pool.get(slot).remaining;
         let previous_tail = level.tail;
         level.tail = slot;
-        if previous_tail == NIL {
+        if previous_tail.is_nil() {
             level.head = slot;
         }
         level.total.0 += remaining.0;
         level.orders += 1;
-        if previous_tail != NIL {
+        if !previous_tail.is_nil() {
             pool.get_mut(previous_tail).level_next = slot;
         }
         let order = pool.get_mut(slot);
         order.level = level_slot;
         order.level_prev = previous_tail;
-        order.level_next = NIL;
+        order.level_next = OrderIndex::NIL;
     }
 
     /// Unlinks the order in `slot` from its level, dropping the level if it empties.
     #[inline]
-    pub fn unlink(&mut self, pool: &mut OrderPool, slot: u32) {
+    pub fn unlink(&mut self, pool: &mut OrderPool, slot: OrderIndex) {
         let order = pool.get(slot);
         let (level_slot, remaining) = (order.level, order.remaining);
         let (previous, next) = (order.level_prev, order.level_next);
@@ -409,12 +414,12 @@ impl BookSide {
         debug_assert!(level.total.0 >= remaining.0);
         level.total.0 -= remaining.0;
         level.orders -= 1;
-        if previous == NIL {
+        if previous.is_nil() {
             level.head = next;
         } else {
             pool.get_mut(previous).level_next = next;
         }
-        if next == NIL {
+        if next.is_nil() {
             level.tail = previous;
         } else {
             pool.get_mut(next).level_prev = previous;
@@ -427,7 +432,7 @@ impl BookSide {
 
     /// Records that the order in `slot` (still linked) lost `filled` of its remaining quantity.
     #[inline]
-    pub fn reduce(&mut self, pool: &mut OrderPool, slot: u32, filled: QuantitySteps) {
+    pub fn reduce(&mut self, pool: &mut OrderPool, slot: OrderIndex, filled: QuantitySteps) {
         let order = pool.get_mut(slot);
         debug_assert!(order.remaining.0 > filled.0, "a full fill unlinks instead");
         order.remaining.0 -= filled.0;
@@ -458,7 +463,9 @@ impl BookSide {
                 bits &= bits - 1;
                 in_window += 1;
                 let slot = self.window[offset];
-                if slot == NIL || self.offset(self.levels[slot as usize].price) != Some(offset) {
+                if slot == LEVEL_NIL
+                    || self.offset(self.levels[slot as usize].price) != Some(offset)
+                {
                     return Err(format!("{side:?} window offset {offset} occupied but wrong"));
                 }
             }
@@ -490,7 +497,7 @@ impl BookSide {
             previous_price = Some(level.price);
             orders += self.check_level(level, pool)?;
         }
-        if previous_price.is_none() && self.best != NIL {
+        if previous_price.is_none() && self.best != LEVEL_NIL {
             return Err(format!("{side:?} empty side with a best level"));
         }
         Ok(orders)
@@ -500,7 +507,7 @@ impl BookSide {
     #[cfg(test)]
     fn check_window_slots(&self) -> Result<(), String> {
         for (offset, &slot) in self.window.iter().enumerate() {
-            if (slot != NIL) != self.occupancy.is_set(offset) {
+            if (slot != LEVEL_NIL) != self.occupancy.is_set(offset) {
                 return Err(format!("{:?} occupancy wrong at window offset {offset}", self.side));
             }
         }
@@ -511,11 +518,11 @@ impl BookSide {
     fn check_level(&self, level: &Level, pool: &OrderPool) -> Result<usize, String> {
         let level_slot = self.find(level.price).ok_or("level not found by its price")?;
         let mut slot = level.head;
-        let mut previous = NIL;
+        let mut previous = OrderIndex::NIL;
         let mut total = 0u64;
         let mut count = 0u32;
         let mut last_id = 0u64;
-        while slot != NIL {
+        while !slot.is_nil() {
             let order = pool.get(slot);
             if order.level != level_slot || order.level_prev != previous {
                 return Err(format!("order {:?} badly linked", order.id));

@@ -9,6 +9,7 @@
 //! - a rejected cancel changes nothing; cancelling everything of an account that has nothing (or
 //!   does not exist) is not an error and changes nothing either.
 
+use super::order_index::OrderIndex;
 use super::{Matcher, client_key};
 use crate::command::{Command, OrderRef};
 use crate::event::EventSink;
@@ -58,7 +59,7 @@ impl Matcher {
         command: &Command,
         market: MarketId,
         target: OrderRef,
-    ) -> Result<(u32, AccountIndex), RejectReason> {
+    ) -> Result<(OrderIndex, AccountIndex), RejectReason> {
         if market.0 as usize >= self.books.len() {
             return Err(RejectReason::InvalidSymbol);
         }
@@ -68,7 +69,9 @@ impl Matcher {
         let account = self.accounts.find(&command.account).ok_or(RejectReason::OrderNotFound)?;
         let slot = match target {
             OrderRef::Id(order_id) => self.order_slots.get(&self.orders, order_id.0),
-            OrderRef::Client(client_id) => self.client_slots.get(client_key(account, client_id.0)),
+            OrderRef::Client(client_id) => {
+                self.client_slots.get(client_key(account, client_id.0)).map(OrderIndex)
+            }
         }
         .ok_or(RejectReason::OrderNotFound)?;
         let order = self.orders.get(slot);

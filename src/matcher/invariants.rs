@@ -39,7 +39,7 @@ impl Matcher {
             open_per_account[order.account.0 as usize] += 1;
             if let Some(client_id) = order.client_id() {
                 clients += 1;
-                if self.client_slots.get(client_key(order.account, client_id.0)) != Some(slot) {
+                if self.client_slots.get(client_key(order.account, client_id.0)) != Some(slot.0) {
                     return Err(format!("client id of {:?} not indexed", order.id));
                 }
             }

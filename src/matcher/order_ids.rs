@@ -33,7 +33,7 @@
 //! `BUCKETS_MIN <= buckets <= heads.len()`; `len <= buckets / 2` unless every bucket is in use,
 //! `len >= buckets / 8` unless only `BUCKETS_MIN` are.
 
-use super::order_index::{Links, NIL};
+use super::order_index::{Links, OrderIndex};
 use std::hint::select_unpredictable;
 
 /// Buckets in use when few ids are held (the array never shrinks below this).
@@ -42,7 +42,7 @@ const BUCKETS_MIN: usize = 64;
 /// Order id → pool slot, for at most one id per pool slot.
 pub struct OrderIds {
     /// Chain heads of every bucket the array could use; those at `buckets` and above are NIL.
-    heads: Box<[u32]>,
+    heads: Box<[OrderIndex]>,
     /// Buckets in use.
     buckets: usize,
     /// The largest power of two at most `buckets`, minus one: `bucket` masks with it, or with
@@ -64,7 +64,7 @@ impl OrderIds {
     pub fn with_slots_max(slots_max: u32) -> OrderIds {
         let buckets_max = (slots_max as usize * 2).max(BUCKETS_MIN).next_power_of_two();
         let mut ids = OrderIds {
-            heads: vec![NIL; buckets_max].into_boxed_slice(),
+            heads: vec![OrderIndex::NIL; buckets_max].into_boxed_slice(),
             buckets: 0,
             low_mask: 0,
             high_mask: 0,
@@ -105,9 +105,9 @@ impl OrderIds {
 
     /// The slot holding `id`.
     #[inline]
-    pub fn get(&self, links: &impl Links, id: u64) -> Option<u32> {
+    pub fn get(&self, links: &impl Links, id: u64) -> Option<OrderIndex> {
         let mut slot = self.heads[self.bucket(id)];
-        while slot != NIL {
+        while !slot.is_nil() {
             if links.id(slot) == id {
                 return Some(slot);
             }
@@ -119,7 +119,7 @@ impl OrderIds {
     /// Records that `slot`, whose id is `id`, holds it. The caller guarantees that the id is not
     /// held (ids are sequence numbers, each used once) and that the slot is in no chain.
     #[inline]
-    pub fn insert(&mut self, links: &mut impl Links, id: u64, slot: u32) {
+    pub fn insert(&mut self, links: &mut impl Links, id: u64, slot: OrderIndex) {
         debug_assert_eq!(links.id(slot), id);
         debug_assert_eq!(self.get(links, id), None, "order id {id} is already held");
         let bucket = self.bucket(id);
@@ -133,7 +133,7 @@ impl OrderIds {
 
     /// Forgets `id`, which `slot` holds.
     #[inline]
-    pub fn remove(&mut self, links: &mut impl Links, id: u64, slot: u32) {
+    pub fn remove(&mut self, links: &mut impl Links, id: u64, slot: OrderIndex) {
         debug_assert_eq!(self.get(links, id), Some(slot));
         let bucket = self.bucket(id);
         let next = links.next(slot);
@@ -155,11 +155,14 @@ impl OrderIds {
 
     /// Every id held with its slot, in no particular order (for invariant checks and hashing,
     /// not the hot path).
-    pub fn iter<'a>(&'a self, links: &'a impl Links) -> impl Iterator<Item = (u64, u32)> + 'a {
+    pub fn iter<'a>(
+        &'a self,
+        links: &'a impl Links,
+    ) -> impl Iterator<Item = (u64, OrderIndex)> + 'a {
         self.heads[..self.buckets].iter().flat_map(move |&head| {
-            std::iter::successors((head != NIL).then_some(head), move |&slot| {
+            std::iter::successors((!head.is_nil()).then_some(head), move |&slot| {
                 let next = links.next(slot);
-                (next != NIL).then_some(next)
+                (!next.is_nil()).then_some(next)
             })
             .map(move |slot| (links.id(slot), slot))
         })
@@ -181,13 +184,13 @@ impl OrderIds {
         if too_full || too_empty {
             return Err(format!("{} ids in {} buckets", self.len, self.buckets));
         }
-        if let Some(bucket) = self.heads[self.buckets..].iter().position(|&head| head != NIL) {
+        if let Some(bucket) = self.heads[self.buckets..].iter().position(|head| !head.is_nil()) {
             return Err(format!("bucket {} is past those in use", self.buckets + bucket));
         }
         let mut held = 0;
         for (bucket, &head) in self.heads[..self.buckets].iter().enumerate() {
             let mut slot = head;
-            while slot != NIL {
+            while !slot.is_nil() {
                 let id = links.id(slot);
                 if self.bucket(id) != bucket {
                     return Err(format!("id {id} chained in bucket {bucket}"));
@@ -230,9 +233,9 @@ impl OrderIds {
         // that now tells the two apart.
         let split_bit = self.low_mask + 1;
         let parent = new_bucket & self.low_mask as usize;
-        let (mut staying, mut moving) = (NIL, NIL);
+        let (mut staying, mut moving) = (OrderIndex::NIL, OrderIndex::NIL);
         let mut slot = self.heads[parent];
-        while slot != NIL {
+        while !slot.is_nil() {
             let next = links.next(slot);
             if links.id(slot) & split_bit == 0 {
                 links.set_next(slot, staying);
@@ -253,12 +256,12 @@ impl OrderIds {
         let last = self.buckets - 1;
         self.set_buckets(last);
         let parent = last & self.low_mask as usize;
-        let moving = std::mem::replace(&mut self.heads[last], NIL);
-        if moving == NIL {
+        let moving = std::mem::replace(&mut self.heads[last], OrderIndex::NIL);
+        if moving.is_nil() {
             return;
         }
         let mut tail = moving;
-        while links.next(tail) != NIL {
+        while !links.next(tail).is_nil() {
             tail = links.next(tail);
         }
         links.set_next(tail, self.heads[parent]);
@@ -281,28 +284,28 @@ mod tests {
     use std::collections::HashMap;
 
     /// Links of their own, for the index alone: (id, next) per slot.
-    struct Slots(Vec<(u64, u32)>);
+    struct Slots(Vec<(u64, OrderIndex)>);
 
     impl Links for Slots {
-        fn id(&self, slot: u32) -> u64 {
-            self.0[slot as usize].0
+        fn id(&self, slot: OrderIndex) -> u64 {
+            self.0[slot.0 as usize].0
         }
-        fn next(&self, slot: u32) -> u32 {
-            self.0[slot as usize].1
+        fn next(&self, slot: OrderIndex) -> OrderIndex {
+            self.0[slot.0 as usize].1
         }
-        fn set_next(&mut self, slot: u32, next: u32) {
-            self.0[slot as usize].1 = next;
+        fn set_next(&mut self, slot: OrderIndex, next: OrderIndex) {
+            self.0[slot.0 as usize].1 = next;
         }
     }
 
     /// An empty index and links for `slots_max` slots.
     fn index(slots_max: u32) -> (OrderIds, Slots) {
-        (OrderIds::with_slots_max(slots_max), Slots(vec![(0, NIL); slots_max as usize]))
+        (OrderIds::with_slots_max(slots_max), Slots(vec![(0, OrderIndex::NIL); slots_max as usize]))
     }
 
     /// Gives `slot` the id `id` and indexes it.
-    fn place(ids: &mut OrderIds, slots: &mut Slots, id: u64, slot: u32) {
-        slots.0[slot as usize].0 = id;
+    fn place(ids: &mut OrderIds, slots: &mut Slots, id: u64, slot: OrderIndex) {
+        slots.0[slot.0 as usize].0 = id;
         ids.insert(slots, id, slot);
     }
 
@@ -310,16 +313,16 @@ mod tests {
     fn grows_with_the_ids_held_and_shrinks_back() {
         let (mut ids, mut slots) = index(4096);
         for slot in 0..4000u32 {
-            place(&mut ids, &mut slots, 1_000 + u64::from(slot), slot);
+            place(&mut ids, &mut slots, 1_000 + u64::from(slot), OrderIndex(slot));
         }
         ids.check(&slots).unwrap();
         assert_eq!(ids.len(), 4000);
         assert_eq!(ids.buckets(), 8000, "the ids held stay at most half the buckets");
-        assert_eq!(ids.get(&slots, 1_000), Some(0));
-        assert_eq!(ids.get(&slots, 4_999), Some(3999));
+        assert_eq!(ids.get(&slots, 1_000), Some(OrderIndex(0)));
+        assert_eq!(ids.get(&slots, 4_999), Some(OrderIndex(3999)));
         assert_eq!(ids.get(&slots, 5_000), None);
         for slot in 0..4000u32 {
-            ids.remove(&mut slots, 1_000 + u64::from(slot), slot);
+            ids.remove(&mut slots, 1_000 + u64::from(slot), OrderIndex(slot));
         }
         ids.check(&slots).unwrap();
         assert_eq!(ids.buckets(), BUCKETS_MIN);
@@ -330,14 +333,14 @@ mod tests {
     fn ids_sharing_low_bits_share_one_chain() {
         let (mut ids, mut slots) = index(100);
         for slot in 0..100u32 {
-            place(&mut ids, &mut slots, u64::from(slot) << 40, slot);
+            place(&mut ids, &mut slots, u64::from(slot) << 40, OrderIndex(slot));
         }
         ids.check(&slots).unwrap();
         assert_eq!(ids.buckets(), 200);
-        assert_eq!(ids.get(&slots, 99 << 40), Some(99));
-        assert_eq!(ids.get(&slots, 0), Some(0), "at the far end of the chain");
-        ids.remove(&mut slots, 50 << 40, 50);
-        assert_eq!(ids.get(&slots, 49 << 40), Some(49));
+        assert_eq!(ids.get(&slots, 99 << 40), Some(OrderIndex(99)));
+        assert_eq!(ids.get(&slots, 0), Some(OrderIndex(0)), "at the far end of the chain");
+        ids.remove(&mut slots, 50 << 40, OrderIndex(50));
+        assert_eq!(ids.get(&slots, 49 << 40), Some(OrderIndex(49)));
         assert_eq!(ids.get(&slots, 50 << 40), None);
         ids.check(&slots).unwrap();
     }
@@ -351,8 +354,8 @@ mod tests {
             operations in proptest::collection::vec((0u8..4, 0u64..1 << 12, 0usize..512), 1..2000),
         ) {
             let (mut ids, mut slots) = index(512);
-            let mut model: HashMap<u64, u32> = HashMap::new();
-            let mut free: Vec<u32> = (0..512).rev().collect();
+            let mut model: HashMap<u64, OrderIndex> = HashMap::new();
+            let mut free: Vec<OrderIndex> = (0..512).rev().map(OrderIndex).collect();
             let mut next_id = 1u64;
             for (index, (operation, jump, pick)) in operations.into_iter().enumerate() {
                 // Placements outnumber removals in even waves of 300 operations, removals

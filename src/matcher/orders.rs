@@ -5,12 +5,15 @@
 //! slot index in `AccountOrders`. Slots are taken from and returned to a free list; the slab
 //! never grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
 
-use super::order_index::{Links, NIL};
+use super::order_index::{Links, OrderIndex};
 use super::state_hash::Contribution;
 use crate::types::{
     AccountIndex, ClientId, MarketId, OrderId, PriceTicks, QuantitySteps, SelfTradePrevention,
     Side, TimeInForce,
 };
+
+/// `Order::level` of an order not yet linked into a price level; the book's "no level".
+pub const LEVEL_NIL: u32 = u32::MAX;
 
 /// A resting order.
 // NB: 32-byte aligned and 96 bytes long, so every order spans exactly two cache lines. At the
@@ -42,11 +45,11 @@ pub struct Order {
     /// Slot of the price level it rests in (within its book side).
     pub level: u32,
     /// Previous order in the level's FIFO (older), or NIL.
-    pub level_prev: u32,
+    pub level_prev: OrderIndex,
     /// Next order in the level's FIFO (newer), or NIL.
-    pub level_next: u32,
+    pub level_next: OrderIndex,
     /// Next order in the same bucket of the order-id index, or NIL (see `order_ids`).
-    pub bucket_next: u32,
+    pub bucket_next: OrderIndex,
     /// Market.
     pub market: MarketId,
     /// Side.
@@ -71,10 +74,10 @@ pub(super) const EMPTY_ORDER: Order = Order {
     account: AccountIndex(0),
     client_id_value: 0,
     has_client_id: false,
-    level: NIL,
-    level_prev: NIL,
-    level_next: NIL,
-    bucket_next: NIL,
+    level: LEVEL_NIL,
+    level_prev: OrderIndex::NIL,
+    level_next: OrderIndex::NIL,
+    bucket_next: OrderIndex::NIL,
     market: MarketId(0),
     side: Side::Bid,
     time_in_force: TimeInForce::Gtc,
@@ -99,7 +102,7 @@ impl Order {
 /// The slab of orders.
 pub struct OrderPool {
     orders: Vec<Order>,
-    free: Vec<u32>,
+    free: Vec<OrderIndex>,
 }
 
 impl OrderPool {
@@ -107,7 +110,7 @@ impl OrderPool {
     pub fn with_orders_max(orders_max: u32) -> OrderPool {
         let orders = vec![EMPTY_ORDER; orders_max as usize];
         // Hand out low slots first: they are the ones the factory already touched.
-        let free = (0..orders_max).rev().collect();
+        let free = (0..orders_max).rev().map(OrderIndex).collect();
         OrderPool { orders, free }
     }
 
@@ -124,53 +127,53 @@ impl OrderPool {
     /// Takes a free slot; the caller fills it in (the links are set when it is linked). The
     /// caller checked `free_slots() > 0`.
     #[inline]
-    pub fn take_slot(&mut self) -> u32 {
+    pub fn take_slot(&mut self) -> OrderIndex {
         self.free.pop().expect("order pool capacity is checked before matching")
     }
 
     /// Takes a slot and stores `order` in it (tests build books this way).
     #[cfg(test)]
-    pub fn take(&mut self, order: Order) -> u32 {
+    pub fn take(&mut self, order: Order) -> OrderIndex {
         let slot = self.take_slot();
-        self.orders[slot as usize] = order;
+        self.orders[slot.0 as usize] = order;
         slot
     }
 
     /// Returns a slot to the free list.
     #[inline]
-    pub fn give_back(&mut self, slot: u32) {
+    pub fn give_back(&mut self, slot: OrderIndex) {
         debug_assert!(self.free.len() < self.orders.len());
-        self.orders[slot as usize].remaining = QuantitySteps(0);
+        self.orders[slot.0 as usize].remaining = QuantitySteps(0);
         self.free.push(slot);
     }
 
     /// The order in `slot`.
     #[inline]
-    pub fn get(&self, slot: u32) -> &Order {
-        &self.orders[slot as usize]
+    pub fn get(&self, slot: OrderIndex) -> &Order {
+        &self.orders[slot.0 as usize]
     }
 
     /// The order in `slot`, mutably.
     #[inline]
-    pub fn get_mut(&mut self, slot: u32) -> &mut Order {
-        &mut self.orders[slot as usize]
+    pub fn get_mut(&mut self, slot: OrderIndex) -> &mut Order {
+        &mut self.orders[slot.0 as usize]
     }
 }
 
 /// The order-id index chains through the orders, so finding one reads the order it finds.
 impl Links for OrderPool {
     #[inline(always)]
-    fn id(&self, slot: u32) -> u64 {
-        self.orders[slot as usize].id.0
+    fn id(&self, slot: OrderIndex) -> u64 {
+        self.orders[slot.0 as usize].id.0
     }
 
     #[inline(always)]
-    fn next(&self, slot: u32) -> u32 {
-        self.orders[slot as usize].bucket_next
+    fn next(&self, slot: OrderIndex) -> OrderIndex {
+        self.orders[slot.0 as usize].bucket_next
     }
 
     #[inline(always)]
-    fn set_next(&mut self, slot: u32, next: u32) {
-        self.orders[slot as usize].bucket_next = next;
+    fn set_next(&mut self, slot: OrderIndex, next: OrderIndex) {
+        self.orders[slot.0 as usize].bucket_next = next;
     }
 }

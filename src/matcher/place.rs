@@ -17,7 +17,7 @@
 //! - a walk ends only when the taker is done, is stopped, or no longer crosses: it never leaves
 //!   the book crossed.
 
-use super::order_index::NIL;
+use super::order_index::OrderIndex;
 use super::resting::order_state;
 use super::{MarketBook, MarketNumbers, Matcher, client_key, emit, spend_asset};
 use crate::command::{Command, PlaceOrder};
@@ -265,7 +265,7 @@ impl Matcher {
             }
             let unit_cost = level.price.0 * spec.quote_units_per_tick_step;
             let mut slot = level.head;
-            while slot != NIL {
+            while !slot.is_nil() {
                 let maker = self.orders.get(slot);
                 slot = maker.level_next;
                 if maker.account == taker.account {
@@ -388,7 +388,7 @@ impl Matcher {
         &mut self,
         command: &Command,
         taker: &mut Taker,
-        maker_slot: u32,
+        maker_slot: OrderIndex,
         price: PriceTicks,
         fill: QuantitySteps,
         spec: &MarketNumbers,

@@ -8,7 +8,6 @@
 //! - the accessors that return a `Vec` (`depth`, `resting_orders`) allocate: they serve tests
 //!   and tools, never the matcher's thread.
 
-use super::order_index::NIL;
 use super::resting::resting_state;
 use super::{Matcher, emit};
 use crate::command::{Command, OrderRef};
@@ -153,7 +152,7 @@ impl Matcher {
         let mut states = Vec::new();
         for level in self.books[market.0 as usize].side(side).levels_best_first() {
             let mut slot = level.head;
-            while slot != NIL {
+            while !slot.is_nil() {
                 states.push(resting_state(self.orders.get(slot)));
                 slot = self.orders.get(slot).level_next;
             }

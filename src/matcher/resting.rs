@@ -14,8 +14,8 @@
 //!   state, until the caller has emitted the fill and forgets it.
 
 use super::ledger::{ORDER_FIELD, order_contribution, order_fill_fold};
-use super::order_index::NIL;
-use super::orders::Order;
+use super::order_index::OrderIndex;
+use super::orders::{LEVEL_NIL, Order};
 use super::state_hash::{Coefficients, Contribution, Domain};
 use super::{Matcher, client_key, emit, spend_asset};
 use crate::command::{Command, PlaceOrder};
@@ -56,10 +56,10 @@ impl Matcher {
             account,
             client_id_value: place.client_id.map_or(0, |client_id| client_id.0),
             has_client_id: place.client_id.is_some(),
-            level: NIL,
-            level_prev: NIL,
-            level_next: NIL,
-            bucket_next: NIL,
+            level: LEVEL_NIL,
+            level_prev: OrderIndex::NIL,
+            level_next: OrderIndex::NIL,
+            bucket_next: OrderIndex::NIL,
             market: place.market,
             side: place.side,
             time_in_force: place.time_in_force,
@@ -79,7 +79,7 @@ impl Matcher {
         self.account_orders.push_back(account, slot);
         self.order_slots.insert(&mut self.orders, command.sequence.0, slot);
         if let Some(client_id) = place.client_id {
-            let inserted = self.client_slots.insert(client_key(account, client_id.0), slot);
+            let inserted = self.client_slots.insert(client_key(account, client_id.0), slot.0);
             debug_assert!(inserted);
         }
         debug_assert_eq!(
@@ -91,7 +91,7 @@ impl Matcher {
 
     /// Records a fill of the resting order in `slot`. A filled order leaves the book (and the
     /// hash) but keeps its slot, with its final state, until the caller forgets it.
-    pub(super) fn fill_resting(&mut self, slot: u32, fill: QuantitySteps, quote: u64) {
+    pub(super) fn fill_resting(&mut self, slot: OrderIndex, fill: QuantitySteps, quote: u64) {
         let order = self.orders.get(slot);
         let (id, market, side) = (order.id, order.market, order.side);
         let (remaining, executed_quote, hash) = (order.remaining, order.executed_quote, order.hash);
@@ -132,7 +132,7 @@ impl Matcher {
     pub(super) fn remove_resting(
         &mut self,
         command: &Command,
-        slot: u32,
+        slot: OrderIndex,
         owner: (AccountIndex, MarketId),
         expiry: Option<ExpiryReason>,
         sink: &mut impl EventSink,
@@ -171,7 +171,7 @@ impl Matcher {
 
     /// Drops an unlinked order of `owner` from the account list and the indexes, and frees its
     /// slot.
-    pub(super) fn forget_order(&mut self, slot: u32, owner: AccountIndex) {
+    pub(super) fn forget_order(&mut self, slot: OrderIndex, owner: AccountIndex) {
         let order = self.orders.get(slot);
         debug_assert_eq!(order.account, owner);
         let (id, client_id) = (order.id, order.client_id());
@@ -180,7 +180,7 @@ impl Matcher {
         self.order_slots.remove(&mut self.orders, id.0, slot);
         if let Some(client_id) = client_id {
             let removed = self.client_slots.remove(client_key(owner, client_id.0));
-            debug_assert_eq!(removed, Some(slot));
+            debug_assert_eq!(removed, Some(slot.0));
         }
         self.orders.give_back(slot);
     }
