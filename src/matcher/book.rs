@@ -331,7 +331,8 @@ impl BookSide {
         }
     }
 
-    /// The best level's slot from scratch: the better of the window's and `ranked`'s, or `LEVEL_NIL`.
+    /// The best level's slot from scratch: the better of the window's and `ranked`'s, or
+    /// `LEVEL_NIL`.
     #[inline]
     fn find_best(&self) -> u32 {
         let in_window = match self.side {
@@ -377,37 +378,37 @@ impl BookSide {
         self.ranked.truncate(kept);
     }
 
-    /// Appends the order in `slot` to the FIFO at its price, creating the level if needed.
+    /// Appends the order at `index` to the FIFO at its price, creating the level if needed.
     /// The caller checked `!is_full_for(price)`.
     #[inline]
-    pub fn push_back(&mut self, pool: &mut OrderPool, slot: OrderIndex) {
-        let price = pool.get(slot).price;
+    pub fn push_back(&mut self, pool: &mut OrderPool, index: OrderIndex) {
+        let price = pool.get(index).price;
         let level_slot = match self.find(price) {
             Some(level_slot) => level_slot,
             None => self.add_level(price),
         };
         let level = &mut self.levels[level_slot as usize];
-        let remaining = pool.get(slot).remaining;
+        let remaining = pool.get(index).remaining;
         let previous_tail = level.tail;
-        level.tail = slot;
+        level.tail = index;
         if previous_tail.is_nil() {
-            level.head = slot;
+            level.head = index;
         }
         level.total.0 += remaining.0;
         level.orders += 1;
         if !previous_tail.is_nil() {
-            pool.get_mut(previous_tail).level_next = slot;
+            pool.get_mut(previous_tail).level_next = index;
         }
-        let order = pool.get_mut(slot);
+        let order = pool.get_mut(index);
         order.level = level_slot;
         order.level_prev = previous_tail;
         order.level_next = OrderIndex::NIL;
     }
 
-    /// Unlinks the order in `slot` from its level, dropping the level if it empties.
+    /// Unlinks the order at `index` from its level, dropping the level if it empties.
     #[inline]
-    pub fn unlink(&mut self, pool: &mut OrderPool, slot: OrderIndex) {
-        let order = pool.get(slot);
+    pub fn unlink(&mut self, pool: &mut OrderPool, index: OrderIndex) {
+        let order = pool.get(index);
         let (level_slot, remaining) = (order.level, order.remaining);
         let (previous, next) = (order.level_prev, order.level_next);
         let level = &mut self.levels[level_slot as usize];
@@ -430,10 +431,10 @@ impl BookSide {
         }
     }
 
-    /// Records that the order in `slot` (still linked) lost `filled` of its remaining quantity.
+    /// Records that the order at `index` (still linked) lost `filled` of its remaining quantity.
     #[inline]
-    pub fn reduce(&mut self, pool: &mut OrderPool, slot: OrderIndex, filled: QuantitySteps) {
-        let order = pool.get_mut(slot);
+    pub fn reduce(&mut self, pool: &mut OrderPool, index: OrderIndex, filled: QuantitySteps) {
+        let order = pool.get_mut(index);
         debug_assert!(order.remaining.0 > filled.0, "a full fill unlinks instead");
         order.remaining.0 -= filled.0;
         self.levels[order.level as usize].total.0 -= filled.0;
@@ -517,13 +518,13 @@ impl BookSide {
     /// One level's FIFO against the pool; returns its order count.
     fn check_level(&self, level: &Level, pool: &OrderPool) -> Result<usize, String> {
         let level_slot = self.find(level.price).ok_or("level not found by its price")?;
-        let mut slot = level.head;
+        let mut index = level.head;
         let mut previous = OrderIndex::NIL;
         let mut total = 0u64;
         let mut count = 0u32;
         let mut last_id = 0u64;
-        while !slot.is_nil() {
-            let order = pool.get(slot);
+        while !index.is_nil() {
+            let order = pool.get(index);
             if order.level != level_slot || order.level_prev != previous {
                 return Err(format!("order {:?} badly linked", order.id));
             }
@@ -539,8 +540,8 @@ impl BookSide {
             last_id = order.id.0;
             total += order.remaining.0;
             count += 1;
-            previous = slot;
-            slot = order.level_next;
+            previous = index;
+            index = order.level_next;
         }
         if previous != level.tail || total != level.total.0 || count != level.orders || count == 0 {
             return Err(format!("level {:?} totals or tail wrong", level.price));
@@ -628,7 +629,7 @@ mod tests {
             let mut pool = OrderPool::with_orders_max(64);
             let mut model = BTreeSet::new();
             let mut resting = Vec::new();
-            for (index, (add, spread, value)) in operations.into_iter().enumerate() {
+            for (step, (add, spread, value)) in operations.into_iter().enumerate() {
                 // Prices near each other, a window away, and at the ends of the range.
                 let price = match spread {
                     0 => 1_000_000 + value,
@@ -636,23 +637,23 @@ mod tests {
                     2 => 1 + value,
                     _ => u64::MAX - value,
                 };
-                if add && pool.free_slots() > 0 && !book.is_full_for(PriceTicks(price)) {
-                    let slot = pool.take(super::super::orders::Order {
-                        id: crate::types::OrderId(index as u64 + 1),
+                if add && pool.free_count() > 0 && !book.is_full_for(PriceTicks(price)) {
+                    let index = pool.take_with(super::super::orders::Order {
+                        id: crate::types::OrderId(step as u64 + 1),
                         price: PriceTicks(price),
                         quantity: QuantitySteps(1),
                         remaining: QuantitySteps(1),
                         side,
                         ..super::super::orders::EMPTY_ORDER
                     });
-                    book.push_back(&mut pool, slot);
+                    book.push_back(&mut pool, index);
                     model.insert(price);
-                    resting.push(slot);
+                    resting.push(index);
                 } else if !resting.is_empty() {
-                    let slot = resting.swap_remove(value as usize % resting.len());
-                    let price = pool.get(slot).price;
-                    book.unlink(&mut pool, slot);
-                    pool.give_back(slot);
+                    let index = resting.swap_remove(value as usize % resting.len());
+                    let price = pool.get(index).price;
+                    book.unlink(&mut pool, index);
+                    pool.give_back(index);
                     if book.find(price).is_none() {
                         model.remove(&price.0);
                     }

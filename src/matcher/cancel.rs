@@ -23,10 +23,10 @@ impl Matcher {
         target: OrderRef,
         sink: &mut impl EventSink,
     ) -> Result<(), (RejectReason, u32)> {
-        let (slot, account) = self
+        let (index, account) = self
             .find_open(command, market, target)
             .map_err(|_| (RejectReason::OrderNotFound, 0))?;
-        self.remove_resting(command, slot, (account, market), None, sink);
+        self.remove_resting(command, index, (account, market), None, sink);
         Ok(())
     }
 
@@ -44,16 +44,16 @@ impl Matcher {
             return Ok(());
         };
         let mut cursor = self.account_orders.first(account);
-        while let Some(slot) = cursor {
-            cursor = self.account_orders.after(account, slot);
-            if self.orders.get(slot).market == market {
-                self.remove_resting(command, slot, (account, market), None, sink);
+        while let Some(index) = cursor {
+            cursor = self.account_orders.after(account, index);
+            if self.orders.get(index).market == market {
+                self.remove_resting(command, index, (account, market), None, sink);
             }
         }
         Ok(())
     }
 
-    /// The pool slot of the account's open order `target` in `market`, and the account.
+    /// The index of the account's open order `target` in `market`, and the account.
     pub(super) fn find_open(
         &self,
         command: &Command,
@@ -67,17 +67,17 @@ impl Matcher {
         // overlap; checking the owner through `order.account` instead chains three misses
         // (`cargo bench --bench matcher`, exchange-core: 5% slower).
         let account = self.accounts.find(&command.account).ok_or(RejectReason::OrderNotFound)?;
-        let slot = match target {
-            OrderRef::Id(order_id) => self.order_slots.get(&self.orders, order_id.0),
+        let index = match target {
+            OrderRef::Id(order_id) => self.order_ids.get(&self.orders, order_id.0),
             OrderRef::Client(client_id) => {
-                self.client_slots.get(client_key(account, client_id.0)).map(OrderIndex)
+                self.client_ids.get(client_key(account, client_id.0)).map(OrderIndex)
             }
         }
         .ok_or(RejectReason::OrderNotFound)?;
-        let order = self.orders.get(slot);
+        let order = self.orders.get(index);
         if order.account != account || order.market != market {
             return Err(RejectReason::OrderNotFound);
         }
-        Ok((slot, account))
+        Ok((index, account))
     }
 }

@@ -19,14 +19,14 @@ impl OrderIndex {
     }
 }
 
-/// Where the chains run: one link per slot, holding the slot's id and the next slot in the
-/// same bucket. The index reads and writes `next` only while the slot is in a chain, and never
-/// writes the id.
+/// Where the order-id index's chains run: one link per order, holding the order's id and the
+/// next order in the same bucket. The index reads and writes `next` only while the order is in a
+/// chain, and never writes the id.
 pub trait Links {
-    /// The id of the order in `slot`.
-    fn id(&self, slot: OrderIndex) -> u64;
-    /// The next slot in `slot`'s bucket, or NIL.
-    fn next(&self, slot: OrderIndex) -> OrderIndex;
-    /// Sets the next slot in `slot`'s bucket.
-    fn set_next(&mut self, slot: OrderIndex, next: OrderIndex);
+    /// The id of the order at `index`.
+    fn id(&self, index: OrderIndex) -> u64;
+    /// The next order in the bucket of the order at `index`, or NIL.
+    fn next(&self, index: OrderIndex) -> OrderIndex;
+    /// Sets the next order in the bucket of the order at `index`.
+    fn set_next(&mut self, index: OrderIndex, next: OrderIndex);
 }

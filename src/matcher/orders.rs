@@ -1,9 +1,9 @@
 //! The order pool: every resting order of every market, in one preallocated slab.
 //!
-//! Orders are addressed by a `u32` slot index, linked into their price level's FIFO
-//! (`level_prev`/`level_next`); their account's list of open orders links them by the same
-//! slot index in `AccountOrders`. Slots are taken from and returned to a free list; the slab
-//! never grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
+//! Orders are addressed by their [`OrderIndex`] in the slab, linked into their price level's
+//! FIFO (`level_prev`/`level_next`); their account's list of open orders links them by the same
+//! index in `AccountOrders`. Indices are taken from and returned to a free list; the slab never
+//! grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
 
 use super::order_index::{Links, OrderIndex};
 use super::state_hash::Contribution;
@@ -106,74 +106,74 @@ pub struct OrderPool {
 }
 
 impl OrderPool {
-    /// Allocates (and touches) `orders_max` slots.
+    /// Allocates (and touches) room for `orders_max` orders.
     pub fn with_orders_max(orders_max: u32) -> OrderPool {
         let orders = vec![EMPTY_ORDER; orders_max as usize];
-        // Hand out low slots first: they are the ones the factory already touched.
+        // Hand out low indices first: theirs are the orders the factory already touched.
         let free = (0..orders_max).rev().map(OrderIndex).collect();
         OrderPool { orders, free }
     }
 
-    /// Slots still free.
-    pub fn free_slots(&self) -> usize {
+    /// Orders that can still be taken.
+    pub fn free_count(&self) -> usize {
         self.free.len()
     }
 
-    /// Slots in use.
-    pub fn used_slots(&self) -> usize {
+    /// Orders taken and not given back.
+    pub fn used_count(&self) -> usize {
         self.orders.len() - self.free.len()
     }
 
-    /// Takes a free slot; the caller fills it in (the links are set when it is linked). The
-    /// caller checked `free_slots() > 0`.
+    /// Takes a free order's index; the caller fills the order in (the links are set when it is
+    /// linked). The caller checked `free_count() > 0`.
     #[inline]
-    pub fn take_slot(&mut self) -> OrderIndex {
+    pub fn take(&mut self) -> OrderIndex {
         self.free.pop().expect("order pool capacity is checked before matching")
     }
 
-    /// Takes a slot and stores `order` in it (tests build books this way).
+    /// Takes a free order's index and stores `order` there (tests build books this way).
     #[cfg(test)]
-    pub fn take(&mut self, order: Order) -> OrderIndex {
-        let slot = self.take_slot();
-        self.orders[slot.0 as usize] = order;
-        slot
+    pub fn take_with(&mut self, order: Order) -> OrderIndex {
+        let index = self.take();
+        self.orders[index.0 as usize] = order;
+        index
     }
 
-    /// Returns a slot to the free list.
+    /// Returns `index` to the free list.
     #[inline]
-    pub fn give_back(&mut self, slot: OrderIndex) {
+    pub fn give_back(&mut self, index: OrderIndex) {
         debug_assert!(self.free.len() < self.orders.len());
-        self.orders[slot.0 as usize].remaining = QuantitySteps(0);
-        self.free.push(slot);
+        self.orders[index.0 as usize].remaining = QuantitySteps(0);
+        self.free.push(index);
     }
 
-    /// The order in `slot`.
+    /// The order at `index`.
     #[inline]
-    pub fn get(&self, slot: OrderIndex) -> &Order {
-        &self.orders[slot.0 as usize]
+    pub fn get(&self, index: OrderIndex) -> &Order {
+        &self.orders[index.0 as usize]
     }
 
-    /// The order in `slot`, mutably.
+    /// The order at `index`, mutably.
     #[inline]
-    pub fn get_mut(&mut self, slot: OrderIndex) -> &mut Order {
-        &mut self.orders[slot.0 as usize]
+    pub fn get_mut(&mut self, index: OrderIndex) -> &mut Order {
+        &mut self.orders[index.0 as usize]
     }
 }
 
 /// The order-id index chains through the orders, so finding one reads the order it finds.
 impl Links for OrderPool {
     #[inline(always)]
-    fn id(&self, slot: OrderIndex) -> u64 {
-        self.orders[slot.0 as usize].id.0
+    fn id(&self, index: OrderIndex) -> u64 {
+        self.orders[index.0 as usize].id.0
     }
 
     #[inline(always)]
-    fn next(&self, slot: OrderIndex) -> OrderIndex {
-        self.orders[slot.0 as usize].bucket_next
+    fn next(&self, index: OrderIndex) -> OrderIndex {
+        self.orders[index.0 as usize].bucket_next
     }
 
     #[inline(always)]
-    fn set_next(&mut self, slot: OrderIndex, next: OrderIndex) {
-        self.orders[slot.0 as usize].bucket_next = next;
+    fn set_next(&mut self, index: OrderIndex, next: OrderIndex) {
+        self.orders[index.0 as usize].bucket_next = next;
     }
 }
