@@ -1,7 +1,7 @@
 //! Each account's open orders, oldest first: circular doubly linked lists through one
 //! preallocated array of links, with one sentinel link per account.
 //!
-//! Link `s < orders_max` belongs to the order in pool slot `s`; link `orders_max + a` is account
+//! Link `i < orders_max` belongs to the order at pool index `i`; link `orders_max + a` is account
 //! `a`'s sentinel, which stands for both ends of its list. Because every list is circular
 //! through its sentinel, adding or removing an order writes its two neighbours unconditionally:
 //! there is no "first or last in the list?" branch. With orders spread over many accounts that
@@ -9,11 +9,14 @@
 //! conditional mispredicts on it (realistic mix of `cargo bench --bench matcher`; the gain is in
 //! benches/README.md).
 //!
-//! The links sit apart from the orders: the pool hands out low slots first, so the links of the
+//! The links sit apart from the orders: the pool hands out low indices first, so the links of the
 //! live orders stay in a few dense, cache-warm lines.
 
+use super::order_index::OrderIndex;
 use crate::types::AccountIndex;
 
+/// One order's or one sentinel's neighbours, as link numbers: an order's index (`< orders_max`)
+/// or a sentinel's `orders_max + account`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Link {
     prev: u32,
@@ -27,7 +30,7 @@ pub struct AccountOrders {
 }
 
 impl AccountOrders {
-    /// Room for `orders_max` pool slots and `accounts_max` accounts, every list empty.
+    /// Room for `orders_max` orders and `accounts_max` accounts, every list empty.
     pub fn new(orders_max: u32, accounts_max: u32) -> AccountOrders {
         let links_max = orders_max.checked_add(accounts_max).expect("order and account limits");
         // An empty list's sentinel points at itself both ways.
@@ -40,57 +43,63 @@ impl AccountOrders {
         self.orders_max + account.0
     }
 
-    /// Appends the order in pool slot `slot` (not in any list) to `account`'s list.
+    /// Appends the order at `index` (not in any list) to `account`'s list.
     #[inline]
-    pub fn push_back(&mut self, account: AccountIndex, slot: u32) {
-        debug_assert!(slot < self.orders_max);
+    pub fn push_back(&mut self, account: AccountIndex, index: OrderIndex) {
+        debug_assert!(index.0 < self.orders_max);
         let sentinel = self.sentinel(account);
         let tail = self.links[sentinel as usize].prev;
-        self.links[slot as usize] = Link { prev: tail, next: sentinel };
-        self.links[tail as usize].next = slot;
-        self.links[sentinel as usize].prev = slot;
+        self.links[index.0 as usize] = Link { prev: tail, next: sentinel };
+        self.links[tail as usize].next = index.0;
+        self.links[sentinel as usize].prev = index.0;
     }
 
-    /// Takes the order in pool slot `slot` out of its account's list.
+    /// Takes the order at `index` out of its account's list.
     #[inline]
-    pub fn remove(&mut self, slot: u32) {
-        debug_assert!(slot < self.orders_max);
-        let Link { prev, next } = self.links[slot as usize];
+    pub fn remove(&mut self, index: OrderIndex) {
+        debug_assert!(index.0 < self.orders_max);
+        let Link { prev, next } = self.links[index.0 as usize];
         self.links[prev as usize].next = next;
         self.links[next as usize].prev = prev;
     }
 
     /// The oldest order of `account`, if any.
     #[inline]
-    pub fn first(&self, account: AccountIndex) -> Option<u32> {
-        self.after(account, self.sentinel(account))
+    pub fn first(&self, account: AccountIndex) -> Option<OrderIndex> {
+        self.after_link(account, self.sentinel(account))
     }
 
-    /// The order after `slot` in `account`'s list (`slot` may be the sentinel), if any. Read it
-    /// before removing `slot`.
+    /// The order after the one at `index` in `account`'s list, if any. Read it before removing
+    /// the order at `index`.
     #[inline]
-    pub fn after(&self, account: AccountIndex, slot: u32) -> Option<u32> {
-        let next = self.links[slot as usize].next;
-        (next != self.sentinel(account)).then_some(next)
+    pub fn after(&self, account: AccountIndex, index: OrderIndex) -> Option<OrderIndex> {
+        self.after_link(account, index.0)
+    }
+
+    /// The order after link `link` (an order's or the sentinel) in `account`'s list, if any.
+    #[inline]
+    fn after_link(&self, account: AccountIndex, link: u32) -> Option<OrderIndex> {
+        let next = self.links[link as usize].next;
+        (next != self.sentinel(account)).then_some(OrderIndex(next))
     }
 
     /// Full check of one account's list (tests, not the hot path): every link's neighbours point
-    /// back at it and the walk returns to the sentinel. Returns the slots, oldest first.
-    pub fn check(&self, account: AccountIndex) -> Result<Vec<u32>, String> {
+    /// back at it and the walk returns to the sentinel. Returns the orders' indices, oldest first.
+    pub fn check(&self, account: AccountIndex) -> Result<Vec<OrderIndex>, String> {
         let sentinel = self.sentinel(account);
-        let (mut slots, mut link) = (Vec::new(), sentinel);
+        let (mut indices, mut link) = (Vec::new(), sentinel);
         loop {
             let next = self.links[link as usize].next;
             if self.links[next as usize].prev != link {
                 return Err(format!("{account:?} order list: a back link is wrong"));
             }
             if next == sentinel {
-                return Ok(slots);
+                return Ok(indices);
             }
-            if next >= self.orders_max || slots.len() >= self.orders_max as usize {
+            if next >= self.orders_max || indices.len() >= self.orders_max as usize {
                 return Err(format!("{account:?} order list leaves the orders or loops"));
             }
-            slots.push(next);
+            indices.push(OrderIndex(next));
             link = next;
         }
     }
@@ -100,27 +109,32 @@ impl AccountOrders {
 mod tests {
     use super::*;
 
+    /// Order indices from bare numbers.
+    fn orders<const N: usize>(indices: [u32; N]) -> [OrderIndex; N] {
+        indices.map(OrderIndex)
+    }
+
     #[test]
     fn lists_keep_order_through_removals_at_either_end_and_in_the_middle() {
         let (alice, bob) = (AccountIndex(0), AccountIndex(1));
         let mut lists = AccountOrders::new(8, 2);
         assert_eq!(lists.first(alice), None);
-        for slot in [3, 1, 5, 0] {
-            lists.push_back(alice, slot);
+        for index in orders([3, 1, 5, 0]) {
+            lists.push_back(alice, index);
         }
-        lists.push_back(bob, 7);
-        assert_eq!(lists.check(alice).unwrap(), [3, 1, 5, 0]);
-        lists.remove(1);
-        assert_eq!(lists.check(alice).unwrap(), [3, 5, 0]);
-        lists.remove(3);
-        lists.remove(0);
-        assert_eq!(lists.check(alice).unwrap(), [5]);
-        assert_eq!(lists.first(alice), Some(5));
-        assert_eq!(lists.after(alice, 5), None);
-        lists.remove(5);
-        assert_eq!(lists.check(alice).unwrap(), [] as [u32; 0]);
-        lists.push_back(alice, 1);
-        assert_eq!(lists.check(alice).unwrap(), [1]);
-        assert_eq!(lists.check(bob).unwrap(), [7]);
+        lists.push_back(bob, OrderIndex(7));
+        assert_eq!(lists.check(alice).unwrap(), orders([3, 1, 5, 0]));
+        lists.remove(OrderIndex(1));
+        assert_eq!(lists.check(alice).unwrap(), orders([3, 5, 0]));
+        lists.remove(OrderIndex(3));
+        lists.remove(OrderIndex(0));
+        assert_eq!(lists.check(alice).unwrap(), orders([5]));
+        assert_eq!(lists.first(alice), Some(OrderIndex(5)));
+        assert_eq!(lists.after(alice, OrderIndex(5)), None);
+        lists.remove(OrderIndex(5));
+        assert_eq!(lists.check(alice).unwrap(), orders([]));
+        lists.push_back(alice, OrderIndex(1));
+        assert_eq!(lists.check(alice).unwrap(), orders([1]));
+        assert_eq!(lists.check(bob).unwrap(), orders([7]));
     }
 }

@@ -18,7 +18,8 @@
 //! Invariants (checked by [`BookSide::check`]): no level of `ranked` lies inside the window; a
 //! window slot holds a level iff its occupancy bit is set; the cached best is the best level.
 
-use super::orders::{NIL, OrderPool};
+use super::order_index::OrderIndex;
+use super::orders::{LEVEL_NIL, OrderPool};
 use crate::constants::BOOK_WINDOW_TICKS;
 use crate::types::{PriceTicks, QuantitySteps, Side};
 
@@ -30,9 +31,9 @@ pub struct Level {
     /// Sum of `remaining` over its orders.
     pub total: QuantitySteps,
     /// Oldest order (matched first).
-    pub head: u32,
+    pub head: OrderIndex,
     /// Newest order.
-    pub tail: u32,
+    pub tail: OrderIndex,
     /// Orders in the FIFO.
     pub orders: u32,
 }
@@ -161,14 +162,14 @@ pub struct BookSide {
     free_levels: Vec<u32>,
     /// The price at window offset 0.
     base: u64,
-    /// Level slot per window offset, or NIL.
+    /// Level slot per window offset, or `LEVEL_NIL`.
     window: Box<[u32]>,
     occupancy: Box<Occupancy>,
     /// Levels in the window.
     window_levels: u32,
     /// Levels outside the window, best last.
     ranked: Vec<Ranked>,
-    /// The best level's slot, or NIL when the side is empty.
+    /// The best level's slot, or `LEVEL_NIL` when the side is empty.
     best: u32,
 }
 
@@ -178,8 +179,8 @@ impl BookSide {
         let empty = Level {
             price: PriceTicks(0),
             total: QuantitySteps(0),
-            head: NIL,
-            tail: NIL,
+            head: OrderIndex::NIL,
+            tail: OrderIndex::NIL,
             orders: 0,
         };
         BookSide {
@@ -188,7 +189,7 @@ impl BookSide {
             levels: vec![empty; levels_max as usize],
             free_levels: (0..levels_max).rev().collect(),
             base: 0,
-            window: vec![NIL; BOOK_WINDOW_TICKS].into_boxed_slice(),
+            window: vec![LEVEL_NIL; BOOK_WINDOW_TICKS].into_boxed_slice(),
             occupancy: Box::new(Occupancy {
                 root: 0,
                 top: [0; TOP_WORDS],
@@ -196,7 +197,7 @@ impl BookSide {
             }),
             window_levels: 0,
             ranked: Vec::with_capacity(levels_max as usize),
-            best: NIL,
+            best: LEVEL_NIL,
         }
     }
 
@@ -222,7 +223,7 @@ impl BookSide {
     /// The best level's slot, if any.
     #[inline]
     pub fn best(&self) -> Option<u32> {
-        (self.best != NIL).then_some(self.best)
+        (self.best != LEVEL_NIL).then_some(self.best)
     }
 
     /// The best price, if any.
@@ -264,7 +265,7 @@ impl BookSide {
     #[inline]
     fn find(&self, price: PriceTicks) -> Option<u32> {
         match self.offset(price) {
-            Some(offset) => Some(self.window[offset]).filter(|&slot| slot != NIL),
+            Some(offset) => Some(self.window[offset]).filter(|&slot| slot != LEVEL_NIL),
             None => self.rank_of(self.key(price)).ok().map(|rank| self.ranked[rank].level),
         }
     }
@@ -278,14 +279,19 @@ impl BookSide {
     /// Creates the empty level at `price` (there is none yet; a free slot was checked).
     fn add_level(&mut self, price: PriceTicks) -> u32 {
         let slot = self.free_levels.pop().expect("level capacity checked first");
-        self.levels[slot as usize] =
-            Level { price, total: QuantitySteps(0), head: NIL, tail: NIL, orders: 0 };
+        self.levels[slot as usize] = Level {
+            price,
+            total: QuantitySteps(0),
+            head: OrderIndex::NIL,
+            tail: OrderIndex::NIL,
+            orders: 0,
+        };
         if self.offset(price).is_none() && self.window_levels == 0 {
             self.place_window(price);
         }
         match self.offset(price) {
             Some(offset) => {
-                debug_assert_eq!(self.window[offset], NIL);
+                debug_assert_eq!(self.window[offset], LEVEL_NIL);
                 self.window[offset] = slot;
                 self.occupancy.set(offset);
                 self.window_levels += 1;
@@ -296,7 +302,7 @@ impl BookSide {
                 self.ranked.insert(rank, Ranked { key, level: slot });
             }
         }
-        if self.best == NIL || self.better(price, self.levels[self.best as usize].price) {
+        if self.best == LEVEL_NIL || self.better(price, self.levels[self.best as usize].price) {
             self.best = slot;
         }
         slot
@@ -308,7 +314,7 @@ impl BookSide {
         match self.offset(price) {
             Some(offset) => {
                 debug_assert_eq!(self.window[offset], slot);
-                self.window[offset] = NIL;
+                self.window[offset] = LEVEL_NIL;
                 self.occupancy.clear(offset);
                 self.window_levels -= 1;
             }
@@ -325,7 +331,8 @@ impl BookSide {
         }
     }
 
-    /// The best level's slot from scratch: the better of the window's and `ranked`'s, or NIL.
+    /// The best level's slot from scratch: the better of the window's and `ranked`'s, or
+    /// `LEVEL_NIL`.
     #[inline]
     fn find_best(&self) -> u32 {
         let in_window = match self.side {
@@ -341,7 +348,7 @@ impl BookSide {
                 if better { a } else { b }
             }
             (Some(slot), None) | (None, Some(slot)) => slot,
-            (None, None) => NIL,
+            (None, None) => LEVEL_NIL,
         }
     }
 
@@ -371,49 +378,49 @@ impl BookSide {
         self.ranked.truncate(kept);
     }
 
-    /// Appends the order in `slot` to the FIFO at its price, creating the level if needed.
+    /// Appends the order at `index` to the FIFO at its price, creating the level if needed.
     /// The caller checked `!is_full_for(price)`.
     #[inline]
-    pub fn push_back(&mut self, pool: &mut OrderPool, slot: u32) {
-        let price = pool.get(slot).price;
+    pub fn push_back(&mut self, pool: &mut OrderPool, index: OrderIndex) {
+        let price = pool.get(index).price;
         let level_slot = match self.find(price) {
             Some(level_slot) => level_slot,
             None => self.add_level(price),
         };
         let level = &mut self.levels[level_slot as usize];
-        let remaining = pool.get(slot).remaining;
+        let remaining = pool.get(index).remaining;
         let previous_tail = level.tail;
-        level.tail = slot;
-        if previous_tail == NIL {
-            level.head = slot;
+        level.tail = index;
+        if previous_tail.is_nil() {
+            level.head = index;
         }
         level.total.0 += remaining.0;
         level.orders += 1;
-        if previous_tail != NIL {
-            pool.get_mut(previous_tail).level_next = slot;
+        if !previous_tail.is_nil() {
+            pool.get_mut(previous_tail).level_next = index;
         }
-        let order = pool.get_mut(slot);
+        let order = pool.get_mut(index);
         order.level = level_slot;
         order.level_prev = previous_tail;
-        order.level_next = NIL;
+        order.level_next = OrderIndex::NIL;
     }
 
-    /// Unlinks the order in `slot` from its level, dropping the level if it empties.
+    /// Unlinks the order at `index` from its level, dropping the level if it empties.
     #[inline]
-    pub fn unlink(&mut self, pool: &mut OrderPool, slot: u32) {
-        let order = pool.get(slot);
+    pub fn unlink(&mut self, pool: &mut OrderPool, index: OrderIndex) {
+        let order = pool.get(index);
         let (level_slot, remaining) = (order.level, order.remaining);
         let (previous, next) = (order.level_prev, order.level_next);
         let level = &mut self.levels[level_slot as usize];
         debug_assert!(level.total.0 >= remaining.0);
         level.total.0 -= remaining.0;
         level.orders -= 1;
-        if previous == NIL {
+        if previous.is_nil() {
             level.head = next;
         } else {
             pool.get_mut(previous).level_next = next;
         }
-        if next == NIL {
+        if next.is_nil() {
             level.tail = previous;
         } else {
             pool.get_mut(next).level_prev = previous;
@@ -424,10 +431,10 @@ impl BookSide {
         }
     }
 
-    /// Records that the order in `slot` (still linked) lost `filled` of its remaining quantity.
+    /// Records that the order at `index` (still linked) lost `filled` of its remaining quantity.
     #[inline]
-    pub fn reduce(&mut self, pool: &mut OrderPool, slot: u32, filled: QuantitySteps) {
-        let order = pool.get_mut(slot);
+    pub fn reduce(&mut self, pool: &mut OrderPool, index: OrderIndex, filled: QuantitySteps) {
+        let order = pool.get_mut(index);
         debug_assert!(order.remaining.0 > filled.0, "a full fill unlinks instead");
         order.remaining.0 -= filled.0;
         self.levels[order.level as usize].total.0 -= filled.0;
@@ -457,7 +464,9 @@ impl BookSide {
                 bits &= bits - 1;
                 in_window += 1;
                 let slot = self.window[offset];
-                if slot == NIL || self.offset(self.levels[slot as usize].price) != Some(offset) {
+                if slot == LEVEL_NIL
+                    || self.offset(self.levels[slot as usize].price) != Some(offset)
+                {
                     return Err(format!("{side:?} window offset {offset} occupied but wrong"));
                 }
             }
@@ -489,7 +498,7 @@ impl BookSide {
             previous_price = Some(level.price);
             orders += self.check_level(level, pool)?;
         }
-        if previous_price.is_none() && self.best != NIL {
+        if previous_price.is_none() && self.best != LEVEL_NIL {
             return Err(format!("{side:?} empty side with a best level"));
         }
         Ok(orders)
@@ -499,7 +508,7 @@ impl BookSide {
     #[cfg(test)]
     fn check_window_slots(&self) -> Result<(), String> {
         for (offset, &slot) in self.window.iter().enumerate() {
-            if (slot != NIL) != self.occupancy.is_set(offset) {
+            if (slot != LEVEL_NIL) != self.occupancy.is_set(offset) {
                 return Err(format!("{:?} occupancy wrong at window offset {offset}", self.side));
             }
         }
@@ -509,13 +518,13 @@ impl BookSide {
     /// One level's FIFO against the pool; returns its order count.
     fn check_level(&self, level: &Level, pool: &OrderPool) -> Result<usize, String> {
         let level_slot = self.find(level.price).ok_or("level not found by its price")?;
-        let mut slot = level.head;
-        let mut previous = NIL;
+        let mut index = level.head;
+        let mut previous = OrderIndex::NIL;
         let mut total = 0u64;
         let mut count = 0u32;
         let mut last_id = 0u64;
-        while slot != NIL {
-            let order = pool.get(slot);
+        while !index.is_nil() {
+            let order = pool.get(index);
             if order.level != level_slot || order.level_prev != previous {
                 return Err(format!("order {:?} badly linked", order.id));
             }
@@ -531,8 +540,8 @@ impl BookSide {
             last_id = order.id.0;
             total += order.remaining.0;
             count += 1;
-            previous = slot;
-            slot = order.level_next;
+            previous = index;
+            index = order.level_next;
         }
         if previous != level.tail || total != level.total.0 || count != level.orders || count == 0 {
             return Err(format!("level {:?} totals or tail wrong", level.price));
@@ -620,7 +629,7 @@ mod tests {
             let mut pool = OrderPool::with_orders_max(64);
             let mut model = BTreeSet::new();
             let mut resting = Vec::new();
-            for (index, (add, spread, value)) in operations.into_iter().enumerate() {
+            for (step, (add, spread, value)) in operations.into_iter().enumerate() {
                 // Prices near each other, a window away, and at the ends of the range.
                 let price = match spread {
                     0 => 1_000_000 + value,
@@ -628,23 +637,23 @@ mod tests {
                     2 => 1 + value,
                     _ => u64::MAX - value,
                 };
-                if add && pool.free_slots() > 0 && !book.is_full_for(PriceTicks(price)) {
-                    let slot = pool.take(super::super::orders::Order {
-                        id: crate::types::OrderId(index as u64 + 1),
+                if add && pool.free_count() > 0 && !book.is_full_for(PriceTicks(price)) {
+                    let index = pool.take_with(super::super::orders::Order {
+                        id: crate::types::OrderId(step as u64 + 1),
                         price: PriceTicks(price),
                         quantity: QuantitySteps(1),
                         remaining: QuantitySteps(1),
                         side,
                         ..super::super::orders::EMPTY_ORDER
                     });
-                    book.push_back(&mut pool, slot);
+                    book.push_back(&mut pool, index);
                     model.insert(price);
-                    resting.push(slot);
+                    resting.push(index);
                 } else if !resting.is_empty() {
-                    let slot = resting.swap_remove(value as usize % resting.len());
-                    let price = pool.get(slot).price;
-                    book.unlink(&mut pool, slot);
-                    pool.give_back(slot);
+                    let index = resting.swap_remove(value as usize % resting.len());
+                    let price = pool.get(index).price;
+                    book.unlink(&mut pool, index);
+                    pool.give_back(index);
                     if book.find(price).is_none() {
                         model.remove(&price.0);
                     }

@@ -9,6 +9,7 @@
 //! - a rejected cancel changes nothing; cancelling everything of an account that has nothing (or
 //!   does not exist) is not an error and changes nothing either.
 
+use super::order_index::OrderIndex;
 use super::{Matcher, client_key};
 use crate::command::{Command, OrderRef};
 use crate::event::EventSink;
@@ -22,10 +23,10 @@ impl Matcher {
         target: OrderRef,
         sink: &mut impl EventSink,
     ) -> Result<(), (RejectReason, u32)> {
-        let (slot, account) = self
+        let (index, account) = self
             .find_open(command, market, target)
             .map_err(|_| (RejectReason::OrderNotFound, 0))?;
-        self.remove_resting(command, slot, (account, market), None, sink);
+        self.remove_resting(command, index, (account, market), None, sink);
         Ok(())
     }
 
@@ -43,22 +44,22 @@ impl Matcher {
             return Ok(());
         };
         let mut cursor = self.account_orders.first(account);
-        while let Some(slot) = cursor {
-            cursor = self.account_orders.after(account, slot);
-            if self.orders.get(slot).market == market {
-                self.remove_resting(command, slot, (account, market), None, sink);
+        while let Some(index) = cursor {
+            cursor = self.account_orders.after(account, index);
+            if self.orders.get(index).market == market {
+                self.remove_resting(command, index, (account, market), None, sink);
             }
         }
         Ok(())
     }
 
-    /// The pool slot of the account's open order `target` in `market`, and the account.
+    /// The index of the account's open order `target` in `market`, and the account.
     pub(super) fn find_open(
         &self,
         command: &Command,
         market: MarketId,
         target: OrderRef,
-    ) -> Result<(u32, AccountIndex), RejectReason> {
+    ) -> Result<(OrderIndex, AccountIndex), RejectReason> {
         if market.0 as usize >= self.books.len() {
             return Err(RejectReason::InvalidSymbol);
         }
@@ -66,15 +67,17 @@ impl Matcher {
         // overlap; checking the owner through `order.account` instead chains three misses
         // (`cargo bench --bench matcher`, exchange-core: 5% slower).
         let account = self.accounts.find(&command.account).ok_or(RejectReason::OrderNotFound)?;
-        let slot = match target {
-            OrderRef::Id(order_id) => self.order_slots.get(&self.orders, order_id.0),
-            OrderRef::Client(client_id) => self.client_slots.get(client_key(account, client_id.0)),
+        let index = match target {
+            OrderRef::Id(order_id) => self.order_ids.get(&self.orders, order_id.0),
+            OrderRef::Client(client_id) => {
+                self.client_ids.get(client_key(account, client_id.0)).map(OrderIndex)
+            }
         }
         .ok_or(RejectReason::OrderNotFound)?;
-        let order = self.orders.get(slot);
+        let order = self.orders.get(index);
         if order.account != account || order.market != market {
             return Err(RejectReason::OrderNotFound);
         }
-        Ok((slot, account))
+        Ok((index, account))
     }
 }

@@ -18,20 +18,20 @@ impl Matcher {
             resting += book.bids.check(&self.orders)?;
             resting += book.asks.check(&self.orders)?;
         }
-        self.order_slots.check(&self.orders)?;
-        if resting != self.orders.used_slots() || resting != self.order_slots.len() {
+        self.order_ids.check(&self.orders)?;
+        if resting != self.orders.used_count() || resting != self.order_ids.len() {
             return Err(format!(
-                "{resting} orders on books, {} slots used, {} indexed",
-                self.orders.used_slots(),
-                self.order_slots.len()
+                "{resting} orders on books, {} in the pool, {} indexed",
+                self.orders.used_count(),
+                self.order_ids.len()
             ));
         }
         let assets = self.ledgers.len();
         let mut needed = vec![0u128; self.accounts.len() * assets];
         let mut open_per_account = vec![0u32; self.accounts.len()];
         let mut clients = 0;
-        for (_, slot) in self.order_slots.iter(&self.orders) {
-            let order = self.orders.get(slot);
+        for (_, index) in self.order_ids.iter(&self.orders) {
+            let order = self.orders.get(index);
             let spec = &self.config.markets[order.market.0 as usize];
             let asset = spend_asset(spec, order.side);
             needed[order.account.0 as usize * assets + asset.0 as usize] +=
@@ -39,12 +39,12 @@ impl Matcher {
             open_per_account[order.account.0 as usize] += 1;
             if let Some(client_id) = order.client_id() {
                 clients += 1;
-                if self.client_slots.get(client_key(order.account, client_id.0)) != Some(slot) {
+                if self.client_ids.get(client_key(order.account, client_id.0)) != Some(index.0) {
                     return Err(format!("client id of {:?} not indexed", order.id));
                 }
             }
         }
-        if clients != self.client_slots.len() {
+        if clients != self.client_ids.len() {
             return Err("stale client id entries".into());
         }
         for (account, entry) in self.accounts.iter() {
@@ -53,11 +53,11 @@ impl Matcher {
             }
             let listed = self.account_orders.check(account)?;
             let mut last_id = 0;
-            for &slot in &listed {
-                let order = self.orders.get(slot);
+            for &index in &listed {
+                let order = self.orders.get(index);
                 if order.account != account
                     || order.id.0 <= last_id
-                    || self.order_slots.get(&self.orders, order.id.0) != Some(slot)
+                    || self.order_ids.get(&self.orders, order.id.0) != Some(index)
                 {
                     return Err(format!("{account:?} order list broken"));
                 }

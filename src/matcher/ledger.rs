@@ -134,8 +134,8 @@ impl Matcher {
                 hash.update(entity, BALANCE_LOCKED_FIELD, 0, balance.locked);
             }
         }
-        for (_, slot) in self.order_slots.iter(&self.orders) {
-            let order = self.orders.get(slot);
+        for (_, index) in self.order_ids.iter(&self.orders) {
+            let order = self.orders.get(index);
             hash.add(order_contribution(order));
         }
         hash.finish(self.hash_counters())

@@ -36,7 +36,8 @@
 //!
 //! The tables they use: `book` (price levels of one side), `orders` (the order slab),
 //! `accounts`, `account_orders`, `order_ids` and `state_hash`; `crate::fixed::FixedMap` for
-//! client ids.
+//! client ids. `order_index` holds what `orders` and `order_ids` share, so neither imports the
+//! other.
 
 mod account_orders;
 mod accounts;
@@ -46,6 +47,7 @@ mod funds;
 mod invariants;
 mod ledger;
 mod order_ids;
+mod order_index;
 mod orders;
 mod place;
 mod queries;
@@ -101,10 +103,11 @@ pub struct Matcher {
     accounts: Accounts,
     /// Each account's open orders, oldest first.
     account_orders: AccountOrders,
-    /// Order id → pool slot, for every resting order.
-    order_slots: OrderIds,
-    /// `account << 32 | client id` → pool slot, for resting orders with a client id.
-    client_slots: FixedMap,
+    /// Order id → order index, for every resting order.
+    order_ids: OrderIds,
+    /// `account << 32 | client id` → order index, for resting orders with a client id. The map
+    /// is generic (net-out uses it too) and holds the index's bare `u32`: convert at its calls.
+    client_ids: FixedMap,
     ledgers: Vec<AssetLedger>,
     next_deposit_id: u32,
     next_withdrawal_id: u32,
@@ -129,8 +132,8 @@ impl Matcher {
             orders: OrderPool::with_orders_max(limits.orders_max),
             accounts: Accounts::new(limits.accounts_max, config.assets.len()),
             account_orders: AccountOrders::new(limits.orders_max, limits.accounts_max),
-            order_slots: OrderIds::with_slots_max(limits.orders_max),
-            client_slots: FixedMap::with_entries_max(limits.orders_max as usize),
+            order_ids: OrderIds::with_orders_max(limits.orders_max),
+            client_ids: FixedMap::with_entries_max(limits.orders_max as usize),
             ledgers: vec![AssetLedger::default(); config.assets.len()],
             next_deposit_id: 1,
             next_withdrawal_id: 1,

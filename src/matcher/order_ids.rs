@@ -1,4 +1,5 @@
-//! The order-id index: from an open order's id to its pool slot, for cancels and fills.
+//! The order-id index: from an open order's id to its index in the order pool, for cancels and
+//! fills.
 //!
 //! Hand-written because it sits on the matcher's hot path (every resting order adds an id,
 //! every cancel looks one up, every order that leaves the book removes one) and its memory
@@ -11,7 +12,7 @@
 //! an eighth of it: the work of resizing is spread over the inserts and removals (two splits
 //! per insert, eight merges per removal at most), one short chain at a time, and never
 //! allocates.
-//! Chains run through the orders themselves (each order has its id and the next slot in its
+//! Chains run through the orders themselves (each order has its id and the next order in its
 //! bucket; see [`Links`]), so finding an order reads one bucket head and then the order, which
 //! the caller reads anyway.
 //!
@@ -22,7 +23,7 @@
 //! `cargo bench --bench matcher`) are touched by every placement and removal. Measured there:
 //! a cancel timed alone went from 69–94 ns to 64–71 ns. callgrind's cache simulation (48 KiB L1,
 //! a 2 MiB level behind it) does not tell the two apart: both lookups miss L1 and hit behind it.
-//! (Links in an array of their own, 16 bytes per pool slot, cost a line more per lookup than
+//! (Links in an array of their own, 16 bytes per order, cost a line more per lookup than
 //! links in the order: callgrind put an L1 miss on nearly every one.)
 //!
 //! The hash is the id itself. Ids are sequence numbers, so consecutive ids go to consecutive
@@ -33,28 +34,16 @@
 //! `BUCKETS_MIN <= buckets <= heads.len()`; `len <= buckets / 2` unless every bucket is in use,
 //! `len >= buckets / 8` unless only `BUCKETS_MIN` are.
 
-use super::orders::NIL;
+use super::order_index::{Links, OrderIndex};
 use std::hint::select_unpredictable;
 
 /// Buckets in use when few ids are held (the array never shrinks below this).
 const BUCKETS_MIN: usize = 64;
 
-/// Where the chains run: one link per slot, holding the slot's id and the next slot in the
-/// same bucket. The index reads and writes `next` only while the slot is in a chain, and never
-/// writes the id.
-pub trait Links {
-    /// The id of the order in `slot`.
-    fn id(&self, slot: u32) -> u64;
-    /// The next slot in `slot`'s bucket, or NIL.
-    fn next(&self, slot: u32) -> u32;
-    /// Sets the next slot in `slot`'s bucket.
-    fn set_next(&mut self, slot: u32, next: u32);
-}
-
-/// Order id → pool slot, for at most one id per pool slot.
+/// Order id → order index, for at most one id per order.
 pub struct OrderIds {
     /// Chain heads of every bucket the array could use; those at `buckets` and above are NIL.
-    heads: Box<[u32]>,
+    heads: Box<[OrderIndex]>,
     /// Buckets in use.
     buckets: usize,
     /// The largest power of two at most `buckets`, minus one: `bucket` masks with it, or with
@@ -72,11 +61,11 @@ pub struct OrderIds {
 }
 
 impl OrderIds {
-    /// Room for the slots `0..slots_max`, every one of which may hold an id.
-    pub fn with_slots_max(slots_max: u32) -> OrderIds {
-        let buckets_max = (slots_max as usize * 2).max(BUCKETS_MIN).next_power_of_two();
+    /// Room for the orders at `0..orders_max`, every one of which may hold an id.
+    pub fn with_orders_max(orders_max: u32) -> OrderIds {
+        let buckets_max = (orders_max as usize * 2).max(BUCKETS_MIN).next_power_of_two();
         let mut ids = OrderIds {
-            heads: vec![NIL; buckets_max].into_boxed_slice(),
+            heads: vec![OrderIndex::NIL; buckets_max].into_boxed_slice(),
             buckets: 0,
             low_mask: 0,
             high_mask: 0,
@@ -115,46 +104,47 @@ impl OrderIds {
         select_unpredictable(wide < self.buckets, wide, narrow)
     }
 
-    /// The slot holding `id`.
+    /// The index of the order holding `id`.
     #[inline]
-    pub fn get(&self, links: &impl Links, id: u64) -> Option<u32> {
-        let mut slot = self.heads[self.bucket(id)];
-        while slot != NIL {
-            if links.id(slot) == id {
-                return Some(slot);
+    pub fn get(&self, links: &impl Links, id: u64) -> Option<OrderIndex> {
+        let mut index = self.heads[self.bucket(id)];
+        while !index.is_nil() {
+            if links.id(index) == id {
+                return Some(index);
             }
-            slot = links.next(slot);
+            index = links.next(index);
         }
         None
     }
 
-    /// Records that `slot`, whose id is `id`, holds it. The caller guarantees that the id is not
-    /// held (ids are sequence numbers, each used once) and that the slot is in no chain.
+    /// Records that the order at `index`, whose id is `id`, holds it. The caller guarantees that
+    /// the id is not held (ids are sequence numbers, each used once) and that the order is in no
+    /// chain.
     #[inline]
-    pub fn insert(&mut self, links: &mut impl Links, id: u64, slot: u32) {
-        debug_assert_eq!(links.id(slot), id);
+    pub fn insert(&mut self, links: &mut impl Links, id: u64, index: OrderIndex) {
+        debug_assert_eq!(links.id(index), id);
         debug_assert_eq!(self.get(links, id), None, "order id {id} is already held");
         let bucket = self.bucket(id);
-        links.set_next(slot, self.heads[bucket]);
-        self.heads[bucket] = slot;
+        links.set_next(index, self.heads[bucket]);
+        self.heads[bucket] = index;
         self.len += 1;
         if self.len > self.grow_above {
             self.grow(links);
         }
     }
 
-    /// Forgets `id`, which `slot` holds.
+    /// Forgets `id`, which the order at `index` holds.
     #[inline]
-    pub fn remove(&mut self, links: &mut impl Links, id: u64, slot: u32) {
-        debug_assert_eq!(self.get(links, id), Some(slot));
+    pub fn remove(&mut self, links: &mut impl Links, id: u64, index: OrderIndex) {
+        debug_assert_eq!(self.get(links, id), Some(index));
         let bucket = self.bucket(id);
-        let next = links.next(slot);
+        let next = links.next(index);
         let head = self.heads[bucket];
-        if head == slot {
+        if head == index {
             self.heads[bucket] = next;
         } else {
             let mut previous = head;
-            while links.next(previous) != slot {
+            while links.next(previous) != index {
                 previous = links.next(previous);
             }
             links.set_next(previous, next);
@@ -165,15 +155,18 @@ impl OrderIds {
         }
     }
 
-    /// Every id held with its slot, in no particular order (for invariant checks and hashing,
-    /// not the hot path).
-    pub fn iter<'a>(&'a self, links: &'a impl Links) -> impl Iterator<Item = (u64, u32)> + 'a {
+    /// Every id held with its order's index, in no particular order (for invariant checks and
+    /// hashing, not the hot path).
+    pub fn iter<'a>(
+        &'a self,
+        links: &'a impl Links,
+    ) -> impl Iterator<Item = (u64, OrderIndex)> + 'a {
         self.heads[..self.buckets].iter().flat_map(move |&head| {
-            std::iter::successors((head != NIL).then_some(head), move |&slot| {
-                let next = links.next(slot);
-                (next != NIL).then_some(next)
+            std::iter::successors((!head.is_nil()).then_some(head), move |&index| {
+                let next = links.next(index);
+                (!next.is_nil()).then_some(next)
             })
-            .map(move |slot| (links.id(slot), slot))
+            .map(move |index| (links.id(index), index))
         })
     }
 
@@ -193,14 +186,14 @@ impl OrderIds {
         if too_full || too_empty {
             return Err(format!("{} ids in {} buckets", self.len, self.buckets));
         }
-        if let Some(bucket) = self.heads[self.buckets..].iter().position(|&head| head != NIL) {
+        if let Some(bucket) = self.heads[self.buckets..].iter().position(|head| !head.is_nil()) {
             return Err(format!("bucket {} is past those in use", self.buckets + bucket));
         }
         let mut held = 0;
         for (bucket, &head) in self.heads[..self.buckets].iter().enumerate() {
-            let mut slot = head;
-            while slot != NIL {
-                let id = links.id(slot);
+            let mut index = head;
+            while !index.is_nil() {
+                let id = links.id(index);
                 if self.bucket(id) != bucket {
                     return Err(format!("id {id} chained in bucket {bucket}"));
                 }
@@ -208,7 +201,7 @@ impl OrderIds {
                 if held > self.len {
                     return Err(format!("more than {} ids chained (a cycle?)", self.len));
                 }
-                slot = links.next(slot);
+                index = links.next(index);
             }
         }
         if held != self.len {
@@ -242,18 +235,18 @@ impl OrderIds {
         // that now tells the two apart.
         let split_bit = self.low_mask + 1;
         let parent = new_bucket & self.low_mask as usize;
-        let (mut staying, mut moving) = (NIL, NIL);
-        let mut slot = self.heads[parent];
-        while slot != NIL {
-            let next = links.next(slot);
-            if links.id(slot) & split_bit == 0 {
-                links.set_next(slot, staying);
-                staying = slot;
+        let (mut staying, mut moving) = (OrderIndex::NIL, OrderIndex::NIL);
+        let mut index = self.heads[parent];
+        while !index.is_nil() {
+            let next = links.next(index);
+            if links.id(index) & split_bit == 0 {
+                links.set_next(index, staying);
+                staying = index;
             } else {
-                links.set_next(slot, moving);
-                moving = slot;
+                links.set_next(index, moving);
+                moving = index;
             }
-            slot = next;
+            index = next;
         }
         self.heads[parent] = staying;
         self.heads[new_bucket] = moving;
@@ -265,12 +258,12 @@ impl OrderIds {
         let last = self.buckets - 1;
         self.set_buckets(last);
         let parent = last & self.low_mask as usize;
-        let moving = std::mem::replace(&mut self.heads[last], NIL);
-        if moving == NIL {
+        let moving = std::mem::replace(&mut self.heads[last], OrderIndex::NIL);
+        if moving.is_nil() {
             return;
         }
         let mut tail = moving;
-        while links.next(tail) != NIL {
+        while !links.next(tail).is_nil() {
             tail = links.next(tail);
         }
         links.set_next(tail, self.heads[parent]);
@@ -292,66 +285,67 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::HashMap;
 
-    /// Links of their own, for the index alone: (id, next) per slot.
-    struct Slots(Vec<(u64, u32)>);
+    /// Links of their own, for the index alone: (id, next) per order.
+    struct TestLinks(Vec<(u64, OrderIndex)>);
 
-    impl Links for Slots {
-        fn id(&self, slot: u32) -> u64 {
-            self.0[slot as usize].0
+    impl Links for TestLinks {
+        fn id(&self, index: OrderIndex) -> u64 {
+            self.0[index.0 as usize].0
         }
-        fn next(&self, slot: u32) -> u32 {
-            self.0[slot as usize].1
+        fn next(&self, index: OrderIndex) -> OrderIndex {
+            self.0[index.0 as usize].1
         }
-        fn set_next(&mut self, slot: u32, next: u32) {
-            self.0[slot as usize].1 = next;
+        fn set_next(&mut self, index: OrderIndex, next: OrderIndex) {
+            self.0[index.0 as usize].1 = next;
         }
     }
 
-    /// An empty index and links for `slots_max` slots.
-    fn index(slots_max: u32) -> (OrderIds, Slots) {
-        (OrderIds::with_slots_max(slots_max), Slots(vec![(0, NIL); slots_max as usize]))
+    /// An empty index and links for `orders_max` orders.
+    fn empty(orders_max: u32) -> (OrderIds, TestLinks) {
+        let links = TestLinks(vec![(0, OrderIndex::NIL); orders_max as usize]);
+        (OrderIds::with_orders_max(orders_max), links)
     }
 
-    /// Gives `slot` the id `id` and indexes it.
-    fn place(ids: &mut OrderIds, slots: &mut Slots, id: u64, slot: u32) {
-        slots.0[slot as usize].0 = id;
-        ids.insert(slots, id, slot);
+    /// Gives the order at `index` the id `id` and indexes it.
+    fn place(ids: &mut OrderIds, links: &mut TestLinks, id: u64, index: OrderIndex) {
+        links.0[index.0 as usize].0 = id;
+        ids.insert(links, id, index);
     }
 
     #[test]
     fn grows_with_the_ids_held_and_shrinks_back() {
-        let (mut ids, mut slots) = index(4096);
-        for slot in 0..4000u32 {
-            place(&mut ids, &mut slots, 1_000 + u64::from(slot), slot);
+        let (mut ids, mut links) = empty(4096);
+        for index in 0..4000u32 {
+            place(&mut ids, &mut links, 1_000 + u64::from(index), OrderIndex(index));
         }
-        ids.check(&slots).unwrap();
+        ids.check(&links).unwrap();
         assert_eq!(ids.len(), 4000);
         assert_eq!(ids.buckets(), 8000, "the ids held stay at most half the buckets");
-        assert_eq!(ids.get(&slots, 1_000), Some(0));
-        assert_eq!(ids.get(&slots, 4_999), Some(3999));
-        assert_eq!(ids.get(&slots, 5_000), None);
-        for slot in 0..4000u32 {
-            ids.remove(&mut slots, 1_000 + u64::from(slot), slot);
+        assert_eq!(ids.get(&links, 1_000), Some(OrderIndex(0)));
+        assert_eq!(ids.get(&links, 4_999), Some(OrderIndex(3999)));
+        assert_eq!(ids.get(&links, 5_000), None);
+        for index in 0..4000u32 {
+            ids.remove(&mut links, 1_000 + u64::from(index), OrderIndex(index));
         }
-        ids.check(&slots).unwrap();
+        ids.check(&links).unwrap();
         assert_eq!(ids.buckets(), BUCKETS_MIN);
         assert!(ids.is_empty());
     }
 
     #[test]
     fn ids_sharing_low_bits_share_one_chain() {
-        let (mut ids, mut slots) = index(100);
-        for slot in 0..100u32 {
-            place(&mut ids, &mut slots, u64::from(slot) << 40, slot);
+        let (mut ids, mut links) = empty(100);
+        for index in 0..100u32 {
+            place(&mut ids, &mut links, u64::from(index) << 40, OrderIndex(index));
         }
-        ids.check(&slots).unwrap();
+        ids.check(&links).unwrap();
         assert_eq!(ids.buckets(), 200);
-        assert_eq!(ids.get(&slots, 99 << 40), Some(99));
-        assert_eq!(ids.get(&slots, 0), Some(0), "at the far end of the chain");
-        ids.remove(&mut slots, 50 << 40, 50);
-        assert_eq!(ids.get(&slots, 49 << 40), Some(49));
-        assert_eq!(ids.get(&slots, 50 << 40), None);
-        ids.check(&slots).unwrap();
+        assert_eq!(ids.get(&links, 99 << 40), Some(OrderIndex(99)));
+        assert_eq!(ids.get(&links, 0), Some(OrderIndex(0)), "at the far end of the chain");
+        ids.remove(&mut links, 50 << 40, OrderIndex(50));
+        assert_eq!(ids.get(&links, 49 << 40), Some(OrderIndex(49)));
+        assert_eq!(ids.get(&links, 50 << 40), None);
+        ids.check(&links).unwrap();
     }
 
     proptest! {
@@ -362,41 +356,41 @@ mod tests {
         fn agrees_with_hashmap(
             operations in proptest::collection::vec((0u8..4, 0u64..1 << 12, 0usize..512), 1..2000),
         ) {
-            let (mut ids, mut slots) = index(512);
-            let mut model: HashMap<u64, u32> = HashMap::new();
-            let mut free: Vec<u32> = (0..512).rev().collect();
+            let (mut ids, mut links) = empty(512);
+            let mut model: HashMap<u64, OrderIndex> = HashMap::new();
+            let mut free: Vec<OrderIndex> = (0..512).rev().map(OrderIndex).collect();
             let mut next_id = 1u64;
-            for (index, (operation, jump, pick)) in operations.into_iter().enumerate() {
+            for (step, (operation, jump, pick)) in operations.into_iter().enumerate() {
                 // Placements outnumber removals in even waves of 300 operations, removals
                 // placements in odd ones, so the index grows and shrinks over and over.
-                let filling = index / 300 % 2 == 0;
+                let filling = step / 300 % 2 == 0;
                 let operation = if !filling && operation == 1 { 2 } else { operation };
                 match operation {
                     0 | 1 if !free.is_empty() => {
                         next_id += 1 + jump * u64::from(operation);
-                        let slot = free.pop().unwrap();
-                        place(&mut ids, &mut slots, next_id, slot);
-                        model.insert(next_id, slot);
+                        let index = free.pop().unwrap();
+                        place(&mut ids, &mut links, next_id, index);
+                        model.insert(next_id, index);
                     }
                     2 if !model.is_empty() => {
                         let mut held: Vec<u64> = model.keys().copied().collect();
                         held.sort_unstable();
                         let id = held[pick % held.len()];
-                        let slot = model.remove(&id).unwrap();
-                        ids.remove(&mut slots, id, slot);
-                        free.push(slot);
+                        let index = model.remove(&id).unwrap();
+                        ids.remove(&mut links, id, index);
+                        free.push(index);
                     }
                     _ => {
                         let id = next_id.saturating_sub(jump);
-                        prop_assert_eq!(ids.get(&slots, id), model.get(&id).copied());
+                        prop_assert_eq!(ids.get(&links, id), model.get(&id).copied());
                     }
                 }
                 prop_assert_eq!(ids.len(), model.len());
-                if let Err(problem) = ids.check(&slots) {
+                if let Err(problem) = ids.check(&links) {
                     prop_assert!(false, "{}", problem);
                 }
             }
-            prop_assert_eq!(ids.iter(&slots).collect::<HashMap<_, _>>(), model);
+            prop_assert_eq!(ids.iter(&links).collect::<HashMap<_, _>>(), model);
         }
     }
 }

@@ -1,19 +1,19 @@
 //! The order pool: every resting order of every market, in one preallocated slab.
 //!
-//! Orders are addressed by a `u32` slot index, linked into their price level's FIFO
-//! (`level_prev`/`level_next`); their account's list of open orders links them by the same
-//! slot index in `AccountOrders`. Slots are taken from and returned to a free list; the slab
-//! never grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
+//! Orders are addressed by their [`OrderIndex`] in the slab, linked into their price level's
+//! FIFO (`level_prev`/`level_next`); their account's list of open orders links them by the same
+//! index in `AccountOrders`. Indices are taken from and returned to a free list; the slab never
+//! grows, so a full pool is an `ORDER_LIMIT` rejection decided before anything changes.
 
-use super::order_ids::Links;
+use super::order_index::{Links, OrderIndex};
 use super::state_hash::Contribution;
 use crate::types::{
     AccountIndex, ClientId, MarketId, OrderId, PriceTicks, QuantitySteps, SelfTradePrevention,
     Side, TimeInForce,
 };
 
-/// "No slot": the end of a list.
-pub const NIL: u32 = u32::MAX;
+/// `Order::level` of an order not yet linked into a price level; the book's "no level".
+pub const LEVEL_NIL: u32 = u32::MAX;
 
 /// A resting order.
 // NB: 32-byte aligned and 96 bytes long, so every order spans exactly two cache lines. At the
@@ -45,11 +45,11 @@ pub struct Order {
     /// Slot of the price level it rests in (within its book side).
     pub level: u32,
     /// Previous order in the level's FIFO (older), or NIL.
-    pub level_prev: u32,
+    pub level_prev: OrderIndex,
     /// Next order in the level's FIFO (newer), or NIL.
-    pub level_next: u32,
+    pub level_next: OrderIndex,
     /// Next order in the same bucket of the order-id index, or NIL (see `order_ids`).
-    pub bucket_next: u32,
+    pub bucket_next: OrderIndex,
     /// Market.
     pub market: MarketId,
     /// Side.
@@ -74,10 +74,10 @@ pub(super) const EMPTY_ORDER: Order = Order {
     account: AccountIndex(0),
     client_id_value: 0,
     has_client_id: false,
-    level: NIL,
-    level_prev: NIL,
-    level_next: NIL,
-    bucket_next: NIL,
+    level: LEVEL_NIL,
+    level_prev: OrderIndex::NIL,
+    level_next: OrderIndex::NIL,
+    bucket_next: OrderIndex::NIL,
     market: MarketId(0),
     side: Side::Bid,
     time_in_force: TimeInForce::Gtc,
@@ -102,78 +102,78 @@ impl Order {
 /// The slab of orders.
 pub struct OrderPool {
     orders: Vec<Order>,
-    free: Vec<u32>,
+    free: Vec<OrderIndex>,
 }
 
 impl OrderPool {
-    /// Allocates (and touches) `orders_max` slots.
+    /// Allocates (and touches) room for `orders_max` orders.
     pub fn with_orders_max(orders_max: u32) -> OrderPool {
         let orders = vec![EMPTY_ORDER; orders_max as usize];
-        // Hand out low slots first: they are the ones the factory already touched.
-        let free = (0..orders_max).rev().collect();
+        // Hand out low indices first: theirs are the orders the factory already touched.
+        let free = (0..orders_max).rev().map(OrderIndex).collect();
         OrderPool { orders, free }
     }
 
-    /// Slots still free.
-    pub fn free_slots(&self) -> usize {
+    /// Orders that can still be taken.
+    pub fn free_count(&self) -> usize {
         self.free.len()
     }
 
-    /// Slots in use.
-    pub fn used_slots(&self) -> usize {
+    /// Orders taken and not given back.
+    pub fn used_count(&self) -> usize {
         self.orders.len() - self.free.len()
     }
 
-    /// Takes a free slot; the caller fills it in (the links are set when it is linked). The
-    /// caller checked `free_slots() > 0`.
+    /// Takes a free order's index; the caller fills the order in (the links are set when it is
+    /// linked). The caller checked `free_count() > 0`.
     #[inline]
-    pub fn take_slot(&mut self) -> u32 {
+    pub fn take(&mut self) -> OrderIndex {
         self.free.pop().expect("order pool capacity is checked before matching")
     }
 
-    /// Takes a slot and stores `order` in it (tests build books this way).
+    /// Takes a free order's index and stores `order` there (tests build books this way).
     #[cfg(test)]
-    pub fn take(&mut self, order: Order) -> u32 {
-        let slot = self.take_slot();
-        self.orders[slot as usize] = order;
-        slot
+    pub fn take_with(&mut self, order: Order) -> OrderIndex {
+        let index = self.take();
+        self.orders[index.0 as usize] = order;
+        index
     }
 
-    /// Returns a slot to the free list.
+    /// Returns `index` to the free list.
     #[inline]
-    pub fn give_back(&mut self, slot: u32) {
+    pub fn give_back(&mut self, index: OrderIndex) {
         debug_assert!(self.free.len() < self.orders.len());
-        self.orders[slot as usize].remaining = QuantitySteps(0);
-        self.free.push(slot);
+        self.orders[index.0 as usize].remaining = QuantitySteps(0);
+        self.free.push(index);
     }
 
-    /// The order in `slot`.
+    /// The order at `index`.
     #[inline]
-    pub fn get(&self, slot: u32) -> &Order {
-        &self.orders[slot as usize]
+    pub fn get(&self, index: OrderIndex) -> &Order {
+        &self.orders[index.0 as usize]
     }
 
-    /// The order in `slot`, mutably.
+    /// The order at `index`, mutably.
     #[inline]
-    pub fn get_mut(&mut self, slot: u32) -> &mut Order {
-        &mut self.orders[slot as usize]
+    pub fn get_mut(&mut self, index: OrderIndex) -> &mut Order {
+        &mut self.orders[index.0 as usize]
     }
 }
 
 /// The order-id index chains through the orders, so finding one reads the order it finds.
 impl Links for OrderPool {
     #[inline(always)]
-    fn id(&self, slot: u32) -> u64 {
-        self.orders[slot as usize].id.0
+    fn id(&self, index: OrderIndex) -> u64 {
+        self.orders[index.0 as usize].id.0
     }
 
     #[inline(always)]
-    fn next(&self, slot: u32) -> u32 {
-        self.orders[slot as usize].bucket_next
+    fn next(&self, index: OrderIndex) -> OrderIndex {
+        self.orders[index.0 as usize].bucket_next
     }
 
     #[inline(always)]
-    fn set_next(&mut self, slot: u32, next: u32) {
-        self.orders[slot as usize].bucket_next = next;
+    fn set_next(&mut self, index: OrderIndex, next: OrderIndex) {
+        self.orders[index.0 as usize].bucket_next = next;
     }
 }

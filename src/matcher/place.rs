@@ -17,7 +17,7 @@
 //! - a walk ends only when the taker is done, is stopped, or no longer crosses: it never leaves
 //!   the book crossed.
 
-use super::orders::NIL;
+use super::order_index::OrderIndex;
 use super::resting::order_state;
 use super::{MarketBook, MarketNumbers, Matcher, client_key, emit, spend_asset};
 use crate::command::{Command, PlaceOrder};
@@ -208,14 +208,14 @@ impl Matcher {
         }
         check_shape(spec, place).map_err(|reason| (reason, 0))?;
         if let Some(client_id) = place.client_id
-            && self.client_slots.get(client_key(account, client_id.0)).is_some()
+            && self.client_ids.get(client_key(account, client_id.0)).is_some()
         {
             return Err((RejectReason::DuplicateClientId, client_id.0));
         }
         let may_rest =
             place.order_type == OrderType::Limit && place.time_in_force == TimeInForce::Gtc;
         if may_rest
-            && (self.orders.free_slots() == 0
+            && (self.orders.free_count() == 0
                 || self.accounts.get(account).open_orders
                     >= self.config.limits.open_orders_per_account_max
                 || self.books[place.market.0 as usize].side(place.side).is_full_for(place.price))
@@ -264,10 +264,10 @@ impl Matcher {
                 return false;
             }
             let unit_cost = level.price.0 * spec.quote_units_per_tick_step;
-            let mut slot = level.head;
-            while slot != NIL {
-                let maker = self.orders.get(slot);
-                slot = maker.level_next;
+            let mut index = level.head;
+            while !index.is_nil() {
+                let maker = self.orders.get(index);
+                index = maker.level_next;
                 if maker.account == taker.account {
                     match taker.place.self_trade_prevention {
                         SelfTradePrevention::Allow => {}
@@ -352,8 +352,8 @@ impl Matcher {
                 Err(end) => return end,
             };
             let level = self.books[market].side(maker_side).best().expect("best price has a level");
-            let maker_slot = self.books[market].side(maker_side).level(level).head;
-            let maker = self.orders.get(maker_slot);
+            let maker_index = self.books[market].side(maker_side).level(level).head;
+            let maker = self.orders.get(maker_index);
             let maker_remaining = maker.remaining.0;
             if maker.account == taker.account {
                 match taker.place.self_trade_prevention {
@@ -362,40 +362,40 @@ impl Matcher {
                     SelfTradePrevention::RejectMaker => {
                         let owner = (taker.account, taker.place.market);
                         let reason = Some(ExpiryReason::SelfTradePrevention);
-                        self.remove_resting(command, maker_slot, owner, reason, sink);
+                        self.remove_resting(command, maker_index, owner, reason, sink);
                         continue;
                     }
                     SelfTradePrevention::RejectBoth => {
                         let owner = (taker.account, taker.place.market);
                         let reason = Some(ExpiryReason::SelfTradePrevention);
-                        self.remove_resting(command, maker_slot, owner, reason, sink);
+                        self.remove_resting(command, maker_index, owner, reason, sink);
                         return WalkEnd::SelfTrade;
                     }
                 }
             }
             let fill = QuantitySteps(maker_remaining.min(capacity));
-            self.trade(command, taker, maker_slot, price, fill, spec, sink);
+            self.trade(command, taker, maker_index, price, fill, spec, sink);
             if !taker.by_quote && taker.remaining == 0 {
                 return WalkEnd::Done;
             }
         }
     }
 
-    /// Settles one trade between the taker and the maker in `maker_slot`, emitting the maker's
+    /// Settles one trade between the taker and the maker at `maker_index`, emitting the maker's
     /// fill then the taker's.
     #[allow(clippy::too_many_arguments)]
     fn trade(
         &mut self,
         command: &Command,
         taker: &mut Taker,
-        maker_slot: u32,
+        maker_index: OrderIndex,
         price: PriceTicks,
         fill: QuantitySteps,
         spec: &MarketNumbers,
         sink: &mut impl EventSink,
     ) {
         let market = taker.place.market;
-        let maker = self.orders.get(maker_slot);
+        let maker = self.orders.get(maker_index);
         let (maker_id, maker_account, maker_side) = (maker.id, maker.account, maker.side);
         let maker_filled = maker.remaining == fill;
         debug_assert!(fill.0 > 0 && fill.0 <= maker.remaining.0);
@@ -439,14 +439,14 @@ impl Matcher {
             book.next_trade_id += 1;
             trade_id
         };
-        self.fill_resting(maker_slot, fill, quote);
+        self.fill_resting(maker_index, fill, quote);
         let maker_status =
             if maker_filled { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
         emit(
             sink,
             command,
             EventKind::OrderFill(Fill {
-                order: order_state(self.orders.get(maker_slot), maker_status),
+                order: order_state(self.orders.get(maker_index), maker_status),
                 trade_id,
                 price,
                 quantity: fill,
@@ -458,7 +458,7 @@ impl Matcher {
             }),
         );
         if maker_filled {
-            self.forget_order(maker_slot, maker_account);
+            self.forget_order(maker_index, maker_account);
         }
 
         if !taker.by_quote {

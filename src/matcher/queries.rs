@@ -8,7 +8,6 @@
 //! - the accessors that return a `Vec` (`depth`, `resting_orders`) allocate: they serve tests
 //!   and tools, never the matcher's thread.
 
-use super::orders::NIL;
 use super::resting::resting_state;
 use super::{Matcher, emit};
 use crate::command::{Command, OrderRef};
@@ -46,11 +45,12 @@ impl Matcher {
         target: OrderRef,
         sink: &mut impl EventSink,
     ) -> Result<(), (RejectReason, u32)> {
-        let (slot, _) = self.find_open(command, market, target).map_err(|reason| match reason {
-            RejectReason::OrderNotFound => (RejectReason::OrderNotFoundQuery, 0),
-            other => (other, 0),
-        })?;
-        emit(sink, command, EventKind::OrderSnapshot(resting_state(self.orders.get(slot))));
+        let (index, _) =
+            self.find_open(command, market, target).map_err(|reason| match reason {
+                RejectReason::OrderNotFound => (RejectReason::OrderNotFoundQuery, 0),
+                other => (other, 0),
+            })?;
+        emit(sink, command, EventKind::OrderSnapshot(resting_state(self.orders.get(index))));
         Ok(())
     }
 
@@ -69,12 +69,12 @@ impl Matcher {
             return Ok(());
         };
         let mut cursor = self.account_orders.first(account);
-        while let Some(slot) = cursor {
-            let order = self.orders.get(slot);
+        while let Some(index) = cursor {
+            let order = self.orders.get(index);
             if market.is_none_or(|market| order.market == market) {
                 emit(sink, command, EventKind::OrderSnapshot(resting_state(order)));
             }
-            cursor = self.account_orders.after(account, slot);
+            cursor = self.account_orders.after(account, index);
         }
         Ok(())
     }
@@ -88,7 +88,7 @@ impl Matcher {
             sequence: self.last_sequence,
             state_hash: self.state_hash(),
             accounts: self.accounts.len() as u32 - 1,
-            open_orders: self.orders.used_slots() as u32,
+            open_orders: self.orders.used_count() as u32,
         };
         emit(sink, command, summary);
         for (index, ledger) in self.ledgers.iter().enumerate() {
@@ -131,7 +131,7 @@ impl Matcher {
 
     /// Open orders on all books.
     pub fn open_orders(&self) -> usize {
-        self.orders.used_slots()
+        self.orders.used_count()
     }
 
     /// Accounts, the fee account excluded.
@@ -152,10 +152,10 @@ impl Matcher {
     pub fn resting_orders(&self, market: MarketId, side: Side) -> Vec<OrderState> {
         let mut states = Vec::new();
         for level in self.books[market.0 as usize].side(side).levels_best_first() {
-            let mut slot = level.head;
-            while slot != NIL {
-                states.push(resting_state(self.orders.get(slot)));
-                slot = self.orders.get(slot).level_next;
+            let mut index = level.head;
+            while !index.is_nil() {
+                states.push(resting_state(self.orders.get(index)));
+                index = self.orders.get(index).level_next;
             }
         }
         states

@@ -1,20 +1,21 @@
 //! Resting orders: putting one on the book, filling one, taking one off, forgetting it.
 //!
-//! A resting order is in four places at once: its slot in the order pool, its price level's FIFO,
-//! its account's list of open orders, and the order-id index (plus the client-id index when it
-//! has one). `rest` puts it in all of them, `forget_order` takes it out of
-//! all of them and frees the slot.
+//! A resting order is in four places at once: the order pool (at its `OrderIndex`), its price
+//! level's FIFO, its account's list of open orders, and the order-id index (plus the client-id
+//! index when it has one). `rest` puts it in all of them, `forget_order` takes it out of all of
+//! them and gives its index back to the pool.
 //!
 //! Invariants:
 //! - a resting order's account has exactly its remainder's worth locked (`lock_needed`): resting
 //!   keeps the lock the placement took, a fill spends from it, a removal releases the rest;
 //! - its `hash` is what it adds to the state hash, added when it rests, updated by each fill,
 //!   subtracted when it leaves the book;
-//! - a filled order leaves the book and the hash at once, but keeps its slot, with its final
-//!   state, until the caller has emitted the fill and forgets it.
+//! - a filled order leaves the book and the hash at once, but keeps its place in the pool, with
+//!   its final state, until the caller has emitted the fill and forgets it.
 
 use super::ledger::{ORDER_FIELD, order_contribution, order_fill_fold};
-use super::orders::{NIL, Order};
+use super::order_index::OrderIndex;
+use super::orders::{LEVEL_NIL, Order};
 use super::state_hash::{Coefficients, Contribution, Domain};
 use super::{Matcher, client_key, emit, spend_asset};
 use crate::command::{Command, PlaceOrder};
@@ -55,10 +56,10 @@ impl Matcher {
             account,
             client_id_value: place.client_id.map_or(0, |client_id| client_id.0),
             has_client_id: place.client_id.is_some(),
-            level: NIL,
-            level_prev: NIL,
-            level_next: NIL,
-            bucket_next: NIL,
+            level: LEVEL_NIL,
+            level_prev: OrderIndex::NIL,
+            level_next: OrderIndex::NIL,
+            bucket_next: OrderIndex::NIL,
             market: place.market,
             side: place.side,
             time_in_force: place.time_in_force,
@@ -68,43 +69,43 @@ impl Matcher {
         };
         let hash = order_contribution(&resting);
         self.hash.add(hash);
-        let slot = self.orders.take_slot();
-        // One whole write, every field named above: a slot is reused, and a field added to
-        // `Order` must not keep its previous occupant's value. The links start as `NIL`;
+        let index = self.orders.take();
+        // One whole write, every field named above: the pool reuses an index, and a field added
+        // to `Order` must not keep its previous occupant's value. The links start as NIL;
         // `push_back` and the order-id index set them below.
-        *self.orders.get_mut(slot) = Order { hash, ..resting };
-        self.books[place.market.0 as usize].side_mut(place.side).push_back(&mut self.orders, slot);
+        *self.orders.get_mut(index) = Order { hash, ..resting };
+        self.books[place.market.0 as usize].side_mut(place.side).push_back(&mut self.orders, index);
         self.accounts.get_mut(account).open_orders += 1;
-        self.account_orders.push_back(account, slot);
-        self.order_slots.insert(&mut self.orders, command.sequence.0, slot);
+        self.account_orders.push_back(account, index);
+        self.order_ids.insert(&mut self.orders, command.sequence.0, index);
         if let Some(client_id) = place.client_id {
-            let inserted = self.client_slots.insert(client_key(account, client_id.0), slot);
+            let inserted = self.client_ids.insert(client_key(account, client_id.0), index.0);
             debug_assert!(inserted);
         }
         debug_assert_eq!(
-            self.lock_needed(self.orders.get(slot)),
+            self.lock_needed(self.orders.get(index)),
             Some(locked),
             "a resting order's lock is exactly what its remainder could spend"
         );
     }
 
-    /// Records a fill of the resting order in `slot`. A filled order leaves the book (and the
-    /// hash) but keeps its slot, with its final state, until the caller forgets it.
-    pub(super) fn fill_resting(&mut self, slot: u32, fill: QuantitySteps, quote: u64) {
-        let order = self.orders.get(slot);
+    /// Records a fill of the resting order at `index`. A filled order leaves the book (and the
+    /// hash) but keeps its place in the pool, with its final state, until the caller forgets it.
+    pub(super) fn fill_resting(&mut self, index: OrderIndex, fill: QuantitySteps, quote: u64) {
+        let order = self.orders.get(index);
         let (id, market, side) = (order.id, order.market, order.side);
         let (remaining, executed_quote, hash) = (order.remaining, order.executed_quote, order.hash);
         let book_side = self.books[market.0 as usize].side_mut(side);
         if remaining == fill {
             self.hash.subtract(hash);
-            book_side.unlink(&mut self.orders, slot);
-            let filled = self.orders.get_mut(slot);
+            book_side.unlink(&mut self.orders, index);
+            let filled = self.orders.get_mut(index);
             filled.remaining = QuantitySteps(0);
             filled.executed_quote += quote;
         } else {
-            book_side.reduce(&mut self.orders, slot, fill);
+            book_side.reduce(&mut self.orders, index, fill);
             // Only the two mutable fields change: update them instead of rehashing the order.
-            // NB: from the values held here, not read back from the slot: a vector load of both
+            // NB: from the values held here, not read back from the order: a vector load of both
             // fields just after `reduce` stored one of them fails store forwarding.
             let entity = Coefficients::of(Domain::Order, id.0);
             let (remaining_after, executed_quote_after) =
@@ -117,7 +118,7 @@ impl Matcher {
                     (executed_quote, executed_quote_after),
                 ),
             );
-            let after = self.orders.get_mut(slot);
+            let after = self.orders.get_mut(index);
             debug_assert_eq!(after.remaining.0, remaining_after);
             after.executed_quote = executed_quote_after;
             after.hash = after.hash.plus(change);
@@ -131,7 +132,7 @@ impl Matcher {
     pub(super) fn remove_resting(
         &mut self,
         command: &Command,
-        slot: u32,
+        index: OrderIndex,
         owner: (AccountIndex, MarketId),
         expiry: Option<ExpiryReason>,
         sink: &mut impl EventSink,
@@ -140,7 +141,7 @@ impl Matcher {
         // read, not through the order's own fields, so their cache misses overlap the order's
         // instead of following it (exchange-core mix, half cancels: ~6% more commands/s).
         let (account, market) = owner;
-        let order = *self.orders.get(slot);
+        let order = *self.orders.get(index);
         debug_assert_eq!((order.account, order.market), owner);
         // NB: emitted first, while the order's fields are fresh in registers: emitted after the
         // calls below, they were spilled to the stack and reloaded (callgrind, realistic mix of
@@ -164,24 +165,24 @@ impl Matcher {
         );
         debug_assert_eq!(Some(lock), self.lock_needed(&order), "checked when it was placed");
         self.release_lock(account, spend_asset(&numbers, order.side), lock);
-        self.books[market.0 as usize].side_mut(order.side).unlink(&mut self.orders, slot);
-        self.forget_order(slot, account);
+        self.books[market.0 as usize].side_mut(order.side).unlink(&mut self.orders, index);
+        self.forget_order(index, account);
     }
 
-    /// Drops an unlinked order of `owner` from the account list and the indexes, and frees its
-    /// slot.
-    pub(super) fn forget_order(&mut self, slot: u32, owner: AccountIndex) {
-        let order = self.orders.get(slot);
+    /// Drops an unlinked order of `owner` from the account list and the indexes, and gives its
+    /// index back to the pool.
+    pub(super) fn forget_order(&mut self, index: OrderIndex, owner: AccountIndex) {
+        let order = self.orders.get(index);
         debug_assert_eq!(order.account, owner);
         let (id, client_id) = (order.id, order.client_id());
         self.accounts.get_mut(owner).open_orders -= 1;
-        self.account_orders.remove(slot);
-        self.order_slots.remove(&mut self.orders, id.0, slot);
+        self.account_orders.remove(index);
+        self.order_ids.remove(&mut self.orders, id.0, index);
         if let Some(client_id) = client_id {
-            let removed = self.client_slots.remove(client_key(owner, client_id.0));
-            debug_assert_eq!(removed, Some(slot));
+            let removed = self.client_ids.remove(client_key(owner, client_id.0));
+            debug_assert_eq!(removed, Some(index.0));
         }
-        self.orders.give_back(slot);
+        self.orders.give_back(index);
     }
 
     /// What a resting order's remainder could spend: quote at its price for a bid, base for an ask.

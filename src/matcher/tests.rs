@@ -719,7 +719,7 @@ fn running_out_of_capacity_is_a_clean_rejection() {
     assert_eq!(h.rejected(BOB, Action::Place(limit(Side::Ask, 200, 1))), RejectReason::OrderLimit);
     let ioc = PlaceOrder { time_in_force: TimeInForce::Ioc, ..limit(Side::Ask, 101, 1) };
     assert_eq!(seen(&h.run(BOB, Action::Place(ioc))).len(), 3);
-    // The fill freed a slot.
+    // The fill gave an order's room in the pool back.
     assert_eq!(seen(&h.run(BOB, Action::Place(limit(Side::Ask, 200, 1)))).len(), 1);
 }
 
