@@ -85,6 +85,7 @@ impl AccountOrders {
 
     /// Full check of one account's list (tests, not the hot path): every link's neighbours point
     /// back at it and the walk returns to the sentinel. Returns the orders' indices, oldest first.
+    // tidy: diagnostics (invariant checks, never on the command path)
     pub fn check(&self, account: AccountIndex) -> Result<Vec<OrderIndex>, String> {
         let sentinel = self.sentinel(account);
         let (mut indices, mut link) = (Vec::new(), sentinel);

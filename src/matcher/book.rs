@@ -441,6 +441,7 @@ impl BookSide {
     }
 
     /// Full consistency check of this side against the pool (tests, not the hot path).
+    // tidy: diagnostics (invariant checks, never on the command path)
     pub fn check(&self, pool: &OrderPool) -> Result<usize, String> {
         let side = self.side;
         for pair in self.ranked.windows(2) {
@@ -506,6 +507,7 @@ impl BookSide {
 
     /// Every window slot holding a level is marked occupied (a scan of the whole window).
     #[cfg(test)]
+    // tidy: diagnostics (invariant checks, never on the command path)
     fn check_window_slots(&self) -> Result<(), String> {
         for (offset, &slot) in self.window.iter().enumerate() {
             if (slot != LEVEL_NIL) != self.occupancy.is_set(offset) {
@@ -516,6 +518,7 @@ impl BookSide {
     }
 
     /// One level's FIFO against the pool; returns its order count.
+    // tidy: diagnostics (invariant checks, never on the command path)
     fn check_level(&self, level: &Level, pool: &OrderPool) -> Result<usize, String> {
         let level_slot = self.find(level.price).ok_or("level not found by its price")?;
         let mut index = level.head;

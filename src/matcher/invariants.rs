@@ -9,6 +9,7 @@ use crate::types::AssetId;
 
 impl Matcher {
     /// Checks every invariant in full; `Err` names the first one broken.
+    // tidy: diagnostics (invariant checks, never on the command path)
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut resting = 0;
         for (index, book) in self.books.iter().enumerate() {

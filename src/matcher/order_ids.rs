@@ -171,6 +171,7 @@ impl OrderIds {
     }
 
     /// Full check of the invariants (tests, not the hot path).
+    // tidy: diagnostics (invariant checks, never on the command path)
     pub fn check(&self, links: &impl Links) -> Result<(), String> {
         if !(BUCKETS_MIN..=self.heads.len()).contains(&self.buckets) {
             return Err(format!("{} buckets in use", self.buckets));

@@ -140,6 +140,7 @@ impl Matcher {
     }
 
     /// Price levels best first, as `(price, total quantity, orders)`, for one side of one market.
+    // tidy: diagnostics (a copy for tests and tools, not a command's path)
     pub fn depth(&self, market: MarketId, side: Side) -> Vec<(PriceTicks, QuantitySteps, u32)> {
         self.books[market.0 as usize]
             .side(side)
@@ -149,6 +150,7 @@ impl Matcher {
     }
 
     /// Resting orders of one side of one market in priority order, as their current state.
+    // tidy: diagnostics (a copy for tests and tools, not a command's path)
     pub fn resting_orders(&self, market: MarketId, side: Side) -> Vec<OrderState> {
         let mut states = Vec::new();
         for level in self.books[market.0 as usize].side(side).levels_best_first() {
