@@ -781,3 +781,12 @@ fn identical_streams_give_identical_hashes_and_different_ones_differ() {
     assert_eq!(one.matcher.state_hash(), two.matcher.state_hash());
     assert_ne!(one.matcher.state_hash(), three.matcher.state_hash());
 }
+
+/// The release profile keeps overflow checks on for ringex's own code (Cargo.toml says why):
+/// the suite runs in release, so this holds for the builds that ship.
+#[test]
+fn a_wrapping_amount_panics_instead_of_wrapping() {
+    let balance = std::hint::black_box(u64::MAX);
+    let wrapped = std::panic::catch_unwind(|| balance + std::hint::black_box(1));
+    assert!(wrapped.is_err(), "u64::MAX + 1 must panic, not wrap");
+}
