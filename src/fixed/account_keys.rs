@@ -5,7 +5,7 @@
 //! [`AccountKeyIndex::find`] reads through a closure, so a key is stored once per owner. Linear
 //! probing from [`account_key_hash`]; accounts are never removed, so there is no deletion.
 //!
-//! **Bounds**: `accounts_max` indices, at most half the slots. **Invariants**: an index is
+//! **Bounds**: `accounts_max` indices, at most half the cells. **Invariants**: an index is
 //! inserted once (the owner asserts the key is new); the empty marker `u32::MAX` is never an
 //! account index.
 
@@ -16,15 +16,15 @@ const EMPTY: u32 = u32::MAX;
 
 /// Account key → account index, for at most `accounts_max` accounts, allocated at construction.
 pub struct AccountKeyIndex {
-    slots: Box<[u32]>,
+    cells: Box<[u32]>,
     mask: usize,
 }
 
 impl AccountKeyIndex {
     /// Room for `accounts_max` accounts.
     pub fn with_accounts_max(accounts_max: usize) -> AccountKeyIndex {
-        let slots = (accounts_max.max(4) * 2).next_power_of_two();
-        AccountKeyIndex { slots: vec![EMPTY; slots].into_boxed_slice(), mask: slots - 1 }
+        let cells = (accounts_max.max(4) * 2).next_power_of_two();
+        AccountKeyIndex { cells: vec![EMPTY; cells].into_boxed_slice(), mask: cells - 1 }
     }
 
     #[inline]
@@ -40,16 +40,16 @@ impl AccountKeyIndex {
         key: &AccountKey,
         key_of: impl Fn(AccountIndex) -> &'k AccountKey,
     ) -> Option<AccountIndex> {
-        let mut slot = self.home(key);
+        let mut cell = self.home(key);
         loop {
-            let index = self.slots[slot];
+            let index = self.cells[cell];
             if index == EMPTY {
                 return None;
             }
             if key_of(AccountIndex(index)) == key {
                 return Some(AccountIndex(index));
             }
-            slot = (slot + 1) & self.mask;
+            cell = (cell + 1) & self.mask;
         }
     }
 
@@ -57,14 +57,14 @@ impl AccountKeyIndex {
     /// refuses new accounts at its `accounts_max` before it gets here.
     pub fn insert(&mut self, key: &AccountKey, account: AccountIndex) {
         assert!(account.0 != EMPTY, "u32::MAX is the empty marker");
-        let mut slot = self.home(key);
+        let mut cell = self.home(key);
         let mut probes = 0;
-        while self.slots[slot] != EMPTY {
-            slot = (slot + 1) & self.mask;
+        while self.cells[cell] != EMPTY {
+            cell = (cell + 1) & self.mask;
             probes += 1;
             assert!(probes <= self.mask, "the account index is full");
         }
-        self.slots[slot] = account.0;
+        self.cells[cell] = account.0;
     }
 }
 
@@ -76,7 +76,7 @@ mod tests {
     fn finds_every_key_through_colliding_homes() {
         let accounts_max = 64;
         let mut index = AccountKeyIndex::with_accounts_max(accounts_max);
-        // Keys that differ only in bytes the hash does not read share one home slot.
+        // Keys that differ only in bytes the hash does not read share one home cell.
         let keys: Vec<AccountKey> = (0..accounts_max as u8)
             .map(|n| {
                 let mut key = [7u8; 32];

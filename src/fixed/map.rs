@@ -4,14 +4,14 @@
 //! construction; `insert` refuses past `entries_max` instead of growing.
 //!
 //! [`FixedMap`], for any keys: linear probing from the key's Fibonacci hash over a power-of-two
-//! table at most half full, keys and values side by side in one slot, and backward-shift
+//! table at most half full, keys and values side by side in one cell, and backward-shift
 //! deletion so no tombstones accumulate.
 
 use super::{FIBONACCI, backward_shift};
 
 const EMPTY: u32 = u32::MAX;
 
-/// One slot: key and value side by side, so a probe touches one cache line, not two.
+/// One cell: key and value side by side, so a probe touches one cache line, not two.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     key: u64,
@@ -20,7 +20,7 @@ struct Entry {
 
 const EMPTY_ENTRY: Entry = Entry { key: 0, value: EMPTY };
 
-/// A key's home slot in a table of 2^(64 − `shift`) slots: Fibonacci hashing reads the high bits.
+/// A key's home cell in a table of 2^(64 − `shift`) cells: Fibonacci hashing reads the high bits.
 #[inline]
 fn home_of(key: u64, shift: u32) -> usize {
     (key.wrapping_mul(FIBONACCI) >> shift) as usize
@@ -39,8 +39,8 @@ impl FixedMap {
     /// Allocates room for `entries_max` entries (the table is at most half full).
     pub fn with_entries_max(entries_max: usize) -> FixedMap {
         // A power of two, at most half full.
-        let slots = (entries_max.max(4) * 2).next_power_of_two();
-        let entries = vec![EMPTY_ENTRY; slots].into_boxed_slice();
+        let cells = (entries_max.max(4) * 2).next_power_of_two();
+        let entries = vec![EMPTY_ENTRY; cells].into_boxed_slice();
         FixedMap {
             shift: 64 - entries.len().trailing_zeros(),
             mask: entries.len() - 1,
@@ -65,20 +65,26 @@ impl FixedMap {
         home_of(key, self.shift)
     }
 
-    /// The value stored for `key`.
+    /// Where `key` is stored, if it is.
     #[inline]
-    pub fn get(&self, key: u64) -> Option<u32> {
-        let mut slot = self.home(key);
+    fn position(&self, key: u64) -> Option<usize> {
+        let mut cell = self.home(key);
         loop {
-            let entry = self.entries[slot];
+            let entry = self.entries[cell];
             if entry.value == EMPTY {
                 return None;
             }
             if entry.key == key {
-                return Some(entry.value);
+                return Some(cell);
             }
-            slot = (slot + 1) & self.mask;
+            cell = (cell + 1) & self.mask;
         }
+    }
+
+    /// The value stored for `key`.
+    #[inline]
+    pub fn get(&self, key: u64) -> Option<u32> {
+        self.position(key).map(|cell| self.entries[cell].value)
     }
 
     /// Inserts a new key. Returns `false` (and changes nothing) when full or the key is present.
@@ -88,9 +94,9 @@ impl FixedMap {
         if self.len == self.entries_max {
             return false;
         }
-        let mut slot = self.home(key);
+        let mut cell = self.home(key);
         loop {
-            let entry = &mut self.entries[slot];
+            let entry = &mut self.entries[cell];
             if entry.value == EMPTY {
                 *entry = Entry { key, value };
                 self.len += 1;
@@ -99,29 +105,21 @@ impl FixedMap {
             if entry.key == key {
                 return false;
             }
-            slot = (slot + 1) & self.mask;
+            cell = (cell + 1) & self.mask;
         }
     }
 
     /// Removes `key`, returning its value.
     #[inline]
     pub fn remove(&mut self, key: u64) -> Option<u32> {
-        let mut slot = self.home(key);
-        loop {
-            let entry = self.entries[slot];
-            if entry.value == EMPTY {
-                return None;
-            }
-            if entry.key == key {
-                let shift = self.shift;
-                let home = |entry: &Entry| home_of(entry.key, shift);
-                let is_empty = |entry: &Entry| entry.value == EMPTY;
-                backward_shift(&mut self.entries, self.mask, slot, EMPTY_ENTRY, is_empty, home);
-                self.len -= 1;
-                return Some(entry.value);
-            }
-            slot = (slot + 1) & self.mask;
-        }
+        let cell = self.position(key)?;
+        let value = self.entries[cell].value;
+        let shift = self.shift;
+        let home = |entry: &Entry| home_of(entry.key, shift);
+        let is_empty = |entry: &Entry| entry.value == EMPTY;
+        backward_shift(&mut self.entries, self.mask, cell, EMPTY_ENTRY, is_empty, home);
+        self.len -= 1;
+        Some(value)
     }
 
     /// Every entry, in table order (for invariant checks and hashing, not the hot path).
@@ -161,7 +159,7 @@ mod tests {
             let mut map = FixedMap::with_entries_max(40);
             let mut model: HashMap<u64, u32> = HashMap::new();
             for (index, (operation, key)) in operations.into_iter().enumerate() {
-                // Shape keys so they share home slots: Fibonacci hashing reads the high bits.
+                // Shape keys so they share home cells: Fibonacci hashing reads the high bits.
                 let key = key << 58 | key;
                 match operation {
                     0 => {

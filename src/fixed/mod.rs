@@ -13,8 +13,10 @@
 //! - [`backward_shift`]: the deletion every linear-probing table here uses (the replay cache,
 //!   [`FixedMap`]): no tombstones, so probe runs stay as short as the load allows.
 //!
-//! **Invariants**: every table is at most half full (its slots are the next power of two ≥ 2 ×
-//! its capacity), so every probe ends at an empty slot; keys are compared in full, so a hash
+//! Vocabulary: a table's positions are *cells* ("slot" is kept for ring slots).
+//!
+//! **Invariants**: every table is at most half full (its cells are the next power of two ≥ 2 ×
+//! its capacity), so every probe ends at an empty cell; keys are compared in full, so a hash
 //! collision costs a probe, never a mix-up.
 
 pub mod account_keys;
@@ -40,7 +42,7 @@ pub fn account_key_hash(key: &[u8; 32]) -> u64 {
 /// Backward-shift deletion for a linear-probing table of `entries` (a power of two long, `mask`
 /// = length − 1): empties `hole` and closes the gap by moving later entries of its probe run
 /// back, so a lookup never stops early at a hole its key was probed past. `home` gives an
-/// occupied entry's home slot, `is_empty` tells an empty one, `empty` is what an empty slot
+/// occupied entry's home cell, `is_empty` tells an empty one, `empty` is what an empty cell
 /// holds.
 #[inline]
 pub fn backward_shift<E: Copy>(
@@ -52,17 +54,17 @@ pub fn backward_shift<E: Copy>(
     home: impl Fn(&E) -> usize,
 ) {
     debug_assert!((mask + 1).is_power_of_two() && entries.len() == mask + 1);
-    let mut slot = (hole + 1) & mask;
-    while !is_empty(&entries[slot]) {
-        let home = home(&entries[slot]);
-        // The entry may move into the hole iff the hole lies on its probe path home..=slot.
-        let distance_to_slot = slot.wrapping_sub(home) & mask;
+    let mut cell = (hole + 1) & mask;
+    while !is_empty(&entries[cell]) {
+        let home = home(&entries[cell]);
+        // The entry may move into the hole iff the hole lies on its probe path home..=cell.
+        let distance_to_slot = cell.wrapping_sub(home) & mask;
         let distance_to_hole = hole.wrapping_sub(home) & mask;
         if distance_to_hole < distance_to_slot {
-            entries[hole] = entries[slot];
-            hole = slot;
+            entries[hole] = entries[cell];
+            hole = cell;
         }
-        slot = (slot + 1) & mask;
+        cell = (cell + 1) & mask;
     }
     entries[hole] = empty;
 }

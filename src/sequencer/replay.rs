@@ -39,11 +39,11 @@ use crate::fixed::backward_shift;
 struct Entry {
     digest_low: u64,
     digest_high: u64,
-    /// Unix ms after which the entry may go; 0 marks an empty slot.
+    /// Unix ms after which the entry may go; 0 marks an empty cell.
     expires_ms: u64,
 }
 
-/// Slots swept per insert: amortised cleaning that stays ahead of the insert rate.
+/// Cells swept per insert: amortised cleaning that stays ahead of the insert rate.
 const SWEEP_PER_INSERT: usize = 4;
 
 /// The cache.
@@ -61,10 +61,10 @@ pub struct ReplayCache {
 impl ReplayCache {
     /// A cache holding up to `entries_max` live entries (the table is at most half full).
     pub fn with_entries_max(entries_max: usize) -> ReplayCache {
-        let slots = (entries_max.max(4) * 2).next_power_of_two();
+        let cells = (entries_max.max(4) * 2).next_power_of_two();
         ReplayCache {
-            entries: vec![Entry::default(); slots].into_boxed_slice(),
-            mask: slots - 1,
+            entries: vec![Entry::default(); cells].into_boxed_slice(),
+            mask: cells - 1,
             occupied: 0,
             entries_max,
             sweep_cursor: 0,
@@ -119,9 +119,9 @@ impl ReplayCache {
         }
         let (low, high) = Self::split(digest);
         self.sweep(now_ms, SWEEP_PER_INSERT);
-        let mut slot = self.home(low);
+        let mut cell = self.home(low);
         loop {
-            let entry = &self.entries[slot];
+            let entry = &self.entries[cell];
             if entry.expires_ms == 0 {
                 break;
             }
@@ -130,33 +130,33 @@ impl ReplayCache {
                 debug_assert!(entry.expires_ms >= now_ms);
                 return Err(ReplayError::Duplicate);
             }
-            slot = (slot + 1) & self.mask;
+            cell = (cell + 1) & self.mask;
         }
         if self.occupied >= self.entries_max {
             self.sweep(now_ms, self.entries.len());
             if self.occupied >= self.entries_max {
                 return Err(ReplayError::Full);
             }
-            // The sweep may have moved entries: find the empty slot again.
+            // The sweep may have moved entries: find the empty cell again.
             return self.admit(digest, expires_ms, now_ms);
         }
-        self.entries[slot] = Entry { digest_low: low, digest_high: high, expires_ms };
+        self.entries[cell] = Entry { digest_low: low, digest_high: high, expires_ms };
         self.occupied += 1;
         Ok(())
     }
 
-    /// Removes the entries among the next `slots` slots whose expiry is behind the cache's clock
+    /// Removes the entries among the next `cells` cells whose expiry is behind the cache's clock
     /// (moved to `now_ms` first if that is later).
-    pub fn sweep(&mut self, now_ms: u64, slots: usize) {
+    pub fn sweep(&mut self, now_ms: u64, cells: usize) {
         let now_ms = self.advance_clock(now_ms);
-        for _ in 0..slots.min(self.entries.len()) {
-            let slot = self.sweep_cursor;
-            let entry = self.entries[slot];
+        for _ in 0..cells.min(self.entries.len()) {
+            let cell = self.sweep_cursor;
+            let entry = self.entries[cell];
             if entry.expires_ms != 0 && entry.expires_ms < now_ms {
-                self.remove_at(slot);
-                // The slot may now hold a shifted entry: look at it again next time round.
+                self.remove_at(cell);
+                // The cell may now hold a shifted entry: look at it again next time round.
             } else {
-                self.sweep_cursor = (slot + 1) & self.mask;
+                self.sweep_cursor = (cell + 1) & self.mask;
             }
         }
     }
@@ -176,7 +176,7 @@ mod tests {
 
     fn digest(n: u64) -> [u8; 32] {
         let mut bytes = [0u8; 32];
-        // Colliding home slots for small n, distinct digests.
+        // Colliding home cells for small n, distinct digests.
         bytes[0..8].copy_from_slice(&(n << 40).to_le_bytes());
         bytes[8..16].copy_from_slice(&n.to_le_bytes());
         bytes

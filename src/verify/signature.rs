@@ -162,25 +162,25 @@ impl KeyCache {
         KeyCache { entries: vec![None; entries].into_boxed_slice(), mask: entries - 1 }
     }
 
-    fn slot(&self, bytes: &[u8; 32]) -> usize {
+    fn cell(&self, bytes: &[u8; 32]) -> usize {
         (crate::fixed::account_key_hash(bytes) >> 32) as usize & self.mask
     }
 
     /// Starts loading the entry [`KeyCache::get`] will read for these bytes.
     pub fn prefetch(&self, bytes: &[u8; 32]) {
-        crate::cache::prefetch(&self.entries[self.slot(bytes)]);
+        crate::cache::prefetch(&self.entries[self.cell(bytes)]);
     }
 
     /// The key, or `None` if the bytes are not a point or are a weak (small-order) key.
     pub fn get(&mut self, bytes: &[u8; 32]) -> Option<CheckedKey> {
-        let slot = self.slot(bytes);
-        if let Some((cached, key)) = &self.entries[slot]
+        let cell = self.cell(bytes);
+        if let Some((cached, key)) = &self.entries[cell]
             && cached == bytes
         {
             return *key;
         }
         let key = CheckedKey::new(bytes);
-        self.entries[slot] = Some((*bytes, key));
+        self.entries[cell] = Some((*bytes, key));
         key
     }
 }
