@@ -11,6 +11,7 @@
 
 pub mod http;
 pub mod stage;
+pub mod websocket;
 
 use crate::api::error::{ApiError, ErrorKind};
 use crate::api::routes::{Method, Route};

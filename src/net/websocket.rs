@@ -1,0 +1,337 @@
+//! WebSocket framing (RFC 6455) for net-in: client frames decoded in place in the connection's
+//! buffer, and the server's frames encoded into a caller's buffer.
+//!
+//! Hand-written rather than tungstenite's protocol layer because tungstenite owns the socket and
+//! hands out each message as an allocated `Vec`/`String`; net-in reads every connection into one
+//! preallocated buffer and must frame without allocating (`tests/server_alloc.rs`). The decoder
+//! is pure: bytes in, a [`Frame`] borrowing them (unmasked in place) or a [`Violation`] naming the
+//! close code out. [`Message`] assembles data frames into one message under the same limits.
+//!
+//! Limits and close codes (API.md §9, issue 16): a frame or message over [`MESSAGE_BYTES_MAX`] →
+//! 1009; an unmasked frame, reserved bits, an unknown opcode, a fragmented or over-long control
+//! frame, a stray continuation or a new message inside another → 1002; text that is not UTF-8 →
+//! 1007; a binary message → 1003.
+//!
+//! Status: the codec and its tests; the upgrade and the stage wiring land with issue 16.
+
+/// Largest frame payload and largest assembled message, in bytes.
+pub const MESSAGE_BYTES_MAX: usize = 64 << 10;
+
+/// Largest control frame payload (RFC 6455 §5.5).
+const CONTROL_PAYLOAD_MAX: usize = 125;
+
+/// A frame's opcode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opcode {
+    /// The next piece of a fragmented message.
+    Continuation,
+    /// A UTF-8 text message (or its first piece).
+    Text,
+    /// A binary message (or its first piece).
+    Binary,
+    /// Close, with an optional code and reason.
+    Close,
+    /// Ping: answered with a Pong carrying the same payload.
+    Ping,
+    /// Pong: the answer to our Ping.
+    Pong,
+}
+
+impl Opcode {
+    fn of(bits: u8) -> Option<Opcode> {
+        Some(match bits {
+            0x0 => Opcode::Continuation,
+            0x1 => Opcode::Text,
+            0x2 => Opcode::Binary,
+            0x8 => Opcode::Close,
+            0x9 => Opcode::Ping,
+            0xA => Opcode::Pong,
+            _ => return None,
+        })
+    }
+
+    fn bits(self) -> u8 {
+        match self {
+            Opcode::Continuation => 0x0,
+            Opcode::Text => 0x1,
+            Opcode::Binary => 0x2,
+            Opcode::Close => 0x8,
+            Opcode::Ping => 0x9,
+            Opcode::Pong => 0xA,
+        }
+    }
+
+    fn is_control(self) -> bool {
+        matches!(self, Opcode::Close | Opcode::Ping | Opcode::Pong)
+    }
+}
+
+/// Why the connection must close, with the code the Close frame carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// 1002: masking, reserved bits, opcode, control frame or continuation rules broken.
+    Protocol,
+    /// 1003: a binary message (the API speaks text only).
+    Unsupported,
+    /// 1007: a text message that is not UTF-8.
+    InvalidText,
+    /// 1009: a frame or message over [`MESSAGE_BYTES_MAX`].
+    TooBig,
+}
+
+impl Violation {
+    /// The close code.
+    pub fn code(self) -> u16 {
+        match self {
+            Violation::Protocol => 1002,
+            Violation::Unsupported => 1003,
+            Violation::InvalidText => 1007,
+            Violation::TooBig => 1009,
+        }
+    }
+}
+
+/// One decoded frame; its payload is unmasked in place.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Frame<'b> {
+    /// Last piece of its message.
+    pub fin: bool,
+    /// What it is.
+    pub opcode: Opcode,
+    /// The unmasked payload.
+    pub payload: &'b [u8],
+    /// Bytes of the buffer the frame took (header and payload).
+    pub length: usize,
+}
+
+/// Decodes the client frame at the start of `buffer`, unmasking its payload in place.
+/// `Ok(None)`: not all of it has arrived yet.
+pub fn decode(buffer: &mut [u8]) -> Result<Option<Frame<'_>>, Violation> {
+    let Some(&[first, second]) = buffer.first_chunk::<2>() else {
+        return Ok(None);
+    };
+    let fin = first & 0x80 != 0;
+    if first & 0x70 != 0 {
+        return Err(Violation::Protocol);
+    }
+    let opcode = Opcode::of(first & 0x0F).ok_or(Violation::Protocol)?;
+    if second & 0x80 == 0 {
+        return Err(Violation::Protocol); // a client's frames are always masked
+    }
+    let (payload_len, header_len) = match second & 0x7F {
+        126 => match buffer.get(2..4) {
+            Some(bytes) => (u64::from(u16::from_be_bytes([bytes[0], bytes[1]])), 4),
+            None => return Ok(None),
+        },
+        127 => match buffer.get(2..10) {
+            Some(bytes) => (u64::from_be_bytes(bytes.try_into().unwrap()), 10),
+            None => return Ok(None),
+        },
+        short => (u64::from(short), 2),
+    };
+    if opcode.is_control() && (!fin || payload_len > CONTROL_PAYLOAD_MAX as u64) {
+        return Err(Violation::Protocol);
+    }
+    if payload_len > MESSAGE_BYTES_MAX as u64 {
+        return Err(Violation::TooBig);
+    }
+    let payload_len = payload_len as usize;
+    let start = header_len + 4;
+    let length = start + payload_len;
+    if buffer.len() < length {
+        return Ok(None);
+    }
+    let mask: [u8; 4] = buffer[header_len..start].try_into().unwrap();
+    let payload = &mut buffer[start..length];
+    for (index, byte) in payload.iter_mut().enumerate() {
+        *byte ^= mask[index % 4];
+    }
+    Ok(Some(Frame { fin, opcode, payload, length }))
+}
+
+/// The data message being assembled from a connection's frames.
+#[derive(Debug, Default)]
+pub struct Message {
+    /// Payload bytes so far (`MESSAGE_BYTES_MAX` at most).
+    bytes_len: usize,
+    /// A fragmented message has started and not ended.
+    in_progress: bool,
+}
+
+/// What a data frame did to the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// More pieces to come.
+    Partial,
+    /// The message is whole: its bytes (all pieces, in order) are text, checked UTF-8.
+    Complete,
+}
+
+impl Message {
+    /// Takes the data frame `opcode`/`fin` with `payload_len` bytes; `text_so_far` is the whole
+    /// message including this frame's payload, for the UTF-8 check once it is complete.
+    pub fn take(
+        &mut self,
+        opcode: Opcode,
+        fin: bool,
+        payload_len: usize,
+        text_so_far: &[u8],
+    ) -> Result<Progress, Violation> {
+        debug_assert!(!opcode.is_control());
+        match (opcode, self.in_progress) {
+            (Opcode::Continuation, false) => return Err(Violation::Protocol),
+            (Opcode::Text | Opcode::Binary, true) => return Err(Violation::Protocol),
+            (Opcode::Binary, false) => return Err(Violation::Unsupported),
+            _ => {}
+        }
+        self.bytes_len += payload_len;
+        if self.bytes_len > MESSAGE_BYTES_MAX {
+            return Err(Violation::TooBig);
+        }
+        if !fin {
+            self.in_progress = true;
+            return Ok(Progress::Partial);
+        }
+        *self = Message::default();
+        std::str::from_utf8(text_so_far).map_err(|_| Violation::InvalidText)?;
+        Ok(Progress::Complete)
+    }
+}
+
+/// Bytes [`encode`] may write for a payload of `payload_len`.
+pub fn encoded_len(payload_len: usize) -> usize {
+    payload_len
+        + match payload_len {
+            0..=125 => 2,
+            126..=0xFFFF => 4,
+            _ => 10,
+        }
+}
+
+/// Writes one unmasked, final server frame into `out` (at least [`encoded_len`] long); returns
+/// the bytes written.
+pub fn encode(out: &mut [u8], opcode: Opcode, payload: &[u8]) -> usize {
+    out[0] = 0x80 | opcode.bits();
+    let header_len = match payload.len() {
+        length @ 0..=125 => {
+            out[1] = length as u8;
+            2
+        }
+        length @ 126..=0xFFFF => {
+            out[1] = 126;
+            out[2..4].copy_from_slice(&(length as u16).to_be_bytes());
+            4
+        }
+        length => {
+            out[1] = 127;
+            out[2..10].copy_from_slice(&(length as u64).to_be_bytes());
+            10
+        }
+    };
+    out[header_len..header_len + payload.len()].copy_from_slice(payload);
+    header_len + payload.len()
+}
+
+/// Writes a Close frame with `code` and `reason` (≤ 123 bytes) into `out`; returns its length.
+pub fn encode_close(out: &mut [u8], code: u16, reason: &str) -> usize {
+    assert!(reason.len() <= CONTROL_PAYLOAD_MAX - 2);
+    let mut payload = [0u8; CONTROL_PAYLOAD_MAX];
+    payload[..2].copy_from_slice(&code.to_be_bytes());
+    payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+    encode(out, Opcode::Close, &payload[..2 + reason.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A masked client frame, as a browser or `bpx-api-client` sends it.
+    fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x37, 0xFA, 0x21, 0x3D];
+        let mut bytes = vec![first];
+        match payload.len() {
+            0..=125 => bytes.push(0x80 | payload.len() as u8),
+            126..=0xFFFF => {
+                bytes.push(0x80 | 126);
+                bytes.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            }
+            _ => {
+                bytes.push(0x80 | 127);
+                bytes.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+            }
+        }
+        bytes.extend_from_slice(&mask);
+        bytes.extend(payload.iter().enumerate().map(|(index, byte)| byte ^ mask[index % 4]));
+        bytes
+    }
+
+    #[test]
+    fn decodes_masked_frames_of_every_length_form_and_waits_for_the_rest() {
+        for length in [0, 5, 125, 126, 1_000, 0xFFFF, 0x10000] {
+            let payload: Vec<u8> = (0..length).map(|index| (index % 251) as u8).collect();
+            let mut bytes = client_frame(0x81, &payload);
+            let total = bytes.len();
+            for cut in [0, 1, 2, total - 1] {
+                assert_eq!(decode(&mut bytes[..cut].to_vec()), Ok(None), "{length} cut at {cut}");
+            }
+            bytes.extend_from_slice(b"next frame");
+            let frame = decode(&mut bytes).unwrap().unwrap();
+            assert_eq!((frame.fin, frame.opcode, frame.length), (true, Opcode::Text, total));
+            assert_eq!(frame.payload, &payload[..]);
+        }
+    }
+
+    #[test]
+    fn protocol_violations_name_their_close_codes() {
+        let too_big = vec![b'x'; MESSAGE_BYTES_MAX + 1];
+        let cases: [(Vec<u8>, Violation); 7] = [
+            (client_frame(0x81, &too_big), Violation::TooBig),
+            (vec![0x81, 0x05, b'h', b'e', b'l', b'l', b'o'], Violation::Protocol), // unmasked
+            (client_frame(0xC1, b"x"), Violation::Protocol),                       // RSV1
+            (client_frame(0x83, b"x"), Violation::Protocol),                       // opcode 3
+            (client_frame(0x09, b"x"), Violation::Protocol), // fragmented ping
+            (client_frame(0x89, &[0; 126]), Violation::Protocol), // long ping
+            (client_frame(0x8B, b""), Violation::Protocol),  // opcode 0xB
+        ];
+        for (mut bytes, violation) in cases {
+            let head = [bytes[0], bytes[1]];
+            assert_eq!(decode(&mut bytes), Err(violation), "{head:02x?}");
+        }
+        assert_eq!(Violation::InvalidText.code(), 1007);
+        assert_eq!(Violation::Unsupported.code(), 1003);
+    }
+
+    #[test]
+    fn messages_assemble_under_the_rules() {
+        let mut message = Message::default();
+        assert_eq!(message.take(Opcode::Text, false, 3, b"{\"a"), Ok(Progress::Partial));
+        assert_eq!(message.take(Opcode::Text, true, 1, b""), Err(Violation::Protocol));
+        let mut message = Message::default();
+        assert_eq!(message.take(Opcode::Text, false, 3, b"{\"a"), Ok(Progress::Partial));
+        assert_eq!(message.take(Opcode::Continuation, true, 2, b"{\"a\"}"), Ok(Progress::Complete));
+        assert_eq!(message.take(Opcode::Continuation, true, 1, b"x"), Err(Violation::Protocol));
+        let mut message = Message::default();
+        assert_eq!(message.take(Opcode::Binary, true, 1, b"x"), Err(Violation::Unsupported));
+        let mut message = Message::default();
+        assert_eq!(message.take(Opcode::Text, true, 2, &[0xC3, 0x28]), Err(Violation::InvalidText));
+        let mut message = Message::default();
+        let half = MESSAGE_BYTES_MAX / 2 + 1;
+        assert_eq!(message.take(Opcode::Text, false, half, b""), Ok(Progress::Partial));
+        assert_eq!(message.take(Opcode::Continuation, true, half, b""), Err(Violation::TooBig));
+    }
+
+    #[test]
+    fn server_frames_are_unmasked_and_final() {
+        let mut out = vec![0u8; encoded_len(70_000)];
+        for length in [0, 125, 126, 0xFFFF, 70_000] {
+            let payload = vec![b'a'; length];
+            let written = encode(&mut out, Opcode::Text, &payload);
+            assert_eq!(written, encoded_len(length));
+            assert_eq!(out[0], 0x81);
+            assert_eq!(out[1] & 0x80, 0, "server frames are not masked");
+            assert_eq!(&out[written - length..written], &payload[..]);
+        }
+        let written = encode_close(&mut out, 1008, "slow consumer");
+        assert_eq!(&out[..written], b"\x88\x0f\x03\xf0slow consumer");
+    }
+}
