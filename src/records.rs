@@ -147,7 +147,7 @@ pub enum TickerWindow {
 }
 
 /// Kline bucket sizes (`1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1month`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KlineInterval {
     /// A fixed number of seconds, aligned to the epoch (weeks to Monday).
     Seconds(u32),
@@ -155,28 +155,42 @@ pub enum KlineInterval {
     Month,
 }
 
+/// Every kline interval with its API spelling: the one table both directions read.
+const KLINE_INTERVALS: [(&str, KlineInterval); 16] = [
+    ("1s", KlineInterval::Seconds(1)),
+    ("1m", KlineInterval::Seconds(60)),
+    ("3m", KlineInterval::Seconds(180)),
+    ("5m", KlineInterval::Seconds(300)),
+    ("15m", KlineInterval::Seconds(900)),
+    ("30m", KlineInterval::Seconds(1_800)),
+    ("1h", KlineInterval::Seconds(3_600)),
+    ("2h", KlineInterval::Seconds(7_200)),
+    ("4h", KlineInterval::Seconds(14_400)),
+    ("6h", KlineInterval::Seconds(21_600)),
+    ("8h", KlineInterval::Seconds(28_800)),
+    ("12h", KlineInterval::Seconds(43_200)),
+    ("1d", KlineInterval::Seconds(86_400)),
+    ("3d", KlineInterval::Seconds(259_200)),
+    ("1w", KlineInterval::Seconds(604_800)),
+    ("1month", KlineInterval::Month),
+];
+
 impl KlineInterval {
     /// From the API's spelling.
     pub fn parse(text: &[u8]) -> Option<KlineInterval> {
-        Some(KlineInterval::Seconds(match text {
-            b"1s" => 1,
-            b"1m" => 60,
-            b"3m" => 180,
-            b"5m" => 300,
-            b"15m" => 900,
-            b"30m" => 1_800,
-            b"1h" => 3_600,
-            b"2h" => 7_200,
-            b"4h" => 14_400,
-            b"6h" => 21_600,
-            b"8h" => 28_800,
-            b"12h" => 43_200,
-            b"1d" => 86_400,
-            b"3d" => 259_200,
-            b"1w" => 604_800,
-            b"1month" => return Some(KlineInterval::Month),
-            _ => return None,
-        }))
+        KLINE_INTERVALS
+            .iter()
+            .find(|(spelling, _)| spelling.as_bytes() == text)
+            .map(|&(_, interval)| interval)
+    }
+
+    /// The API's spelling.
+    pub fn text(self) -> &'static str {
+        KLINE_INTERVALS
+            .iter()
+            .find(|&&(_, interval)| interval == self)
+            .map(|&(spelling, _)| spelling)
+            .expect("every interval is in the table")
     }
 }
 
