@@ -12,7 +12,50 @@
 //! frame, a stray continuation or a new message inside another → 1002; text that is not UTF-8 →
 //! 1007; a binary message → 1003.
 //!
-//! Status: the codec and its tests; the upgrade and the stage wiring land with issue 16.
+//! The upgrade's answer ([`write_upgrade_response`], `Sec-WebSocket-Accept` by SHA-1 as the RFC
+//! requires) is here too.
+//!
+//! Status: the codec, the handshake and their tests; the stage wiring lands with issue 16.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha1::{Digest, Sha1};
+
+/// What RFC 6455 §4.2.2 appends to the client's key before hashing it.
+const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Whether a `Sec-WebSocket-Key` is what RFC 6455 asks for: 16 bytes in base64.
+pub fn is_valid_key(key: &[u8]) -> bool {
+    let mut decoded = [0u8; 18];
+    key.len() == 24 && STANDARD.decode_slice(key, &mut decoded) == Ok(16)
+}
+
+/// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)).
+pub fn accept_key(key: &[u8]) -> [u8; 28] {
+    let digest = Sha1::new().chain_update(key).chain_update(ACCEPT_GUID).finalize();
+    let mut accept = [0u8; 28];
+    let written = STANDARD.encode_slice(digest, &mut accept).expect("20 bytes are 28 in base64");
+    assert_eq!(written, accept.len());
+    accept
+}
+
+/// Writes the `101 Switching Protocols` answer for a valid `key` into `out`; returns its length,
+/// or `None` if `out` is too short. No extensions: permessage-deflate is declined by omission.
+pub fn write_upgrade_response(key: &[u8], out: &mut [u8]) -> Option<usize> {
+    debug_assert!(is_valid_key(key));
+    let pieces: [&[u8]; 3] = [
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Accept: ",
+        &accept_key(key),
+        b"\r\n\r\n",
+    ];
+    let mut length = 0;
+    for piece in pieces {
+        out.get_mut(length..length + piece.len())?.copy_from_slice(piece);
+        length += piece.len();
+    }
+    Some(length)
+}
 
 /// Largest frame payload and largest assembled message, in bytes.
 pub const MESSAGE_BYTES_MAX: usize = 64 << 10;
@@ -318,6 +361,30 @@ mod tests {
         let half = MESSAGE_BYTES_MAX / 2 + 1;
         assert_eq!(message.take(Opcode::Text, false, half, b""), Ok(Progress::Partial));
         assert_eq!(message.take(Opcode::Continuation, true, half, b""), Err(Violation::TooBig));
+    }
+
+    #[test]
+    fn the_handshake_answers_rfc_6455s_example() {
+        // RFC 6455 §1.3: the sample nonce and its accept value.
+        let key = b"dGhlIHNhbXBsZSBub25jZQ==";
+        assert!(is_valid_key(key));
+        assert_eq!(&accept_key(key), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let mut out = [0u8; 256];
+        let length = write_upgrade_response(key, &mut out).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out[..length]).unwrap(),
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        );
+        assert_eq!(write_upgrade_response(key, &mut out[..100]), None);
+        for bad in [
+            &b""[..],
+            b"dGhlIHNhbXBsZSBub25jZQ=",
+            b"dGhlIHNhbXBsZSBub25jZQ==x",
+            b"not base64 at all!!!!!!!",
+        ] {
+            assert!(!is_valid_key(bad), "{bad:?}");
+        }
     }
 
     #[test]
