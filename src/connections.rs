@@ -7,7 +7,7 @@
 //!   first request (ring A's release/acquire chain carries the store to net-out);
 //! - when net-in is done reading a connection it publishes a `Closed` record behind its last
 //!   request; net-out answers everything before it, flushes, and hands the connection back
-//!   through [`Handback::released`]; only then does net-in close the descriptor and reuse the slot;
+//!   through [`Handback::released`]; only then does net-in close the descriptor and reuse its entry;
 //! - net-out asks net-in to stop reading a connection it gave up on (peer gone, slow consumer)
 //!   through [`Handback::aborted`].
 
@@ -17,7 +17,7 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// Connection slot → socket descriptor (`-1` when the slot is free).
+/// Connection index → socket descriptor (`-1` when the entry is free).
 pub struct ConnectionTable {
     descriptors: Box<[AtomicI32]>,
 }
@@ -28,22 +28,22 @@ impl ConnectionTable {
         ConnectionTable { descriptors: (0..connections_max).map(|_| AtomicI32::new(-1)).collect() }
     }
 
-    /// Slots.
+    /// Entries (the most connections at once).
     pub fn len(&self) -> usize {
         self.descriptors.len()
     }
 
-    /// Whether there are no slots.
+    /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
         self.descriptors.is_empty()
     }
 
-    /// net-in: the slot now holds `descriptor` (or `-1`).
+    /// net-in: the entry now holds `descriptor` (or `-1`).
     pub fn set(&self, index: u32, descriptor: RawFd) {
         self.descriptors[index as usize].store(descriptor, Ordering::Release);
     }
 
-    /// net-out: the slot's descriptor.
+    /// net-out: the entry's descriptor.
     pub fn get(&self, index: u32) -> RawFd {
         self.descriptors[index as usize].load(Ordering::Acquire)
     }
