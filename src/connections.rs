@@ -7,7 +7,8 @@
 //!   first request (ring A's release/acquire chain carries the store to net-out);
 //! - when net-in is done reading a connection it publishes a `Closed` record behind its last
 //!   request; net-out answers everything before it, flushes, and hands the connection back
-//!   through [`Handback::released`]; only then does net-in close the descriptor and reuse its entry;
+//!   through [`Handback::released`]; only then does net-in close the descriptor and reuse its
+//!   entry;
 //! - net-out asks net-in to stop reading a connection it gave up on (peer gone, slow consumer)
 //!   through [`Handback::aborted`].
 
