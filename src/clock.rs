@@ -5,28 +5,40 @@
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// The clocks that decide whether a signed request is in time, Unix µs: the wall clock in
-/// `serve`. A test that must put a request at an exact instant of its window (verify passing it
+/// The clocks that decide whether a signed request is in time, Unix µs: [`StageClocks::REAL`]
+/// in `serve`. A test that must put a request at an exact instant of its window (verify passing it
 /// in the window's last millisecond, the sequencer reading the next) hands the stages clocks of
 /// its own; so does a determinism test, which fixes the engine time stamped into commands.
 #[derive(Clone, Copy, Debug)]
 pub struct StageClocks {
     /// verify's: the first window check, before any signature is paid for.
     pub verify_us: fn() -> u64,
-    /// The sequencer's (the engine clock): the window check that decides, replay-cache expiry,
-    /// the per-key rate limit, and the time stamped into each command.
+    /// The sequencer's: the window check that decides, replay-cache expiry, the per-key rate
+    /// limit, and (never below the journal's last command) the time stamped into each command.
     pub sequencer_us: fn() -> u64,
 }
 
 impl StageClocks {
-    /// Both read the wall clock.
-    pub const WALL: StageClocks = StageClocks { verify_us: wall_us, sequencer_us: wall_us };
+    /// The server's: verify reads the wall clock, the sequencer [`engine_us`].
+    pub const REAL: StageClocks = StageClocks { verify_us: wall_us, sequencer_us: engine_us };
 }
 
 impl Default for StageClocks {
     fn default() -> Self {
-        StageClocks::WALL
+        StageClocks::REAL
     }
+}
+
+/// The engine clock's source, Unix µs: the wall clock at the process's first reading plus the
+/// monotonic time since, so a step of the wall clock (a bad NTP answer, an operator's `date`)
+/// never moves it; slewing still keeps it with the wall clock. Request windows are judged by it.
+pub fn engine_us() -> u64 {
+    static WALL_AT_EPOCH_US: OnceLock<u64> = OnceLock::new();
+    let anchor_us = *WALL_AT_EPOCH_US.get_or_init(|| {
+        let _ = epoch();
+        wall_us()
+    });
+    anchor_us + epoch().elapsed().as_micros() as u64
 }
 
 /// Unix time in microseconds (vDSO `clock_gettime`, no syscall).

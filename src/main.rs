@@ -126,7 +126,7 @@ fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
             trades_per_market_max: server.trades_per_market_max,
         },
         segment_bytes_max: 64 << 20,
-        clocks: ringex::clock::StageClocks::WALL,
+        clocks: ringex::clock::StageClocks::REAL,
         config,
     }
 }

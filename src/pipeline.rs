@@ -14,7 +14,7 @@
 use crate::clock::StageClocks;
 use crate::config::Config;
 use crate::connections::{ConnectionTable, Handback};
-use crate::constants::{RING_A_SLOTS, RING_B_SLOTS, RING_C_SLOTS};
+use crate::constants::{CLOCK_SKEW_AHEAD_MAX_MS, RING_A_SLOTS, RING_B_SLOTS, RING_C_SLOTS};
 use crate::durability::{Durability, DurabilityGate, Durable};
 use crate::event::{Event, EventSink};
 use crate::journal::{self, JournalWriter, WriterOptions};
@@ -64,7 +64,7 @@ pub struct ServerOptions {
     pub view: ViewLimits,
     /// Journal segment size.
     pub segment_bytes_max: u64,
-    /// The clocks that judge request windows: [`StageClocks::WALL`] in `serve`.
+    /// The clocks that judge request windows: [`StageClocks::REAL`] in `serve`.
     pub clocks: StageClocks,
 }
 
@@ -164,8 +164,10 @@ pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
     sequencer.continue_after(matcher.last_sequence(), last_time_us);
     if !recovered.segments.is_empty() {
         // An earlier run wrote here: what it rejected is not in the journal (see
-        // `Sequencer::refuse_signed_before`).
-        sequencer.refuse_signed_before(now_ms);
+        // `Sequencer::refuse_signed_before`). It may have seen requests stamped up to the skew
+        // verify allows ahead of its clock, and its clock may have been ahead of ours.
+        let last_clock_ms = now_ms.max(last_time_us / 1000);
+        sequencer.refuse_signed_before(last_clock_ms + CLOCK_SKEW_AHEAD_MAX_MS + 1);
     }
     let tail_cut = recovered.tail_cut.as_ref().map(|cut| format!("{cut:?}"));
     let writer_options =

@@ -333,24 +333,37 @@ fn a_request_rejected_before_a_restart_does_not_run_after_it() {
     let server = TestServer::start(options(dir.0.clone()));
     let alice = user_secret(52);
     fund(&server, &user_secret(53), "USDC", "1");
-    // Alice has no USDC: the matcher rejects the order, and a rejection is not journaled.
+    // Alice has no USDC: the matcher rejects the orders, and a rejection is not journaled. One
+    // is stamped now, one 900 ms ahead (verify accepts up to 1,000 ms ahead of its clock).
     let request = order(&alice, now_ms()).request(None, "");
-    let (status, body) = raw_request(server.address, &request);
-    assert_eq!(
-        error_of(status, &body),
-        (400, "INSUFFICIENT_FUNDS".into(), "Insufficient funds".into())
-    );
+    let ahead = order(&alice, now_ms() + 900).request(None, "");
+    for request in [&request, &ahead] {
+        let (status, body) = raw_request(server.address, request);
+        assert_eq!(
+            error_of(status, &body),
+            (400, "INSUFFICIENT_FUNDS".into(), "Insufficient funds".into())
+        );
+    }
     server.stop();
     let server = TestServer::start(options(dir.0.clone()));
+    // The restarted server refuses everything stamped up to 1,000 ms past the moment its
+    // recovery began (the last run may have seen it): a client's next request is stamped after.
+    let restarted_ms = now_ms();
+    while now_ms() <= restarted_ms + 1_000 {
+        let left_ms = (restarted_ms + 1_001).saturating_sub(now_ms());
+        std::thread::sleep(std::time::Duration::from_millis(left_ms));
+    }
     fund(&server, &alice, "USDC", "100000");
     let hash = admin_state(server.address)["stateHash"].clone();
-    // The same bytes, inside their window: now fundable, but signed before the restart, and the
+    // The same bytes, inside their windows: now fundable, but signed before the restart, and the
     // journal cannot say whether the last run saw them.
-    let (status, body) = raw_request(server.address, &request);
-    assert_eq!(
-        error_of(status, &body),
-        (401, "INVALID_CLIENT_REQUEST".into(), "Request has expired".into())
-    );
+    for request in [&request, &ahead] {
+        let (status, body) = raw_request(server.address, request);
+        assert_eq!(
+            error_of(status, &body),
+            (401, "INVALID_CLIENT_REQUEST".into(), "Request has expired".into())
+        );
+    }
     assert_eq!(admin_state(server.address)["stateHash"], hash);
     // Signed again, it runs.
     let (status, body) = raw_request(server.address, &order(&alice, now_ms()).request(None, ""));

@@ -63,9 +63,11 @@ impl Default for SequencerLimits {
 /// The sequencer's state.
 pub struct Sequencer {
     next_sequence: u64,
-    /// The engine clock, Unix µs: the latest reading of the sequencer's clock (or the journal's
-    /// last command at start-up), never decreasing. Windows are judged by it and every command
-    /// is stamped with it.
+    /// This run's clock, Unix µs: the latest reading of the sequencer's clock, never
+    /// decreasing. Windows, replay-cache expiry and the per-key limit are judged by it.
+    clock_us: u64,
+    /// The engine time stamped into commands: `clock_us`, but never below the journal's last
+    /// command (so stamps never go back across a restart, even if the clock did).
     last_time_us: u64,
     replay: ReplayCache,
     key_limiter: RateLimiter,
@@ -83,6 +85,7 @@ impl Sequencer {
     ) -> Sequencer {
         Sequencer {
             next_sequence: last_sequence.0 + 1,
+            clock_us: 0,
             last_time_us,
             replay: ReplayCache::with_entries_max(limits.replay_entries_max),
             key_limiter: RateLimiter::new(limits.key_rate_per_s, limits.key_burst, limits.keys_max),
@@ -96,7 +99,7 @@ impl Sequencer {
     /// its entry from: without this, the same bytes could still execute inside their window.
     /// The cost is that a request signed before the restart must be signed again.
     pub fn refuse_signed_before(&mut self, cutoff_ms: u64) {
-        self.signed_since_ms = cutoff_ms;
+        self.signed_since_ms = self.signed_since_ms.max(cutoff_ms);
     }
 
     /// Continues numbering after `last_sequence` and engine time after `last_time_us` (the
@@ -117,7 +120,11 @@ impl Sequencer {
         let expires_ms = auth.timestamp_ms.saturating_add(auth.window_ms).max(1);
         // A batch journals one record per order with the same signature: later ones are
         // duplicates of the first, which is what they are.
-        let _ = self.replay.admit(&auth.replay_digest, expires_ms, now_ms);
+        if self.replay.admit(&auth.replay_digest, expires_ms, now_ms) == Err(ReplayError::Full) {
+            // No room to remember it (a smaller cache than the last run's): refuse everything
+            // stamped up to it instead, so it cannot run a second time.
+            self.refuse_signed_before(auth.timestamp_ms.saturating_add(1));
+        }
     }
 
     /// Sequences one verified ring A slot at server time `now_us`, handing each ring B record to
@@ -128,8 +135,9 @@ impl Sequencer {
         now_us: u64,
         mut publish: impl FnMut(SequencedSlot),
     ) {
-        self.last_time_us = self.last_time_us.max(now_us);
-        let now_ms = self.last_time_us / 1000;
+        self.clock_us = self.clock_us.max(now_us);
+        self.last_time_us = self.last_time_us.max(self.clock_us);
+        let now_ms = self.clock_us / 1000;
         let mut out = SequencedSlot {
             reply: slot.reply,
             work: Work::Close,
@@ -177,6 +185,11 @@ impl Sequencer {
                 Err(ReplayError::Expired) => return Err(ApiError::new(ErrorKind::RequestExpired)),
                 Err(ReplayError::Duplicate) => {
                     return Err(ApiError::new(ErrorKind::DuplicateRequest));
+                }
+                // Stamped before the restart cutoff: refused as expired whether or not there is
+                // room, so signing again is the answer rather than a retry of the same bytes.
+                Err(ReplayError::Full) if slot.auth.timestamp_ms < self.signed_since_ms => {
+                    return Err(ApiError::new(ErrorKind::RequestExpired));
                 }
                 Err(ReplayError::Full) => {
                     return Err(ApiError::too_many_requests(REPLAY_FULL_RETRY_S));
@@ -311,6 +324,19 @@ mod tests {
         fresh.auth.timestamp_ms = 1_500;
         assert!(matches!(run(&mut sequencer, &fresh, 2_000_000)[0].work, Work::Command(_)));
         assert_eq!(sequencer.watermark(), SequenceNumber(1));
+    }
+
+    #[test]
+    fn a_journaled_request_the_rebuilt_cache_has_no_room_for_still_cannot_run_again() {
+        let limits = SequencerLimits { replay_entries_max: 1, ..SequencerLimits::default() };
+        let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
+        let (first, second) = (order_slot(1), order_slot(2));
+        sequencer.remember(&first.auth, 2_000);
+        // The cache holds one entry: the second journaled request does not fit.
+        sequencer.remember(&second.auth, 2_000);
+        assert_eq!(copy_at(&mut sequencer, &first, 2_000), Outcome::Duplicate);
+        assert_eq!(copy_at(&mut sequencer, &second, 2_000), Outcome::Expired);
+        assert_eq!(sequencer.watermark(), SequenceNumber(0));
     }
 
     #[test]
@@ -472,7 +498,7 @@ mod tests {
                 let out = run(&mut sequencer, &slot, sequencer_ms * 1000);
                 if matches!(out[0].work, Work::Command(command) if command.sequence.0 != 0) {
                     executed[arrival.request] += 1;
-                    let engine_ms = sequencer.last_time_us / 1000;
+                    let engine_ms = sequencer.clock_us / 1000;
                     proptest::prop_assert!(
                         engine_ms <= timestamp_ms + window_ms,
                         "{:?} ran at {} after its window", arrival, engine_ms

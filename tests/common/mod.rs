@@ -60,7 +60,7 @@ pub fn options(data_dir: PathBuf) -> ServerOptions {
             trades_per_market_max: 1 << 12,
         },
         segment_bytes_max: 1 << 20,
-        clocks: ringex::clock::StageClocks::WALL,
+        clocks: ringex::clock::StageClocks::REAL,
     }
 }
 
