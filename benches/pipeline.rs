@@ -225,7 +225,7 @@ fn run_stream(durability: Durability, stream: &mut Stream, age_ms: u64) -> Run {
             trades_per_market_max: 1 << 10,
         },
         segment_bytes_max: 256 << 20,
-        clocks: ringex::clock::StageClocks::WALL,
+        clocks: ringex::clock::StageClocks::REAL,
     };
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let recovered = recover(&options).unwrap();
@@ -236,7 +236,7 @@ fn run_stream(durability: Durability, stream: &mut Stream, age_ms: u64) -> Run {
         durability,
         admin_key: options.admin_key,
         trust_signatures: true,
-        clocks: ringex::clock::StageClocks::WALL,
+        clocks: ringex::clock::StageClocks::REAL,
     };
     stream.stamp(ringex::clock::wall_ms() - age_ms);
     let started = Instant::now();
