@@ -33,12 +33,11 @@ impl Default for StageClocks {
 /// monotonic time since, so a step of the wall clock (a bad NTP answer, an operator's `date`)
 /// never moves it; slewing still keeps it with the wall clock. Request windows are judged by it.
 pub fn engine_us() -> u64 {
-    static WALL_AT_EPOCH_US: OnceLock<u64> = OnceLock::new();
-    let anchor_us = *WALL_AT_EPOCH_US.get_or_init(|| {
-        let _ = epoch();
-        wall_us()
-    });
-    anchor_us + epoch().elapsed().as_micros() as u64
+    // Both halves of the anchor are read together: pairing the wall clock with `epoch()`, which
+    // `monotonic_ns` may have started long before, would put this clock ahead by the gap.
+    static ANCHOR: OnceLock<(u64, Instant)> = OnceLock::new();
+    let (wall_at_anchor_us, anchor) = *ANCHOR.get_or_init(|| (wall_us(), Instant::now()));
+    wall_at_anchor_us + anchor.elapsed().as_micros() as u64
 }
 
 /// Unix time in microseconds (vDSO `clock_gettime`, no syscall).
