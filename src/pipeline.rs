@@ -191,8 +191,8 @@ pub struct CoreOptions {
     pub admin_key: AccountKey,
     /// Benchmarks and tests only: verify parses but trusts signatures (never set by `serve`).
     pub trust_signatures: bool,
-    /// The clocks of verify and the sequencer: the wall clock in the server, a fixed engine
-    /// clock in determinism tests, chosen instants in window tests.
+    /// The clocks of verify and the sequencer: [`StageClocks::REAL`] in the server, a fixed
+    /// engine clock in determinism tests, chosen instants in window tests.
     pub clocks: StageClocks,
 }
 

@@ -12,13 +12,15 @@
 //!
 //! **This clock decides.** verify checks the window first, with its own clock, to refuse late
 //! requests before paying for their signatures; but a request verify passed in the last
-//! millisecond of its window can reach the sequencer after it. The sequencer's clock (the engine
-//! clock: the latest reading, never decreasing) is the one that admits or refuses, and the replay
-//! cache judges expiry by the same clock, so an entry leaves the cache only when no copy of its
-//! request can be admitted any more (see `replay`). ARCHITECTURE.md lists which clock decides
-//! what. Only state-changing commands get a
-//! sequence number; queries, reads and rejections pass with the current watermark so net-out answers
-//! them no earlier than the writes before them become durable.
+//! millisecond of its window can reach the sequencer after it. The sequencer's clock (this run's
+//! latest reading of `clock::engine_us`, never decreasing) is the one that admits or refuses, and
+//! the replay cache judges expiry by the same clock, so an entry leaves the cache only when no
+//! copy of its request can be admitted any more (see `replay`). ARCHITECTURE.md lists which
+//! clock decides what.
+//!
+//! Only state-changing commands get a sequence number; queries, reads and rejections pass with
+//! the current watermark so net-out answers them no earlier than the writes before them become
+//! durable.
 //!
 //! Invariants: sequence numbers are contiguous from 1; engine time never decreases; nothing here
 //! allocates, blocks or does I/O.
@@ -177,23 +179,20 @@ impl Sequencer {
             return Err(ApiError::new(ErrorKind::RequestExpired));
         }
         if slot.replay_checked {
-            match self.replay.admit(&slot.auth.replay_digest, expires_ms, now_ms) {
-                Ok(()) if slot.auth.timestamp_ms < self.signed_since_ms => {
-                    return Err(ApiError::new(ErrorKind::RequestExpired));
-                }
-                Ok(()) => {}
-                Err(ReplayError::Expired) => return Err(ApiError::new(ErrorKind::RequestExpired)),
+            let admitted = self.replay.admit(&slot.auth.replay_digest, expires_ms, now_ms);
+            let before_restart = slot.auth.timestamp_ms < self.signed_since_ms;
+            match admitted {
                 Err(ReplayError::Duplicate) => {
                     return Err(ApiError::new(ErrorKind::DuplicateRequest));
                 }
-                // Stamped before the restart cutoff: refused as expired whether or not there is
-                // room, so signing again is the answer rather than a retry of the same bytes.
-                Err(ReplayError::Full) if slot.auth.timestamp_ms < self.signed_since_ms => {
-                    return Err(ApiError::new(ErrorKind::RequestExpired));
-                }
+                // Stamped before the restart cutoff and not journaled (see
+                // `refuse_signed_before`): expired, whether or not the cache had room.
+                _ if before_restart => return Err(ApiError::new(ErrorKind::RequestExpired)),
+                Err(ReplayError::Expired) => return Err(ApiError::new(ErrorKind::RequestExpired)),
                 Err(ReplayError::Full) => {
                     return Err(ApiError::too_many_requests(REPLAY_FULL_RETRY_S));
                 }
+                Ok(()) => {}
             }
         }
         if !slot.signer_is_admin {

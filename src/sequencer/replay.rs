@@ -43,6 +43,12 @@ struct Entry {
     expires_ms: u64,
 }
 
+/// A digest's home cell in a table of `mask + 1` cells (the digest is SHA-256: its low bits are
+/// already uniform).
+fn home_of(digest_low: u64, mask: usize) -> usize {
+    digest_low as usize & mask
+}
+
 /// Cells swept per insert: amortised cleaning that stays ahead of the insert rate.
 const SWEEP_PER_INSERT: usize = 4;
 
@@ -90,7 +96,7 @@ impl ReplayCache {
     }
 
     fn home(&self, digest_low: u64) -> usize {
-        digest_low as usize & self.mask
+        home_of(digest_low, self.mask)
     }
 
     /// The cache's clock: the latest `now_ms` it was shown.
@@ -164,7 +170,7 @@ impl ReplayCache {
     fn remove_at(&mut self, hole: usize) {
         self.occupied -= 1;
         let mask = self.mask;
-        let home = |entry: &Entry| entry.digest_low as usize & mask;
+        let home = |entry: &Entry| home_of(entry.digest_low, mask);
         let is_empty = |entry: &Entry| entry.expires_ms == 0;
         backward_shift(&mut self.entries, mask, hole, Entry::default(), is_empty, home);
     }
