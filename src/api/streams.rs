@@ -13,9 +13,6 @@ use crate::config::Config;
 use crate::records::KlineInterval;
 use crate::types::MarketId;
 
-/// Streams one connection may hold at once (more: error 4008 `Too many streams`).
-pub const STREAMS_PER_CONNECTION_MAX: usize = 256;
-
 /// How often an aggregated depth stream speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DepthCadence {
@@ -27,18 +24,6 @@ pub enum DepthCadence {
     Ms600,
     /// At most one per 1000 ms.
     Ms1000,
-}
-
-impl DepthCadence {
-    /// The window in milliseconds (0 for realtime).
-    pub fn window_ms(self) -> u64 {
-        match self {
-            DepthCadence::Realtime => 0,
-            DepthCadence::Ms200 => 200,
-            DepthCadence::Ms600 => 600,
-            DepthCadence::Ms1000 => 1_000,
-        }
-    }
 }
 
 /// One subscribable stream.
@@ -107,17 +92,6 @@ impl Stream {
     /// Whether subscribing needs the account's signature.
     pub fn is_private(&self) -> bool {
         matches!(self, Stream::OrderUpdate { .. })
-    }
-
-    /// The market it follows (`None`: an account's orders in every market).
-    pub fn market(&self) -> Option<MarketId> {
-        match *self {
-            Stream::Depth { market, .. } | Stream::Kline { market, .. } => Some(market),
-            Stream::Trade(market) | Stream::BookTicker(market) | Stream::Ticker(market) => {
-                Some(market)
-            }
-            Stream::OrderUpdate { market } => market,
-        }
     }
 
     /// Writes the stream's name (the bytes it was parsed from) into `out`; returns its length,
