@@ -11,6 +11,7 @@
 
 use crate::api::error::ApiError;
 use crate::api::routes::{Method, Route};
+use crate::api::streams::{STREAM_ACTIONS_PER_FRAME_MAX, StreamAction, StreamError};
 use crate::command::Command;
 use crate::constants::{
     ADDRESS_MAX, BATCH_ORDERS_MAX, REQUEST_INLINE_MAX, WITHDRAWAL_CLIENT_ID_MAX,
@@ -123,6 +124,15 @@ impl Default for Extras {
 }
 
 impl Extras {
+    /// Extras carrying `bytes` (at most [`ADDRESS_MAX`]) in `address`: a WebSocket accept key or
+    /// Pong payload.
+    pub fn with_bytes(bytes: &[u8]) -> Extras {
+        let mut extras = Extras::default();
+        let length = bytes.len().min(ADDRESS_MAX);
+        extras.address[..length].copy_from_slice(&bytes[..length]);
+        extras.address_len = length as u8;
+        extras
+    }
     /// The address bytes.
     pub fn address(&self) -> &[u8] {
         &self.address[..self.address_len as usize]
@@ -273,6 +283,27 @@ pub enum ReadQuery {
     /// A filter that matches nothing (`marketType` other than SPOT, `fillType` other than User):
     /// `[]`.
     EmptyList,
+    /// Something a WebSocket connection needs from net-out; nothing is read from the view.
+    WebSocket(WsRequest),
+}
+
+/// What a WebSocket connection needs net-out to do: net-in and verify decide it, net-out (which
+/// writes every socket and owns the subscriptions) does it, in the connection's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WsRequest {
+    /// Answer the upgrade `101 Switching Protocols`; `Sec-WebSocket-Accept` is in the extras'
+    /// `address` (28 bytes). The connection speaks WebSocket from here on.
+    Upgrade,
+    /// Answer a client's Ping with a Pong carrying its payload (the extras' `address`).
+    Pong,
+    /// Send a Close frame with this code (the client's Close echoed, a protocol violation, the
+    /// Pong timeout); net-in reads no more of the connection.
+    Close {
+        /// The status code.
+        code: u16,
+    },
+    /// One action of a SUBSCRIBE/UNSUBSCRIBE frame.
+    Stream(StreamAction),
 }
 
 /// One order of a batch as verify parsed it: a command, or its own error.
@@ -298,6 +329,12 @@ pub enum Verdict {
         /// Items used.
         count: u8,
     },
+    /// A WebSocket frame's actions in `RequestSlot::stream_actions[..count]`, each passed on to
+    /// net-out as its own record (no sequence number; nothing to journal).
+    StreamActions {
+        /// Actions used (0: the frame changes nothing and nothing is answered).
+        count: u16,
+    },
     /// The connection is gone: net-out closes it once everything before is answered.
     Close,
     /// The server is stopping: every stage finishes what came before and exits.
@@ -311,6 +348,13 @@ pub enum RequestKind {
     Http,
     /// net-in already decided the answer (HTTP-level error, unknown route, rate limit).
     Answered(ApiError),
+    /// A WebSocket upgrade net-in accepted: `Sec-WebSocket-Accept` is in the extras' `address`.
+    WsUpgrade,
+    /// A WebSocket text message (SUBSCRIBE/UNSUBSCRIBE) for verify, as the body (`target_len`
+    /// is 0).
+    WsText,
+    /// A WebSocket Pong or Close net-in decided; a Pong's payload is in the extras' `address`.
+    WsControl(WsRequest),
     /// The peer closed or the connection failed: close it after the answers before it.
     Closed,
     /// The server is stopping: the last record net-in publishes.
@@ -399,8 +443,11 @@ pub struct RequestSlot {
     /// `Retry-After` (s ≥ 1) unless the administrator's signature verifies on it (0: within the
     /// limit). Set only on requests whose `X-API-Key` names the administrator.
     pub ip_retry_after_s: u32,
-    /// Extra request data (withdrawal address and client id).
+    /// Extra request data (withdrawal address and client id; a WebSocket accept key or Pong
+    /// payload).
     pub extras: Extras,
+    /// A WebSocket frame's actions when the verdict is `StreamActions`.
+    pub stream_actions: [StreamAction; STREAM_ACTIONS_PER_FRAME_MAX],
 }
 
 impl RequestSlot {
@@ -423,6 +470,8 @@ impl RequestSlot {
             signer_is_admin: false,
             ip_retry_after_s: 0,
             extras: Extras::default(),
+            stream_actions: [StreamAction::Error(StreamError::InvalidRequest);
+                STREAM_ACTIONS_PER_FRAME_MAX],
         }
     }
 }

@@ -126,6 +126,62 @@ impl Stream {
     }
 }
 
+/// Most streams one connection may hold (API.md §9); a frame naming more is refused whole.
+pub const STREAMS_PER_CONNECTION_MAX: usize = 256;
+
+/// Most actions one SUBSCRIBE/UNSUBSCRIBE frame turns into: one per name, plus one error for a
+/// signature that did not verify.
+pub const STREAM_ACTIONS_PER_FRAME_MAX: usize = STREAMS_PER_CONNECTION_MAX + 1;
+
+/// An error frame's reason (API.md §9): `{"id":null,"error":{"code":…,"message":…}}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamError {
+    /// 4000: the frame is not a SUBSCRIBE/UNSUBSCRIBE object of string names.
+    InvalidRequest,
+    /// 4006: a name that is no stream (Backpack's).
+    InvalidStream,
+    /// 4007: a private stream without a valid signature, or of a second account.
+    InvalidSignature,
+    /// 4008: more than [`STREAMS_PER_CONNECTION_MAX`] streams.
+    TooManyStreams,
+}
+
+impl StreamError {
+    /// The error frame's `code`.
+    pub fn code(self) -> u16 {
+        match self {
+            StreamError::InvalidRequest => 4000,
+            StreamError::InvalidStream => 4006,
+            StreamError::InvalidSignature => 4007,
+            StreamError::TooManyStreams => 4008,
+        }
+    }
+
+    /// The error frame's `message`.
+    pub fn message(self) -> &'static str {
+        match self {
+            StreamError::InvalidRequest => "Invalid request",
+            StreamError::InvalidStream => "Invalid stream",
+            StreamError::InvalidSignature => "Invalid signature",
+            StreamError::TooManyStreams => "Too many streams",
+        }
+    }
+}
+
+/// One thing a SUBSCRIBE/UNSUBSCRIBE frame asks of net-out, in the frame's order. verify turns a
+/// frame into these; the sequencer passes each on as its own ring record; net-out, which owns the
+/// subscriptions, acts on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamAction {
+    /// Subscribe (a private stream only once its signature verified: the record's account is the
+    /// signer).
+    Subscribe(Stream),
+    /// Unsubscribe (an absent stream is ignored).
+    Unsubscribe(Stream),
+    /// Answer with an error frame.
+    Error(StreamError),
+}
+
 /// `kind.rest` at the first dot.
 fn split_once(name: &[u8]) -> Option<(&[u8], &[u8])> {
     let dot = name.iter().position(|&byte| byte == b'.')?;

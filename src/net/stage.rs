@@ -443,7 +443,7 @@ impl NetIn {
                         RequestKind::Answered(error) => {
                             answered_slot(slot, token, error, request.keep_alive)
                         }
-                        RequestKind::Closed | RequestKind::Shutdown => unreachable!(),
+                        _ => unreachable!("net-in frames only HTTP here"),
                     }
                     (request.length, request.keep_alive)
                 }

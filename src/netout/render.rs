@@ -115,6 +115,7 @@ pub fn render_read(
     check_markets(config, query)?;
     let mut w = JsonWriter::new(out);
     match *query {
+        ReadQuery::WebSocket(_) => unreachable!("net-out acts on WebSocket requests itself"),
         ReadQuery::Status => {
             w.begin_object().key("status").string(b"Ok").key("message").null().end_object();
         }

@@ -159,6 +159,8 @@ impl Sequencer {
             Verdict::Shutdown => out.work = Work::Shutdown,
             Verdict::Reject(error) => out.work = Work::Reject(error),
             Verdict::Read { account, query } => out.work = Work::Read { account, query },
+            // TODO(issue 16): one record per action.
+            Verdict::StreamActions { .. } => out.work = Work::Close,
             Verdict::Commands { count } => {
                 self.sequence_commands(slot, count as usize, &mut out, publish);
                 return;

@@ -273,6 +273,11 @@ impl Verifier {
                 return;
             }
             RequestKind::Http => {}
+            // TODO(issue 16): WebSocket frames.
+            RequestKind::WsUpgrade | RequestKind::WsText | RequestKind::WsControl(_) => {
+                slot.verdict = Verdict::Close;
+                return;
+            }
         }
         if let Err(error) = self.prepare_http(index, slot, overflow, now_ms) {
             slot.verdict = Verdict::Reject(error);
