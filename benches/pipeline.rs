@@ -226,6 +226,7 @@ fn run_stream(durability: Durability, stream: &mut Stream, age_ms: u64) -> Run {
         },
         segment_bytes_max: 256 << 20,
         clocks: ringex::clock::StageClocks::REAL,
+        connection: ringex::connections::ConnectionOptions::default(),
     };
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let recovered = recover(&options).unwrap();

@@ -127,6 +127,7 @@ fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
         },
         segment_bytes_max: 64 << 20,
         clocks: ringex::clock::StageClocks::REAL,
+        connection: ringex::connections::ConnectionOptions::default(),
         config,
     }
 }

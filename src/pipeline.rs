@@ -19,6 +19,7 @@ use crate::durability::{Durability, DurabilityGate, Durable};
 use crate::event::{Event, EventSink};
 use crate::journal::{self, JournalWriter, WriterOptions};
 use crate::matcher::Matcher;
+use crate::connections::ConnectionOptions;
 use crate::net::stage::{NET_IN_LISTENER, NET_IN_WAKER, NetIn, NetInOptions};
 use crate::netout::stage::{NET_OUT_WAKER, NetOut};
 use crate::netout::view::{View, ViewLimits};
@@ -66,6 +67,8 @@ pub struct ServerOptions {
     pub segment_bytes_max: u64,
     /// The clocks that judge request windows: [`StageClocks::REAL`] in `serve`.
     pub clocks: StageClocks,
+    /// Back-pressure bounds and WebSocket timers of every connection.
+    pub connection: ConnectionOptions,
 }
 
 /// Why the server did not start.
@@ -428,6 +431,7 @@ impl Server {
         let Core { ring_a, ring_c, durable, overflow, threads: core } = core;
 
         let net_in = NetIn {
+            connection_options: options.connection,
             poll: net_in_poll,
             listener,
             output: ring_a,
@@ -450,6 +454,7 @@ impl Server {
 
         // 4. net-out.
         let net_out = NetOut {
+            options: options.connection,
             input: ring_c,
             view,
             poll: net_out_poll,

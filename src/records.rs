@@ -194,6 +194,22 @@ impl KlineInterval {
             .map(|&(_, interval)| interval)
     }
 
+    /// Every interval, in the table's order.
+    pub fn all() -> impl Iterator<Item = KlineInterval> {
+        KLINE_INTERVALS.iter().map(|&(_, interval)| interval)
+    }
+
+    /// The interval's position in [`KlineInterval::all`] (0..16).
+    pub fn index(self) -> usize {
+        KLINE_INTERVALS
+            .iter()
+            .position(|&(_, interval)| interval == self)
+            .expect("every interval is in the table")
+    }
+
+    /// How many intervals there are.
+    pub const COUNT: usize = KLINE_INTERVALS.len();
+
     /// The API's spelling.
     pub fn text(self) -> &'static str {
         KLINE_INTERVALS

@@ -6,3 +6,4 @@
 pub mod error;
 pub mod routes;
 pub mod streams;
+pub mod websocket;

@@ -30,7 +30,31 @@ pub fn route_of(request: &http::Request<'_>) -> Result<(Route, Method), ApiError
 
 /// Whether a request's target and body fit a slot inline.
 pub fn fits_inline(request: &http::Request<'_>) -> bool {
-    request.target.len() + request.body.len() <= REQUEST_INLINE_MAX
+    fits_inline_len(request.target.len() + request.body.len())
+}
+
+/// Whether `length` bytes of request fit a slot inline.
+pub fn fits_inline_len(length: usize) -> bool {
+    length <= REQUEST_INLINE_MAX
+}
+
+/// Copies a WebSocket text message into a ring A slot as a `WsText` body (no target), into
+/// `overflow` when it does not fit inline.
+pub fn copy_message(slot: &mut RequestSlot, message: &[u8], overflow: Option<(u32, &mut [u8])>) {
+    slot.kind = RequestKind::WsText;
+    slot.reply.keep_alive = true;
+    slot.reply.item = 0;
+    slot.reply.items = 0;
+    slot.ip_retry_after_s = 0;
+    slot.headers = AuthHeaders::default();
+    slot.target_len = 0;
+    slot.body_len = message.len() as u32;
+    let (destination, index) = match overflow {
+        Some((index, buffer)) => (buffer, index),
+        None => (&mut slot.inline[..], NO_OVERFLOW),
+    };
+    destination[..message.len()].copy_from_slice(message);
+    slot.overflow = index;
 }
 
 /// Copies a framed request into a ring A slot: route, keep-alive, auth headers, target and body

@@ -32,11 +32,14 @@
 //! [`LINGER_BYTES_MAX`], [`LINGER_IDLE_MS`] without input and [`LINGER_TIME_MS`] in all. One path
 //! serves every close; a peer already known gone (end of stream or error) is closed at once.
 
+mod upgraded;
+
 use super::http::{Framed, frame, header_slots};
+use super::websocket::Message;
 use super::{copy_request, fits_inline, route_of};
 use crate::api::error::{ApiError, ErrorKind};
 use crate::clock;
-use crate::connections::{ConnectionTable, Handback};
+use crate::connections::{ConnectionOptions, ConnectionTable, Handback};
 use crate::constants::{REQUEST_BODY_MAX, REQUEST_HEADERS_BYTES_MAX, REQUEST_TARGET_MAX};
 use crate::overflow::OverflowPool;
 use crate::rate_limit::RateLimiter;
@@ -137,6 +140,18 @@ struct Connection {
     linger_since_ms: u64,
     /// Bytes discarded while lingering.
     linger_bytes: u64,
+    /// Over its in-flight or output bound: not read until net-out resumes it.
+    throttled: bool,
+    /// Upgraded: the input is WebSocket frames.
+    websocket: bool,
+    /// The WebSocket data message being assembled.
+    ws_message: Message,
+    /// Bytes of that message's payload so far, at the start of `input`.
+    ws_message_len: usize,
+    /// When the last Pong (or the upgrade) arrived (wall ms).
+    ws_last_pong_ms: u64,
+    /// A Close that waits for ring space.
+    ws_close_pending: Option<u16>,
 }
 
 /// Everything net-in needs, built in `pipeline`.
@@ -159,6 +174,8 @@ pub struct NetIn {
     pub options: NetInOptions,
     /// The administrator's key as `X-API-Key` carries it (base64, 44 characters).
     pub admin_api_key: [u8; 44],
+    /// Back-pressure bounds and WebSocket timers.
+    pub connection_options: ConnectionOptions,
 }
 
 struct State {
@@ -201,6 +218,12 @@ impl NetIn {
                     peer_closed: false,
                     linger_since_ms: 0,
                     linger_bytes: 0,
+                    throttled: false,
+                    websocket: false,
+                    ws_message: Message::default(),
+                    ws_message_len: 0,
+                    ws_last_pong_ms: 0,
+                    ws_close_pending: None,
                 })
                 .collect(),
             free: (0..connections_max as u32).rev().collect(),
@@ -273,6 +296,11 @@ impl NetIn {
             connection.last_activity_ms = now_ms;
             connection.backlogged = false;
             connection.peer_closed = false;
+            connection.throttled = false;
+            connection.websocket = false;
+            connection.ws_message = Message::default();
+            connection.ws_message_len = 0;
+            connection.ws_close_pending = None;
         }
     }
 
@@ -283,13 +311,13 @@ impl NetIn {
         }
         loop {
             let connection = &mut state.connections[index as usize];
-            if connection.phase != Phase::Reading || connection.backlogged {
+            if !connection.readable() {
                 return;
             }
             if connection.filled == connection.input.len() {
                 self.frame_requests(state, index);
                 let connection = &mut state.connections[index as usize];
-                if connection.phase != Phase::Reading || connection.backlogged {
+                if !connection.readable() {
                     return;
                 }
                 if connection.filled == connection.input.len() {
@@ -361,6 +389,9 @@ impl NetIn {
         connection.stream = None; // closes the socket
         connection.phase = Phase::Free;
         connection.filled = 0;
+        // A buffer grown for one large request goes back to its preallocated size.
+        connection.input.truncate(INPUT_BYTES_INITIAL);
+        connection.input.shrink_to(INPUT_BYTES_INITIAL);
         state.free.push(index);
     }
 
@@ -369,10 +400,20 @@ impl NetIn {
         loop {
             let mut headers = header_slots();
             let connection = &mut state.connections[index as usize];
-            if connection.phase != Phase::Reading || connection.filled == 0 {
+            if connection.phase != Phase::Reading || connection.filled == 0 || connection.throttled
+            {
+                return;
+            }
+            if connection.websocket {
+                return self.frame_messages(state, index);
+            }
+            let in_flight_max = self.connection_options.requests_in_flight_max;
+            if self.connections.must_wait(index, in_flight_max) {
+                connection.throttled = true;
                 return;
             }
             let token = ConnectionToken { index, generation: connection.generation };
+            let mut upgrading = false;
             let buffer = &connection.input[..connection.filled];
             let (consumed, keep_reading) = match frame(buffer, &mut headers) {
                 Framed::Incomplete => {
@@ -388,7 +429,19 @@ impl NetIn {
                     };
                     let slot = self.output.slot_mut(sequence);
                     answered_slot(slot, token, error, false);
+                    self.connections.request_published(index);
                     (0, false)
+                }
+                Framed::Complete(request) if request.websocket_upgrade => {
+                    let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+                        mark_backlogged(state, index);
+                        return;
+                    };
+                    let slot = self.output.slot_mut(sequence);
+                    let upgraded = upgraded::upgrade_slot(slot, token, &request);
+                    self.connections.request_published(index);
+                    upgrading = upgraded;
+                    (request.length, upgraded)
                 }
                 Framed::Complete(request) => {
                     let now_ms = clock::wall_ms();
@@ -445,6 +498,7 @@ impl NetIn {
                         }
                         _ => unreachable!("net-in frames only HTTP here"),
                     }
+                    self.connections.request_published(index);
                     (request.length, request.keep_alive)
                 }
             };
@@ -452,6 +506,12 @@ impl NetIn {
             connection.input.copy_within(consumed..connection.filled, 0);
             connection.filled -= consumed;
             connection.partial_since_ms = if connection.filled > 0 { clock::wall_ms() } else { 0 };
+            if upgrading {
+                // What follows the upgrade request is WebSocket frames.
+                connection.websocket = true;
+                connection.ws_last_pong_ms = clock::wall_ms();
+                connection.partial_since_ms = 0;
+            }
             if !keep_reading {
                 self.stop_reading(state, index);
                 return;
@@ -526,6 +586,15 @@ impl NetIn {
 
     /// net-out's releases (close and reuse) and aborts (stop reading).
     fn handle_handback(&mut self, state: &mut State) {
+        while let Some(token) = self.handback.resumed.pop() {
+            let connection = &mut state.connections[token.index as usize];
+            if connection.generation == token.generation && connection.throttled {
+                connection.throttled = false;
+                self.frame_requests(state, token.index);
+                // Bytes that arrived while throttled raised no new edge: read them now.
+                self.read(state, token.index);
+            }
+        }
         while let Some(token) = self.handback.aborted.pop() {
             let connection = &state.connections[token.index as usize];
             if connection.generation == token.generation {
@@ -572,7 +641,11 @@ impl NetIn {
                 }
                 continue;
             }
-            if connection.phase != Phase::Reading || connection.backlogged {
+            if connection.phase != Phase::Reading || connection.backlogged || connection.throttled {
+                continue;
+            }
+            if connection.websocket {
+                self.check_pong_timeout(state, index, now_ms);
                 continue;
             }
             let timed_out = connection.partial_since_ms != 0
@@ -612,6 +685,9 @@ impl NetIn {
         let _ = self.poll.registry().deregister(&mut self.listener);
         for index in 0..state.connections.len() as u32 {
             if state.connections[index as usize].phase == Phase::Reading {
+                if state.connections[index as usize].websocket {
+                    self.going_away(&mut state, index);
+                }
                 self.stop_reading(&mut state, index);
             }
         }
@@ -637,6 +713,13 @@ impl NetIn {
         // Dropping the producer closes ring A: every stage drains and exits in turn.
         drop(self.output);
         state.connections.into_iter().filter_map(|connection| connection.stream).collect()
+    }
+}
+
+impl Connection {
+    /// Whether its socket may be read now.
+    fn readable(&self) -> bool {
+        self.phase == Phase::Reading && !self.backlogged && !self.throttled
     }
 }
 

@@ -1,5 +1,5 @@
 //! WebSocket framing (RFC 6455) for net-in: client frames decoded in place in the connection's
-//! buffer, and the server's frames encoded into a caller's buffer.
+//! buffer.
 //!
 //! Hand-written rather than tungstenite's protocol layer because tungstenite owns the socket and
 //! hands out each message as an allocated `Vec`/`String`; net-in reads every connection into one
@@ -12,13 +12,13 @@
 //! frame, a stray continuation or a new message inside another → 1002; text that is not UTF-8 →
 //! 1007; a binary message → 1003.
 //!
-//! The upgrade's answer ([`write_upgrade_response`], `Sec-WebSocket-Accept` by SHA-1 as the RFC
-//! requires) is here too.
+//! The upgrade's key check and `Sec-WebSocket-Accept` (SHA-1, as the RFC requires) are here too;
+//! what net-out writes (server frames, the `101` answer) is in `crate::api::websocket`, since
+//! both stages speak it.
 //!
-//! Status: the codec, the handshake and their tests; the stage wiring lands with issue 16.
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use crate::api::websocket::{CONTROL_PAYLOAD_MAX, MESSAGE_BYTES_MAX, Opcode};
 use sha1::{Digest, Sha1};
 
 /// What RFC 6455 §4.2.2 appends to the client's key before hashing it.
@@ -37,76 +37,6 @@ pub fn accept_key(key: &[u8]) -> [u8; 28] {
     let written = STANDARD.encode_slice(digest, &mut accept).expect("20 bytes are 28 in base64");
     assert_eq!(written, accept.len());
     accept
-}
-
-/// Writes the `101 Switching Protocols` answer for a valid `key` into `out`; returns its length,
-/// or `None` if `out` is too short. No extensions: permessage-deflate is declined by omission.
-pub fn write_upgrade_response(key: &[u8], out: &mut [u8]) -> Option<usize> {
-    debug_assert!(is_valid_key(key));
-    let pieces: [&[u8]; 3] = [
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Accept: ",
-        &accept_key(key),
-        b"\r\n\r\n",
-    ];
-    let mut length = 0;
-    for piece in pieces {
-        out.get_mut(length..length + piece.len())?.copy_from_slice(piece);
-        length += piece.len();
-    }
-    Some(length)
-}
-
-/// Largest frame payload and largest assembled message, in bytes.
-pub const MESSAGE_BYTES_MAX: usize = 64 << 10;
-
-/// Largest control frame payload (RFC 6455 §5.5).
-const CONTROL_PAYLOAD_MAX: usize = 125;
-
-/// A frame's opcode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Opcode {
-    /// The next piece of a fragmented message.
-    Continuation,
-    /// A UTF-8 text message (or its first piece).
-    Text,
-    /// A binary message (or its first piece).
-    Binary,
-    /// Close, with an optional code and reason.
-    Close,
-    /// Ping: answered with a Pong carrying the same payload.
-    Ping,
-    /// Pong: the answer to our Ping.
-    Pong,
-}
-
-impl Opcode {
-    fn of(bits: u8) -> Option<Opcode> {
-        Some(match bits {
-            0x0 => Opcode::Continuation,
-            0x1 => Opcode::Text,
-            0x2 => Opcode::Binary,
-            0x8 => Opcode::Close,
-            0x9 => Opcode::Ping,
-            0xA => Opcode::Pong,
-            _ => return None,
-        })
-    }
-
-    fn bits(self) -> u8 {
-        match self {
-            Opcode::Continuation => 0x0,
-            Opcode::Text => 0x1,
-            Opcode::Binary => 0x2,
-            Opcode::Close => 0x8,
-            Opcode::Ping => 0x9,
-            Opcode::Pong => 0xA,
-        }
-    }
-
-    fn is_control(self) -> bool {
-        matches!(self, Opcode::Close | Opcode::Ping | Opcode::Pong)
-    }
 }
 
 /// Why the connection must close, with the code the Close frame carries.
@@ -147,9 +77,32 @@ pub struct Frame<'b> {
     pub length: usize,
 }
 
-/// Decodes the client frame at the start of `buffer`, unmasking its payload in place.
-/// `Ok(None)`: not all of it has arrived yet.
-pub fn decode(buffer: &mut [u8]) -> Result<Option<Frame<'_>>, Violation> {
+/// A client frame's header, read without touching the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// Last piece of its message.
+    pub fin: bool,
+    /// What it is.
+    pub opcode: Opcode,
+    /// Bytes of header (mask included): the payload starts here.
+    pub header_len: usize,
+    /// Bytes of payload.
+    pub payload_len: usize,
+    /// The client's masking key.
+    pub mask: [u8; 4],
+}
+
+impl FrameHeader {
+    /// Bytes of the buffer the frame takes (header and payload).
+    pub fn length(&self) -> usize {
+        self.header_len + self.payload_len
+    }
+}
+
+/// Reads the header of the client frame at the start of `buffer`, once the whole frame has
+/// arrived (`Ok(None)` until then). Nothing is modified, so a caller that cannot act on the
+/// frame yet (no ring slot free) can leave it where it is and come back.
+pub fn decode_header(buffer: &[u8]) -> Result<Option<FrameHeader>, Violation> {
     let Some(&[first, second]) = buffer.first_chunk::<2>() else {
         return Ok(None);
     };
@@ -161,7 +114,7 @@ pub fn decode(buffer: &mut [u8]) -> Result<Option<Frame<'_>>, Violation> {
     if second & 0x80 == 0 {
         return Err(Violation::Protocol); // a client's frames are always masked
     }
-    let (payload_len, header_len) = match second & 0x7F {
+    let (payload_len, length_len) = match second & 0x7F {
         126 => match buffer.get(2..4) {
             Some(bytes) => (u64::from(u16::from_be_bytes([bytes[0], bytes[1]])), 4),
             None => return Ok(None),
@@ -178,18 +131,53 @@ pub fn decode(buffer: &mut [u8]) -> Result<Option<Frame<'_>>, Violation> {
     if payload_len > MESSAGE_BYTES_MAX as u64 {
         return Err(Violation::TooBig);
     }
-    let payload_len = payload_len as usize;
-    let start = header_len + 4;
-    let length = start + payload_len;
-    if buffer.len() < length {
+    let header = FrameHeader {
+        fin,
+        opcode,
+        header_len: length_len + 4,
+        payload_len: payload_len as usize,
+        mask: match buffer.get(length_len..length_len + 4) {
+            Some(mask) => mask.try_into().unwrap(),
+            None => return Ok(None),
+        },
+    };
+    if buffer.len() < header.length() {
         return Ok(None);
     }
-    let mask: [u8; 4] = buffer[header_len..start].try_into().unwrap();
-    let payload = &mut buffer[start..length];
+    Ok(Some(header))
+}
+
+/// Unmasks a client frame's payload in place.
+pub fn unmask(payload: &mut [u8], mask: [u8; 4]) {
     for (index, byte) in payload.iter_mut().enumerate() {
         *byte ^= mask[index % 4];
     }
-    Ok(Some(Frame { fin, opcode, payload, length }))
+}
+
+/// Decodes the client frame at the start of `buffer`, unmasking its payload in place.
+/// `Ok(None)`: not all of it has arrived yet.
+pub fn decode(buffer: &mut [u8]) -> Result<Option<Frame<'_>>, Violation> {
+    let Some(header) = decode_header(buffer)? else {
+        return Ok(None);
+    };
+    let payload = &mut buffer[header.header_len..header.length()];
+    unmask(payload, header.mask);
+    Ok(Some(Frame { fin: header.fin, opcode: header.opcode, payload, length: header.length() }))
+}
+
+/// The code and reason of a client's Close payload, checked (RFC 6455 §7.4): empty → 1000; one
+/// byte, a code no endpoint may send, or a reason that is not UTF-8 → the violation to close with.
+pub fn close_code(payload: &[u8]) -> Result<u16, Violation> {
+    let Some((code, reason)) = payload.split_first_chunk::<2>() else {
+        return if payload.is_empty() { Ok(1000) } else { Err(Violation::Protocol) };
+    };
+    let code = u16::from_be_bytes(*code);
+    let sendable = matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999);
+    if !sendable {
+        return Err(Violation::Protocol);
+    }
+    std::str::from_utf8(reason).map_err(|_| Violation::InvalidText)?;
+    Ok(code)
 }
 
 /// The data message being assembled from a connection's frames.
@@ -239,49 +227,6 @@ impl Message {
         std::str::from_utf8(text_so_far).map_err(|_| Violation::InvalidText)?;
         Ok(Progress::Complete)
     }
-}
-
-/// Bytes [`encode`] may write for a payload of `payload_len`.
-pub fn encoded_len(payload_len: usize) -> usize {
-    payload_len
-        + match payload_len {
-            0..=125 => 2,
-            126..=0xFFFF => 4,
-            _ => 10,
-        }
-}
-
-/// Writes one unmasked, final server frame into `out` (at least [`encoded_len`] long); returns
-/// the bytes written.
-pub fn encode(out: &mut [u8], opcode: Opcode, payload: &[u8]) -> usize {
-    out[0] = 0x80 | opcode.bits();
-    let header_len = match payload.len() {
-        length @ 0..=125 => {
-            out[1] = length as u8;
-            2
-        }
-        length @ 126..=0xFFFF => {
-            out[1] = 126;
-            out[2..4].copy_from_slice(&(length as u16).to_be_bytes());
-            4
-        }
-        length => {
-            out[1] = 127;
-            out[2..10].copy_from_slice(&(length as u64).to_be_bytes());
-            10
-        }
-    };
-    out[header_len..header_len + payload.len()].copy_from_slice(payload);
-    header_len + payload.len()
-}
-
-/// Writes a Close frame with `code` and `reason` (≤ 123 bytes) into `out`; returns its length.
-pub fn encode_close(out: &mut [u8], code: u16, reason: &str) -> usize {
-    assert!(reason.len() <= CONTROL_PAYLOAD_MAX - 2);
-    let mut payload = [0u8; CONTROL_PAYLOAD_MAX];
-    payload[..2].copy_from_slice(&code.to_be_bytes());
-    payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
-    encode(out, Opcode::Close, &payload[..2 + reason.len()])
 }
 
 #[cfg(test)]
@@ -369,14 +314,6 @@ mod tests {
         let key = b"dGhlIHNhbXBsZSBub25jZQ==";
         assert!(is_valid_key(key));
         assert_eq!(&accept_key(key), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-        let mut out = [0u8; 256];
-        let length = write_upgrade_response(key, &mut out).unwrap();
-        assert_eq!(
-            std::str::from_utf8(&out[..length]).unwrap(),
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
-        );
-        assert_eq!(write_upgrade_response(key, &mut out[..100]), None);
         for bad in [
             &b""[..],
             b"dGhlIHNhbXBsZSBub25jZQ=",
@@ -385,20 +322,5 @@ mod tests {
         ] {
             assert!(!is_valid_key(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn server_frames_are_unmasked_and_final() {
-        let mut out = vec![0u8; encoded_len(70_000)];
-        for length in [0, 125, 126, 0xFFFF, 70_000] {
-            let payload = vec![b'a'; length];
-            let written = encode(&mut out, Opcode::Text, &payload);
-            assert_eq!(written, encoded_len(length));
-            assert_eq!(out[0], 0x81);
-            assert_eq!(out[1] & 0x80, 0, "server frames are not masked");
-            assert_eq!(&out[written - length..written], &payload[..]);
-        }
-        let written = encode_close(&mut out, 1008, "slow consumer");
-        assert_eq!(&out[..written], b"\x88\x0f\x03\xf0slow consumer");
     }
 }

@@ -7,9 +7,11 @@
 //! - [`calendar`]: UTC dates for ISO timestamps and kline buckets.
 
 pub mod calendar;
+pub mod fanout;
 pub mod json;
 pub mod render;
 pub mod stage;
+pub mod subscriptions;
 pub mod view;
 
 #[cfg(test)]

@@ -11,14 +11,19 @@
 //! Never blocks on a socket (non-blocking sends; leftovers wait for writability), never allocates
 //! in steady state (buffers reused), never closes a descriptor (net-in owns them).
 
+mod websocket;
+
+use super::fanout::Fanout;
 use super::render::{self, CommandAnswer, ContentType};
+use super::subscriptions::Subscriptions;
 use super::view::View;
 use crate::api::error::ApiError;
 use crate::clock;
-use crate::connections::{ConnectionTable, Handback};
+use crate::connections::{ConnectionOptions, ConnectionTable, Handback};
 use crate::durability::DurabilityGate;
 use crate::event::Event;
-use crate::records::{ConnectionToken, Extras, Outcome, Output, OutputSlot, Reply};
+use crate::event::EventKind;
+use crate::records::{ConnectionToken, Extras, Outcome, Output, OutputSlot, ReadQuery, Reply};
 use crate::ring::{Consumer, ExternalWait, WaitStrategy};
 use crate::types::SequenceNumber;
 use mio::unix::SourceFd;
@@ -31,8 +36,6 @@ use std::time::Duration;
 /// The token of net-out's waker in its poll.
 pub const NET_OUT_WAKER: Token = Token(usize::MAX - 1);
 
-/// Bytes an outbox may hold unsent before its connection counts as a slow consumer.
-const OUTBOX_BYTES_MAX: usize = 4 << 20;
 /// Initial outbox capacity per connection.
 const OUTBOX_BYTES_INITIAL: usize = 16 << 10;
 /// Events of one command net-out keeps without growing.
@@ -41,6 +44,9 @@ const COMMAND_EVENTS_INITIAL: usize = 1 << 16;
 const IDLE_POLL: Duration = Duration::from_millis(100);
 /// How long a closed connection may keep unsent output waiting for a peer that does not read.
 const CLOSE_GRACE_MS: u64 = 30_000;
+/// How often the WebSocket timers (aggregated depth windows, ticker, klines, Pings) are checked
+/// while any connection is upgraded: the 200 ms windows end within this of their boundary.
+const WEBSOCKET_TIMER_PERIOD: Duration = Duration::from_millis(10);
 
 /// One connection's output side.
 struct Outbox {
@@ -57,6 +63,14 @@ struct Outbox {
     closing_since_ms: u64,
     active: bool,
     dirty: bool,
+    /// Upgraded: frames only from here on.
+    websocket: bool,
+    /// A Close frame is queued (its code): nothing more is written.
+    ws_close_code: Option<u16>,
+    /// When the next Ping is due (wall ms).
+    ws_next_ping_ms: u64,
+    /// net-in was told the output is over its cap.
+    output_full: bool,
 }
 
 impl Outbox {
@@ -72,7 +86,16 @@ impl Outbox {
             closing_since_ms: 0,
             active: false,
             dirty: false,
+            websocket: false,
+            ws_close_code: None,
+            ws_next_ping_ms: 0,
+            output_full: false,
         }
+    }
+
+    /// Bytes not yet sent.
+    fn unsent(&self) -> usize {
+        self.buffer.len() - self.sent
     }
 }
 
@@ -92,6 +115,8 @@ pub struct NetOut {
     pub gate: DurabilityGate,
     /// How ring waits behave (busy-spin polls with a zero timeout).
     pub wait: WaitStrategy,
+    /// Output caps and WebSocket timers.
+    pub options: ConnectionOptions,
 }
 
 struct State {
@@ -100,6 +125,12 @@ struct State {
     events: Vec<Event>,
     body: Vec<u8>,
     batch: Vec<u8>,
+    subscriptions: Subscriptions,
+    fanout: Fanout,
+    /// Upgraded connections open now (timers run only when there are some).
+    websockets: usize,
+    /// WebSocket connections that were sent Close 1001 and whose peer's Close is awaited.
+    awaiting_close: Vec<RawFd>,
 }
 
 impl NetOut {
@@ -111,6 +142,13 @@ impl NetOut {
             events: Vec::with_capacity(COMMAND_EVENTS_INITIAL),
             body: Vec::with_capacity(1 << 20),
             batch: Vec::with_capacity(1 << 20),
+            subscriptions: Subscriptions::new(
+                self.view.config().markets.len(),
+                self.connections.len(),
+            ),
+            fanout: Fanout::new(self.view.config()),
+            websockets: 0,
+            awaiting_close: Vec::with_capacity(self.connections.len()),
         };
         let mut poll_events = Events::with_capacity(1024);
         let mut next = 0u64;
@@ -129,7 +167,10 @@ impl NetOut {
                 self.drain_on_shutdown(&mut state, &mut poll_events);
                 return;
             }
-            let timeout = self.sleep_timeout(next, blocked_on, progressed);
+            let mut timeout = self.sleep_timeout(next, blocked_on, progressed);
+            if state.websockets > 0 {
+                timeout = timeout.map(|timeout| timeout.min(WEBSOCKET_TIMER_PERIOD));
+            }
             match self.poll.poll(&mut poll_events, timeout) {
                 Ok(()) => {}
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
@@ -144,6 +185,9 @@ impl NetOut {
                     let index = event.token().0 as u32;
                     self.write_out(&mut state, index);
                 }
+            }
+            if state.websockets > 0 {
+                self.websocket_timers(&mut state);
             }
             let now_ms = clock::wall_ms();
             if now_ms >= next_grace_check_ms {
@@ -207,6 +251,9 @@ impl NetOut {
             match slot.output {
                 Output::Event(event) => {
                     self.view.apply(&event);
+                    if let EventKind::AccountCreated { account, key } = event.kind {
+                        state.subscriptions.account_created(account, &key);
+                    }
                     state.events.push(event);
                 }
                 Output::Done { reply, outcome, extras } => {
@@ -215,6 +262,9 @@ impl NetOut {
                         return (sequence, None, true);
                     }
                     self.answer(state, &reply, &outcome, &extras);
+                    if matches!(outcome, Outcome::Command { .. }) && state.websockets > 0 {
+                        self.fan_out(state);
+                    }
                     state.events.clear();
                 }
             }
@@ -234,6 +284,9 @@ impl NetOut {
             outbox.dead = false;
             outbox.closing = false;
             outbox.active = true;
+            outbox.websocket = false;
+            outbox.ws_close_code = None;
+            outbox.output_full = false;
         }
         outbox
     }
@@ -243,8 +296,20 @@ impl NetOut {
             let outbox = self.outbox(state, reply.connection);
             outbox.closing = true;
             outbox.closing_since_ms = clock::wall_ms();
+            if outbox.websocket {
+                state.subscriptions.remove_connection(reply.connection.index);
+            }
             mark_dirty(state, reply.connection.index);
             return;
+        }
+        if let Outcome::Read { account, query: ReadQuery::WebSocket(request) } = *outcome {
+            return self.answer_websocket(state, reply, &account, request, extras);
+        }
+        if self.outbox(state, reply.connection).websocket {
+            return self.answer_on_websocket(state, reply, outcome);
+        }
+        if reply.items == 0 || reply.item + 1 == reply.items {
+            self.answered(reply.connection);
         }
         let batch_item = reply.items > 0;
         state.body.clear();
@@ -338,11 +403,32 @@ impl NetOut {
         }
         buffer.extend_from_slice(b"\r\n");
         buffer.extend_from_slice(body);
-        if outbox.buffer.len() - outbox.sent > OUTBOX_BYTES_MAX {
-            self.give_up(state, reply.connection);
+        self.check_output_cap(state, reply.connection.index);
+        mark_dirty(state, reply.connection.index);
+    }
+
+    /// One request of `connection` answered: net-in may read it again if it waited for that.
+    fn answered(&self, connection: ConnectionToken) {
+        let in_flight_max = self.options.requests_in_flight_max;
+        if self.connections.request_answered(connection.index, in_flight_max) {
+            self.handback.resume(connection);
+        }
+    }
+
+    /// Tells net-in whether an HTTP connection's unsent output is over its cap (it stops reading
+    /// the connection until it is not).
+    fn check_output_cap(&self, state: &mut State, index: u32) {
+        let outbox = &mut state.outboxes[index as usize];
+        if outbox.websocket {
             return;
         }
-        mark_dirty(state, reply.connection.index);
+        let full = outbox.unsent() > self.options.http_output_max_bytes;
+        if full != outbox.output_full {
+            outbox.output_full = full;
+            if self.connections.set_output_full(index, full) {
+                self.handback.resume(ConnectionToken { index, generation: outbox.generation });
+            }
+        }
     }
 
     /// Sends every dirty outbox once.
@@ -401,6 +487,8 @@ impl NetOut {
             outbox.buffer.clear();
             outbox.sent = 0;
         }
+        self.check_output_cap(state, index);
+        let outbox = &mut state.outboxes[index as usize];
         if outbox.closing && (outbox.buffer.is_empty() || outbox.dead) {
             if outbox.writable_registered {
                 let _ = self.poll.registry().deregister(&mut SourceFd(&outbox.descriptor));
@@ -409,6 +497,15 @@ impl NetOut {
             // SAFETY: shutting down the write side of an open socket we may write to.
             unsafe { libc::shutdown(outbox.descriptor, libc::SHUT_WR) };
             outbox.active = false;
+            if outbox.websocket {
+                state.websockets -= 1;
+                if outbox.ws_close_code == Some(1001) && !outbox.dead {
+                    state.awaiting_close.push(outbox.descriptor);
+                }
+            }
+            // Buffers grown for a large answer or a backlog go back to their initial size.
+            outbox.buffer.truncate(OUTBOX_BYTES_INITIAL);
+            outbox.buffer.shrink_to(OUTBOX_BYTES_INITIAL);
             self.handback.release(ConnectionToken { index, generation: outbox.generation });
         }
     }
@@ -441,6 +538,7 @@ impl NetOut {
                 self.write_out(state, index);
             }
         }
+        self.await_peer_close(state);
         for outbox in state.outboxes.iter_mut().filter(|outbox| outbox.active) {
             // SAFETY: the descriptor is open until net-in (joined after us) drops its streams.
             unsafe { libc::shutdown(outbox.descriptor, libc::SHUT_RDWR) };

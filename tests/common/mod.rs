@@ -61,6 +61,7 @@ pub fn options(data_dir: PathBuf) -> ServerOptions {
         },
         segment_bytes_max: 1 << 20,
         clocks: ringex::clock::StageClocks::REAL,
+        connection: ringex::connections::ConnectionOptions::default(),
     }
 }
 

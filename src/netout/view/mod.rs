@@ -414,6 +414,24 @@ impl View {
         (view.side(Side::Bid).best(), view.side(Side::Ask).best())
     }
 
+    /// The market the last finished command's order operation was on (API.md §10(a): it advanced
+    /// that market's update id), if it was one.
+    pub fn last_command_market(&self) -> Option<MarketId> {
+        if self.command.open { None } else { self.command.market }
+    }
+
+    /// The total resting quantity at `price` on one side (zero: no level).
+    pub fn level_quantity(&self, market: MarketId, side: Side, price: PriceTicks) -> QuantitySteps {
+        self.markets[market.0 as usize].side(side).quantity_at(price)
+    }
+
+    /// The bucket of `interval` holding `time_s`, if it has trades.
+    pub fn kline_at(&self, market: MarketId, interval: KlineInterval, time_s: u64) -> Option<Kline> {
+        let mut found = None;
+        self.for_each_kline(market, interval, time_s, time_s + 1, 1, |kline| found = Some(*kline));
+        found
+    }
+
     /// The levels the last finished command changed, if it was an order operation on `market`.
     pub fn last_depth_update(&self, market: MarketId) -> Option<DepthUpdate<'_>> {
         if self.command.open || self.command.market != Some(market) {

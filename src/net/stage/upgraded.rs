@@ -1,0 +1,234 @@
+//! net-in's side of a WebSocket connection: the upgrade, then frames instead of HTTP requests.
+//!
+//! **Reads** the connection's input buffer once it is upgraded. **Writes** ring A: a `WsText`
+//! slot per complete text message (SUBSCRIBE/UNSUBSCRIBE, for verify), a `WsControl(Pong)` per
+//! Ping, a `WsControl(Close)` when the connection must end (the client's Close echoed, a protocol
+//! violation with its code, the Pong timeout, shutdown's 1001), then `Closed` as for HTTP. net-out
+//! writes every frame; net-in writes none.
+//!
+//! A frame is acted on only once whatever it needs is claimed (a ring slot, an overflow buffer):
+//! [`decode_header`] reads without modifying, so a frame that must wait stays in the buffer as it
+//! arrived. A fragmented message's payloads are moved together at the start of the buffer as
+//! they arrive (the headers between them dropped), so the whole message is one slice when it
+//! completes; control frames between its pieces are handled and removed in place.
+
+use super::{Connection, NetIn, Phase, State, answered_slot, claim, mark_backlogged};
+use crate::api::error::{ApiError, ErrorKind};
+use crate::api::websocket::Opcode;
+use crate::clock;
+use crate::net::http::Request;
+use crate::net::websocket::{Progress, accept_key, close_code, decode_header, is_valid_key, unmask};
+use crate::net::{copy_message, fits_inline_len};
+use crate::records::{ConnectionToken, Extras, RequestKind, RequestSlot, WsRequest};
+use crate::api::routes::Method;
+
+/// Fills `slot` with the answer to an upgrade request: `WsUpgrade` with the accept key for a
+/// valid one (returns true), else 400 and the connection closes (returns false).
+pub(super) fn upgrade_slot(
+    slot: &mut RequestSlot,
+    token: ConnectionToken,
+    request: &Request<'_>,
+) -> bool {
+    let key = request.websocket_key.filter(|key| is_valid_key(key));
+    let Some(key) = key.filter(|_| request.method == Method::Get) else {
+        answered_slot(slot, token, ApiError::new(ErrorKind::MalformedRequest), false);
+        return false;
+    };
+    slot.kind = RequestKind::WsUpgrade;
+    slot.extras = Extras::with_bytes(&accept_key(key));
+    slot.reply.connection = token;
+    slot.reply.keep_alive = true;
+    slot.reply.item = 0;
+    slot.reply.items = 0;
+    slot.reply.times = Default::default();
+    slot.reply.times.received_ns = clock::monotonic_ns();
+    true
+}
+
+impl Connection {
+    /// Removes `length` bytes at `at` from the input.
+    fn remove_input(&mut self, at: usize, length: usize) {
+        self.input.copy_within(at + length..self.filled, at);
+        self.filled -= length;
+    }
+}
+
+impl NetIn {
+    /// Frames and publishes every complete WebSocket frame at the start of the buffer.
+    pub(super) fn frame_messages(&mut self, state: &mut State, index: u32) {
+        loop {
+            let connection = &mut state.connections[index as usize];
+            if connection.phase != Phase::Reading || connection.backlogged {
+                return;
+            }
+            if let Some(code) = connection.ws_close_pending {
+                return self.close_websocket(state, index, code);
+            }
+            let start = connection.ws_message_len;
+            let header = match decode_header(&connection.input[start..connection.filled]) {
+                Ok(Some(header)) => header,
+                Ok(None) => return,
+                Err(violation) => return self.close_websocket(state, index, violation.code()),
+            };
+            let payload = start + header.header_len..start + header.length();
+            match header.opcode {
+                Opcode::Pong => {
+                    connection.ws_last_pong_ms = clock::wall_ms();
+                    connection.remove_input(start, header.length());
+                }
+                Opcode::Ping => {
+                    let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+                        return mark_backlogged(state, index);
+                    };
+                    let bytes = &mut connection.input[payload];
+                    unmask(bytes, header.mask);
+                    let extras = Extras::with_bytes(bytes);
+                    let token = ConnectionToken { index, generation: connection.generation };
+                    control_slot(self.output.slot_mut(sequence), token, WsRequest::Pong, extras);
+                    connection.remove_input(start, header.length());
+                }
+                Opcode::Close => {
+                    let bytes = &mut connection.input[payload];
+                    unmask(bytes, header.mask);
+                    let code = close_code(bytes).unwrap_or_else(|violation| violation.code());
+                    return self.close_websocket(state, index, code);
+                }
+                Opcode::Text | Opcode::Binary | Opcode::Continuation => {
+                    if !self.take_data_frame(state, index, header) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One data frame: its payload joins the message; a complete message is published. Returns
+    /// false when framing must stop (waiting for room, or the connection is closing).
+    fn take_data_frame(
+        &mut self,
+        state: &mut State,
+        index: u32,
+        header: crate::net::websocket::FrameHeader,
+    ) -> bool {
+        let connection = &mut state.connections[index as usize];
+        let start = connection.ws_message_len;
+        let total = start + header.payload_len;
+        // A final piece is published: claim what that needs before touching the buffer.
+        let needs_overflow = !fits_inline_len(total);
+        if header.fin && needs_overflow && state.overflow_free.is_empty() {
+            mark_backlogged(state, index);
+            return false;
+        }
+        let claimed = if header.fin {
+            let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+                mark_backlogged(state, index);
+                return false;
+            };
+            Some(sequence)
+        } else {
+            None
+        };
+        let payload_at = start + header.header_len;
+        unmask(&mut connection.input[payload_at..payload_at + header.payload_len], header.mask);
+        connection.remove_input(start, header.header_len);
+        let taken = connection.ws_message.take(
+            header.opcode,
+            header.fin,
+            header.payload_len,
+            &connection.input[..total],
+        );
+        let token = ConnectionToken { index, generation: connection.generation };
+        match (taken, claimed) {
+            (Err(violation), Some(sequence)) => {
+                let close = WsRequest::Close { code: violation.code() };
+                control_slot(self.output.slot_mut(sequence), token, close, Extras::default());
+                self.stop_reading(state, index);
+                false
+            }
+            (Err(violation), None) => {
+                self.close_websocket(state, index, violation.code());
+                false
+            }
+            (Ok(Progress::Partial), _) => {
+                connection.ws_message_len = total;
+                true
+            }
+            (Ok(Progress::Complete), claimed) => {
+                let sequence = claimed.expect("a complete message ends with a final frame");
+                let overflow = needs_overflow.then(|| {
+                    let buffer = state.overflow_free.pop().expect("checked above");
+                    state.overflow_in_use.push_back((buffer, sequence));
+                    // SAFETY: a free buffer is attached to no slot in flight.
+                    (buffer, unsafe { self.overflow.buffer_mut(buffer) })
+                });
+                let slot = self.output.slot_mut(sequence);
+                copy_message(slot, &connection.input[..total], overflow);
+                slot.reply.connection = token;
+                slot.reply.times = Default::default();
+                slot.reply.times.received_ns = clock::monotonic_ns();
+                connection.remove_input(0, total);
+                connection.ws_message_len = 0;
+                true
+            }
+        }
+    }
+
+    /// Ends a WebSocket connection with a Close frame of `code` (net-out writes it): published
+    /// now, or, without a free slot, remembered and retried with the backlog.
+    pub(super) fn close_websocket(&mut self, state: &mut State, index: u32, code: u16) {
+        let connection = &mut state.connections[index as usize];
+        let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+            connection.ws_close_pending = Some(code);
+            return mark_backlogged(state, index);
+        };
+        connection.ws_close_pending = None;
+        let token = ConnectionToken { index, generation: connection.generation };
+        let close = WsRequest::Close { code };
+        control_slot(self.output.slot_mut(sequence), token, close, Extras::default());
+        self.stop_reading(state, index);
+    }
+
+    /// Closes (1000) a WebSocket connection that sent no Pong within the timeout.
+    pub(super) fn check_pong_timeout(&mut self, state: &mut State, index: u32, now_ms: u64) {
+        let connection = &state.connections[index as usize];
+        let timeout_ms = self.connection_options.ws_pong_timeout_ms;
+        if now_ms.saturating_sub(connection.ws_last_pong_ms) >= timeout_ms {
+            self.close_websocket(state, index, 1000);
+        }
+    }
+
+    /// Shutdown: a Close 1001 ahead of the connection's `Closed` (waiting for ring space if need
+    /// be: the consumers are running).
+    pub(super) fn going_away(&mut self, state: &mut State, index: u32) {
+        let sequence = match claim(&mut self.output, &mut state.claimed_end) {
+            Some(sequence) => sequence,
+            None => {
+                self.publish(state);
+                let sequence = self.output.claim();
+                state.claimed_end = Some(sequence + 1);
+                sequence
+            }
+        };
+        let connection = &state.connections[index as usize];
+        let token = ConnectionToken { index, generation: connection.generation };
+        let close = WsRequest::Close { code: 1001 };
+        control_slot(self.output.slot_mut(sequence), token, close, Extras::default());
+    }
+}
+
+/// A slot carrying a WebSocket Pong or Close for net-out.
+fn control_slot(
+    slot: &mut RequestSlot,
+    token: ConnectionToken,
+    request: WsRequest,
+    extras: Extras,
+) {
+    slot.kind = RequestKind::WsControl(request);
+    slot.extras = extras;
+    slot.reply.connection = token;
+    slot.reply.keep_alive = true;
+    slot.reply.item = 0;
+    slot.reply.items = 0;
+    slot.reply.times = Default::default();
+    slot.reply.times.received_ns = clock::monotonic_ns();
+}
