@@ -188,6 +188,16 @@ impl<'a> JsonWriter<'a> {
         self
     }
 
+    /// Unix seconds as naive ISO without a fraction: `"2025-08-06T22:00:00"` (UTC, no Z;
+    /// WebSocket kline `t` / `T`).
+    pub fn iso_s(&mut self, unix_s: u64) -> &mut Self {
+        self.separate();
+        self.out.push(b'"');
+        self.date_time(unix_s, b'T');
+        self.out.push(b'"');
+        self
+    }
+
     /// Bytes already known to be a valid JSON value, written as they are.
     pub fn raw(&mut self, value: &[u8]) -> &mut Self {
         self.separate();
@@ -351,11 +361,12 @@ mod tests {
             w.begin_array();
             w.iso_ms(1_700_000_000_123_456).iso_ms(1_737_441_294_691_000);
             w.kline_time(1_752_930_540).kline_time(0);
+            w.iso_s(1_754_517_600);
             w.end_array();
         });
         assert_eq!(
             text,
-            r#"["2023-11-14T22:13:20.123","2025-01-21T06:34:54.691","2025-07-19 13:09:00","1970-01-01 00:00:00"]"#
+            r#"["2023-11-14T22:13:20.123","2025-01-21T06:34:54.691","2025-07-19 13:09:00","1970-01-01 00:00:00","2025-08-06T22:00:00"]"#
         );
     }
 

@@ -4,6 +4,7 @@
 //! - [`render_read`]: the public endpoints and the history lists, from the [`View`].
 //! - [`render_command`]: the answer to a command the matcher ran, from its events (plus the
 //!   request's extras); a `Rejected` event becomes `Err(ApiError)`.
+//! - [`streams`]: the WebSocket stream messages and error frames (API.md §9).
 //!
 //! Types follow API.md §1 and §11: decimals are strings at fixed scale (prices at the tick's,
 //! base quantities at the step's, other amounts at the asset's decimals); order ids and
@@ -24,9 +25,7 @@ use crate::config::{Config, MarketSpec};
 use crate::constants::{DEPTH_LIMIT_MAX, KLINES_MAX, QUERY_LIMIT_DEFAULT, TRADES_LIMIT_MAX};
 use crate::event::{Event, EventKind, OrderState, Transfer, TransferKind};
 use crate::records::{Extras, HistoryFilter, ReadQuery, Reply};
-use crate::types::{
-    AccountKey, AssetId, MarketId, OrderStatus, OrderType, PriceTicks, SequenceNumber, Side,
-};
+use crate::types::{AccountKey, AssetId, MarketId, OrderStatus, OrderType, SequenceNumber, Side};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
@@ -281,11 +280,8 @@ const PERCENT_SCALE: u32 = 6;
 
 fn write_ticker(w: &mut JsonWriter<'_>, config: &Config, market: MarketId, ticker: &Ticker) {
     let spec = config.market(market);
-    let last_price = ticker.last_price.unwrap_or(PriceTicks(0));
-    let (first, last, high, low, volume, quote, trades) = match ticker.window {
-        Some(s) => (s.open, s.close, s.high, s.low, s.volume, s.quote, s.trades),
-        None => (last_price, last_price, last_price, last_price, Default::default(), 0, 0),
-    };
+    let stats = ticker.shown();
+    let (first, last) = (stats.open, stats.close);
     let falling = last < first;
     let change_ticks = last.0.abs_diff(first.0);
     // Truncated toward zero; `first` is at least one tick whenever there were trades.
@@ -301,11 +297,11 @@ fn write_ticker(w: &mut JsonWriter<'_>, config: &Config, market: MarketId, ticke
     w.key("lastPrice").price(spec, last);
     w.key("priceChange").signed_units(falling, saturate(change_units), spec.tick.scale);
     w.key("priceChangePercent").signed_units(falling, change_fraction, PERCENT_SCALE);
-    w.key("high").price(spec, high);
-    w.key("low").price(spec, low);
-    w.key("volume").quantity(spec, volume);
-    w.key("quoteVolume").amount(config, spec.quote, quote);
-    w.key("trades").u64_string(trades);
+    w.key("high").price(spec, stats.high);
+    w.key("low").price(spec, stats.low);
+    w.key("volume").quantity(spec, stats.volume);
+    w.key("quoteVolume").amount(config, spec.quote, stats.quote);
+    w.key("trades").u64_string(stats.trades);
     w.end_object();
 }
 
@@ -748,6 +744,8 @@ fn base64_key(key: &AccountKey) -> [u8; 44] {
     debug_assert_eq!(length, 44);
     text
 }
+
+pub mod streams;
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use crate::netout::calendar::days_from_civil;
 use crate::netout::test_support::*;
 use crate::records::{KlineInterval, TickerWindow};
 use crate::types::{
-    AccountIndex, ClientId, ExpiryReason, OrderId, QuantitySteps, RejectReason,
+    AccountIndex, ClientId, ExpiryReason, OrderId, PriceTicks, QuantitySteps, RejectReason,
     SelfTradePrevention, TimeInForce,
 };
 use bpx_api_client::types as bpx;

@@ -16,7 +16,7 @@
 use super::candles::{CandleRing, Ohlcv};
 use super::depth::DepthSide;
 use super::trades::{Trade, TradeRing};
-use crate::types::{PriceTicks, Side};
+use crate::types::{PriceTicks, QuantitySteps, Side};
 
 /// A rolling ticker window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +25,26 @@ pub struct Ticker {
     pub window: Option<Ohlcv>,
     /// The market's last traded price ever, `None` before the first trade.
     pub last_price: Option<PriceTicks>,
+}
+
+impl Ticker {
+    /// The figures a ticker shows, REST and stream alike (API.md §5, **ringex**): the window's
+    /// trades; with none in the window, the last traded price (zero before the first trade) as
+    /// open, high, low and close, and zero volumes and trade count.
+    pub fn shown(&self) -> Ohlcv {
+        self.window.unwrap_or_else(|| {
+            let price = self.last_price.unwrap_or(PriceTicks(0));
+            Ohlcv {
+                open: price,
+                high: price,
+                low: price,
+                close: price,
+                volume: QuantitySteps(0),
+                quote: 0,
+                trades: 0,
+            }
+        })
+    }
 }
 
 const SECOND_BUCKETS: usize = 3_600; // 1 hour
