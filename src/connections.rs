@@ -111,7 +111,8 @@ impl ConnectionTable {
     }
 
     fn resume_due(&self, entry: &Entry) -> bool {
-        entry.reader_waiting.load(Ordering::SeqCst) && entry.reader_waiting.swap(false, Ordering::SeqCst)
+        entry.reader_waiting.load(Ordering::SeqCst)
+            && entry.reader_waiting.swap(false, Ordering::SeqCst)
     }
 
     /// net-in: whether to stop reading the connection (over `in_flight_max` requests or its output

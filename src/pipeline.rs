@@ -13,13 +13,13 @@
 
 use crate::clock::StageClocks;
 use crate::config::Config;
+use crate::connections::ConnectionOptions;
 use crate::connections::{ConnectionTable, Handback};
 use crate::constants::{CLOCK_SKEW_AHEAD_MAX_MS, RING_A_SLOTS, RING_B_SLOTS, RING_C_SLOTS};
 use crate::durability::{Durability, DurabilityGate, Durable};
 use crate::event::{Event, EventSink};
 use crate::journal::{self, JournalWriter, WriterOptions};
 use crate::matcher::Matcher;
-use crate::connections::ConnectionOptions;
 use crate::net::stage::{NET_IN_LISTENER, NET_IN_WAKER, NetIn, NetInOptions};
 use crate::netout::stage::{NET_OUT_WAKER, NetOut};
 use crate::netout::view::{View, ViewLimits};

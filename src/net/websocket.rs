@@ -16,9 +16,9 @@
 //! what net-out writes (server frames, the `101` answer) is in `crate::api::websocket`, since
 //! both stages speak it.
 //!
+use crate::api::websocket::{CONTROL_PAYLOAD_MAX, MESSAGE_BYTES_MAX, Opcode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use crate::api::websocket::{CONTROL_PAYLOAD_MAX, MESSAGE_BYTES_MAX, Opcode};
 use sha1::{Digest, Sha1};
 
 /// What RFC 6455 §4.2.2 appends to the client's key before hashing it.

@@ -26,13 +26,35 @@
 
 use super::render::streams;
 use super::subscriptions::Subscriptions;
-use super::view::{DepthLevel, DepthUpdate, View};
+use super::view::{DepthLevel, DepthUpdate, OrderRecord, View, settled};
 use crate::api::streams::{DepthCadence, Stream};
 use crate::api::websocket::{Opcode, push_frame};
 use crate::config::Config;
 use crate::event::{Event, EventKind};
 use crate::records::KlineInterval;
 use crate::types::{MarketId, PriceTicks, Side};
+
+/// A market order's last event shows it `Filled` when nothing ends it otherwise: the matcher
+/// sends no closing event for a market order that spent its budget, and REST settles it the same
+/// way (`view::settled`).
+fn settled_event(event: &Event, later: &[Event]) -> Event {
+    let mut event = *event;
+    let EventKind::OrderFill(fill) = &mut event.kind else {
+        return event;
+    };
+    let order_id = fill.order.order_id;
+    let touched_later = later.iter().any(|later| match &later.kind {
+        EventKind::OrderFill(later) => later.order.order_id == order_id,
+        EventKind::OrderExpired { order, .. } | EventKind::OrderCancelled(order) => {
+            order.order_id == order_id
+        }
+        _ => false,
+    });
+    if !touched_later {
+        fill.order = settled(OrderRecord { state: fill.order, expiry: None }).state;
+    }
+    event
+}
 
 /// Where frames go: net-out's outboxes.
 pub trait Sink {
@@ -135,8 +157,9 @@ impl Fanout {
         sink: &mut impl Sink,
     ) {
         let config = &**view.config();
-        for event in events {
-            self.on_event(config, subscriptions, event, now_us, sink);
+        for (position, event) in events.iter().enumerate() {
+            let event = settled_event(event, &events[position + 1..]);
+            self.on_event(config, subscriptions, &event, now_us, sink);
         }
         let Some(market) = view.last_command_market() else {
             return;
@@ -162,7 +185,13 @@ impl Fanout {
                 streams::begin_message(&mut self.payload, config, &stream);
                 let (update_id, time_us) = (update.last_update_id, update.time_us);
                 streams::write_book_ticker(
-                    &mut self.payload, config, market, top, update_id, time_us, now_us,
+                    &mut self.payload,
+                    config,
+                    market,
+                    top,
+                    update_id,
+                    time_us,
+                    now_us,
                 );
                 streams::end_message(&mut self.payload);
                 self.send(to, sink);
@@ -187,7 +216,13 @@ impl Fanout {
                     if !to.is_empty() {
                         self.payload.clear();
                         streams::begin_message(&mut self.payload, config, &stream);
-                        streams::write_trade(&mut self.payload, config, fill, event.time_us, now_us);
+                        streams::write_trade(
+                            &mut self.payload,
+                            config,
+                            fill,
+                            event.time_us,
+                            now_us,
+                        );
                         streams::end_message(&mut self.payload);
                         self.send(to, sink);
                     }
@@ -276,10 +311,12 @@ impl Fanout {
         if window.first_update_id == 0 {
             return;
         }
-        let level_of = |side, price| DepthLevel { price, quantity: view.level_quantity(market, side, price) };
-        for (prices, levels, side) in
-            [(&mut window.bids, &mut self.bids, Side::Bid), (&mut window.asks, &mut self.asks, Side::Ask)]
-        {
+        let level_of =
+            |side, price| DepthLevel { price, quantity: view.level_quantity(market, side, price) };
+        for (prices, levels, side) in [
+            (&mut window.bids, &mut self.bids, Side::Bid),
+            (&mut window.asks, &mut self.asks, Side::Ask),
+        ] {
             prices.sort_unstable();
             prices.dedup();
             levels.clear();

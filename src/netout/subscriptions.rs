@@ -105,25 +105,23 @@ impl Subscriptions {
         }
         match public_index(&stream) {
             Some(index) => self.public[index].push(connection),
-            None => {
-                match own.account_key {
-                    Some(key) if key != account_key => return Err(StreamError::InvalidSignature),
-                    Some(_) => {}
-                    None if account_key == AccountKey::default() => {
-                        return Err(StreamError::InvalidSignature);
-                    }
-                    None => {
-                        own.account_key = Some(account_key);
-                        own.account = account;
-                        match account {
-                            Some(index) => {
-                                self.order_updates.entry(index).or_default().push(connection)
-                            }
-                            None => self.waiting_for_account.push(connection),
+            None => match own.account_key {
+                Some(key) if key != account_key => return Err(StreamError::InvalidSignature),
+                Some(_) => {}
+                None if account_key == AccountKey::default() => {
+                    return Err(StreamError::InvalidSignature);
+                }
+                None => {
+                    own.account_key = Some(account_key);
+                    own.account = account;
+                    match account {
+                        Some(index) => {
+                            self.order_updates.entry(index).or_default().push(connection)
                         }
+                        None => self.waiting_for_account.push(connection),
                     }
                 }
-            }
+            },
         }
         self.connections[connection as usize].streams.push(stream);
         Ok(())

@@ -260,3 +260,4 @@ pub fn journal_bytes(dir: &std::path::Path) -> u64 {
         })
         .unwrap_or(0)
 }
+pub mod ws;

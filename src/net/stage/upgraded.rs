@@ -14,13 +14,15 @@
 
 use super::{Connection, NetIn, Phase, State, answered_slot, claim, mark_backlogged};
 use crate::api::error::{ApiError, ErrorKind};
+use crate::api::routes::Method;
 use crate::api::websocket::Opcode;
 use crate::clock;
 use crate::net::http::Request;
-use crate::net::websocket::{Progress, accept_key, close_code, decode_header, is_valid_key, unmask};
+use crate::net::websocket::{
+    Progress, accept_key, close_code, decode_header, is_valid_key, unmask,
+};
 use crate::net::{copy_message, fits_inline_len};
 use crate::records::{ConnectionToken, Extras, RequestKind, RequestSlot, WsRequest};
-use crate::api::routes::Method;
 
 /// Fills `slot` with the answer to an upgrade request: `WsUpgrade` with the accept key for a
 /// valid one (returns true), else 400 and the connection closes (returns false).

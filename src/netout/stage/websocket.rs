@@ -39,7 +39,8 @@ impl Sink for Outboxes<'_> {
             // Behind what it has not read: the Close, then nothing more.
             push_close(&mut outbox.buffer, 1008, SLOW_CONSUMER);
             outbox.ws_close_code = Some(1008);
-            self.handback.abort(ConnectionToken { index: connection, generation: outbox.generation });
+            self.handback
+                .abort(ConnectionToken { index: connection, generation: outbox.generation });
         } else {
             outbox.buffer.extend_from_slice(frame);
         }
@@ -49,7 +50,6 @@ impl Sink for Outboxes<'_> {
         }
     }
 }
-
 
 impl NetOut {
     /// A WebSocket request: the upgrade, a Pong, a Close, or one action of a SUBSCRIBE frame.
@@ -105,7 +105,12 @@ impl NetOut {
 
     /// An answer for a request that is not WebSocket, on a connection that is: an error frame
     /// for a refusal, nothing otherwise (a WebSocket connection has no HTTP answers).
-    pub(super) fn answer_on_websocket(&mut self, state: &mut State, reply: &Reply, outcome: &Outcome) {
+    pub(super) fn answer_on_websocket(
+        &mut self,
+        state: &mut State,
+        reply: &Reply,
+        outcome: &Outcome,
+    ) {
         if let Outcome::Reject(_) = outcome {
             self.error_frame(state, reply.connection.index, StreamError::InvalidRequest);
             mark_dirty(state, reply.connection.index);
@@ -165,7 +170,12 @@ impl NetOut {
                 // SAFETY: the descriptor stays open until net-in's streams drop, after we return;
                 // `scratch` is a valid buffer of its length.
                 let read = unsafe {
-                    libc::recv(descriptor, scratch.as_mut_ptr().cast(), scratch.len(), libc::MSG_DONTWAIT)
+                    libc::recv(
+                        descriptor,
+                        scratch.as_mut_ptr().cast(),
+                        scratch.len(),
+                        libc::MSG_DONTWAIT,
+                    )
                 };
                 let would_block = read < 0
                     && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;

@@ -426,7 +426,12 @@ impl View {
     }
 
     /// The bucket of `interval` holding `time_s`, if it has trades.
-    pub fn kline_at(&self, market: MarketId, interval: KlineInterval, time_s: u64) -> Option<Kline> {
+    pub fn kline_at(
+        &self,
+        market: MarketId,
+        interval: KlineInterval,
+        time_s: u64,
+    ) -> Option<Kline> {
         let mut found = None;
         self.for_each_kline(market, interval, time_s, time_s + 1, 1, |kline| found = Some(*kline));
         found
