@@ -2,9 +2,11 @@
 //!
 //! **Reads** ring A in arrival order, gated on every verifier's cursor (a slot is read only once
 //! its verifier has written the verdict). **Writes** ring B: one slot per command (a batch of *n*
-//! orders becomes *n* consecutive sequence numbers) and one pass-through slot per read, rejection
-//! or close. The matcher consumes ring B and the journal thread follows it. **Owns** the sequence
-//! counter, the engine clock, the replay cache and the per-key rate limiter — one thread, no locks.
+//! orders becomes *n* consecutive sequence numbers), one pass-through slot per read, rejection
+//! or close, and one per action of a WebSocket SUBSCRIBE/UNSUBSCRIBE frame (none for a frame
+//! without actions). The matcher consumes ring B and the journal thread follows it. **Owns** the
+//! sequence counter, the engine clock, the replay cache and the per-key rate limiter — one
+//! thread, no locks.
 //!
 //! For a request whose signature verified: the time window again, by the sequencer's clock (401),
 //! the replay check (signed POST/DELETE, 409) and the per-key rate limit (429, administrator
@@ -17,6 +19,9 @@
 //! the replay cache judges expiry by the same clock, so an entry leaves the cache only when no
 //! copy of its request can be admitted any more (see `replay`). ARCHITECTURE.md lists which
 //! clock decides what.
+//!
+//! A WebSocket frame's stream actions are not commands: verify judged their signature, once, by
+//! its clock, and they pass without the window, replay or per-key check (ARCHITECTURE.md).
 //!
 //! Only state-changing commands get a sequence number; queries, reads and rejections pass with
 //! the current watermark so net-out answers them no earlier than the writes before them become
@@ -31,7 +36,9 @@ pub mod stage;
 use crate::api::error::ApiError;
 use crate::command::Command;
 use crate::rate_limit::RateLimiter;
-use crate::records::{Auth, Extras, RequestSlot, SequencedSlot, Verdict, Work};
+use crate::records::{
+    Auth, Extras, ReadQuery, RequestSlot, SequencedSlot, Verdict, Work, WsRequest,
+};
 use crate::types::SequenceNumber;
 use replay::{ReplayCache, ReplayError};
 
@@ -159,8 +166,10 @@ impl Sequencer {
             Verdict::Shutdown => out.work = Work::Shutdown,
             Verdict::Reject(error) => out.work = Work::Reject(error),
             Verdict::Read { account, query } => out.work = Work::Read { account, query },
-            // TODO(issue 16): one record per action.
-            Verdict::StreamActions { .. } => out.work = Work::Close,
+            Verdict::StreamActions { count } => {
+                pass_stream_actions(slot, count as usize, &mut out, publish);
+                return;
+            }
             Verdict::Commands { count } => {
                 self.sequence_commands(slot, count as usize, &mut out, publish);
                 return;
@@ -170,12 +179,17 @@ impl Sequencer {
     }
 
     /// The window, the replay check and the per-key rate limit, for requests whose signature
-    /// verified, at engine time `now_ms`.
+    /// verified, at engine time `now_ms`. Not for a WebSocket frame's stream actions, though
+    /// their signer is set: a subscription is not a command, and verify alone judges its
+    /// signature (ARCHITECTURE.md, "Which clock decides what").
     fn admit(&mut self, slot: &RequestSlot, now_ms: u64) -> Result<(), ApiError> {
         use crate::api::error::ErrorKind;
         let Some(signer) = slot.signer else {
             return Ok(());
         };
+        if matches!(slot.verdict, Verdict::StreamActions { .. }) {
+            return Ok(());
+        }
         let expires_ms = slot.auth.timestamp_ms.saturating_add(slot.auth.window_ms).max(1);
         if now_ms > expires_ms {
             return Err(ApiError::new(ErrorKind::RequestExpired));
@@ -243,6 +257,24 @@ impl Sequencer {
             sequence
         };
         Command { sequence, time_us: self.last_time_us, ..command }
+    }
+}
+
+/// One read record per action of a WebSocket frame, in frame order (`reply.item` of
+/// `reply.items`), for the signer's account (zero without one): no sequence number, nothing
+/// journaled. A frame without actions publishes nothing.
+fn pass_stream_actions(
+    slot: &RequestSlot,
+    count: usize,
+    out: &mut SequencedSlot,
+    mut publish: impl FnMut(SequencedSlot),
+) {
+    let account = slot.signer.unwrap_or_default();
+    for (index, &action) in slot.stream_actions.iter().take(count).enumerate() {
+        out.reply.item = index as u16;
+        out.reply.items = count as u16;
+        out.work = Work::Read { account, query: ReadQuery::WebSocket(WsRequest::Stream(action)) };
+        publish(*out);
     }
 }
 
@@ -389,6 +421,60 @@ mod tests {
         }
         slot.signer_is_admin = true;
         assert!(matches!(run(&mut sequencer, &slot, 10_000_000)[0].work, Work::Command(_)));
+    }
+
+    #[test]
+    fn stream_actions_pass_one_record_each_without_admission() {
+        use crate::api::streams::{Stream, StreamAction, StreamError};
+        let limits =
+            SequencerLimits { key_rate_per_s: 1, key_burst: 1, ..SequencerLimits::default() };
+        let mut sequencer = Sequencer::new(limits, SequenceNumber(7), 0);
+        let mut slot = Box::new(RequestSlot::empty());
+        slot.reply.item = 9;
+        let subscribe = StreamAction::Subscribe(Stream::OrderUpdate { market: None });
+        let unsubscribe = StreamAction::Unsubscribe(Stream::Trade(MarketId(0)));
+        let refused = StreamAction::Error(StreamError::InvalidStream);
+        slot.stream_actions[..3].copy_from_slice(&[subscribe, refused, unsubscribe]);
+        slot.verdict = Verdict::StreamActions { count: 3 };
+        // Signed long ago: verify judged it, the sequencer's clock does not again; and no
+        // per-key budget is spent (the burst is 1, the frame passes twice).
+        slot.signer = Some(AccountKey([3; 32]));
+        slot.auth.timestamp_ms = 1;
+        slot.auth.window_ms = 1;
+        for _ in 0..2 {
+            let out = run(&mut sequencer, &slot, 10_000_000);
+            let expected: Vec<(Work, u16, u16)> = [subscribe, refused, unsubscribe]
+                .iter()
+                .enumerate()
+                .map(|(index, &action)| {
+                    let query = ReadQuery::WebSocket(WsRequest::Stream(action));
+                    (Work::Read { account: AccountKey([3; 32]), query }, index as u16, 3)
+                })
+                .collect();
+            let got: Vec<(Work, u16, u16)> = out
+                .iter()
+                .map(|record| (record.work, record.reply.item, record.reply.items))
+                .collect();
+            assert_eq!(got, expected);
+            assert!(out.iter().all(|record| record.watermark == SequenceNumber(7)));
+            assert!(out.iter().all(|record| record.auth == Auth::default()));
+        }
+        // Without a signer: the zero account. Without actions: no record at all.
+        slot.signer = None;
+        slot.verdict = Verdict::StreamActions { count: 1 };
+        let out = run(&mut sequencer, &slot, 10_000_000);
+        assert!(
+            matches!(out[..], [SequencedSlot { work: Work::Read { account, .. }, .. }] if account == AccountKey::default())
+        );
+        slot.verdict = Verdict::StreamActions { count: 0 };
+        assert!(run(&mut sequencer, &slot, 10_000_000).is_empty());
+        assert_eq!(sequencer.watermark(), SequenceNumber(7));
+        // The per-key budget is untouched: a signed query still passes once.
+        let mut query = signed_slot(1);
+        query.replay_checked = false;
+        query.auth.timestamp_ms = 9_000;
+        query.items[0] = Ok(command(Action::QueryBalances));
+        assert!(matches!(run(&mut sequencer, &query, 10_000_000)[0].work, Work::Command(_)));
     }
 
     /// What the sequencer made of one copy of a request.

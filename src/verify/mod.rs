@@ -14,6 +14,10 @@
 //! Signatures of the slots in one ring batch are verified together (batch verification, with a
 //! fallback to single verification so verdicts never differ).
 //!
+//! WebSocket: an upgrade and the Pongs and Closes net-in decided pass on as reads for net-out;
+//! a SUBSCRIBE/UNSUBSCRIBE text message becomes stream actions (`subscribe`), and a private
+//! subscription's signature joins the same batches, judged once, here, by this clock.
+//!
 //! Never blocks and never allocates after start-up; reads the wall clock once per batch.
 
 pub mod json;
@@ -21,6 +25,7 @@ pub mod request;
 pub mod signature;
 pub mod signing;
 pub mod stage;
+pub mod subscribe;
 
 use crate::api::error::{ApiError, ErrorKind};
 use crate::api::routes::{Method, Route};
@@ -30,7 +35,8 @@ use crate::constants::{
 };
 use crate::overflow::OverflowPool;
 use crate::records::{
-    Auth, AuthHeaders, BatchItem, Extras, NO_OVERFLOW, RequestKind, RequestSlot, Verdict,
+    Auth, AuthHeaders, BatchItem, Extras, NO_OVERFLOW, ReadQuery, RequestKind, RequestSlot,
+    Verdict, WsRequest,
 };
 use crate::types::AccountKey;
 use base64::Engine;
@@ -71,6 +77,8 @@ struct Pending {
     auth: Auth,
     is_admin: bool,
     replay_checked: bool,
+    /// A WebSocket SUBSCRIBE's signature (`subscribe::finish_subscribe` finishes its slot).
+    subscribe: bool,
 }
 
 /// The slots one call to [`Verifier::verify`] works on, reached one at a time (the ring hands
@@ -152,6 +160,17 @@ fn decimal(text: &[u8]) -> Option<u64> {
     crate::money::parse_units(text, 0).ok()
 }
 
+/// The values of a signed request as text, before any check: from the HTTP headers, or from a
+/// WebSocket SUBSCRIBE's `signature` array. Both go through [`check_signed`], so the rules are
+/// the same (API.md §2).
+struct SignedText<'a> {
+    key: &'a [u8],
+    signature: &'a [u8],
+    timestamp: &'a [u8],
+    /// Absent: [`WINDOW_DEFAULT_MS`].
+    window: Option<&'a [u8]>,
+}
+
 fn check_headers(headers: &AuthHeaders, now_ms: u64) -> Result<SignedHeaders, ApiError> {
     let api_key =
         headers.api_key.get().ok_or_else(|| header_error(ErrorKind::MissingHeader, "X-API-Key"))?;
@@ -163,15 +182,30 @@ fn check_headers(headers: &AuthHeaders, now_ms: u64) -> Result<SignedHeaders, Ap
         .timestamp
         .get()
         .ok_or_else(|| header_error(ErrorKind::MissingHeader, "X-Timestamp"))?;
-    let key = decode_fixed::<32>(api_key)
-        .filter(|_| !headers.api_key.too_long)
+    // A value longer than its header slot was cut short: an empty one is refused the same way.
+    fn whole(value: &[u8], too_long: bool) -> &[u8] {
+        if too_long { &[] } else { value }
+    }
+    let text = SignedText {
+        key: whole(api_key, headers.api_key.too_long),
+        signature: whole(signature, headers.signature.too_long),
+        timestamp,
+        window: headers.window.get(),
+    };
+    check_signed(&text, now_ms)
+}
+
+/// Decodes and checks a signed request's values at verify's time `now_ms`: key 32 bytes and
+/// signature 64 bytes in padded base64, digits for the timestamp, window 1..=60000, not more
+/// than 1000 ms ahead, not expired. Errors name the HTTP header.
+fn check_signed(text: &SignedText<'_>, now_ms: u64) -> Result<SignedHeaders, ApiError> {
+    let key = decode_fixed::<32>(text.key)
         .ok_or_else(|| header_error(ErrorKind::InvalidHeader, "X-API-Key"))?;
-    let signature = decode_fixed::<64>(signature)
-        .filter(|_| !headers.signature.too_long)
+    let signature = decode_fixed::<64>(text.signature)
         .ok_or_else(|| header_error(ErrorKind::InvalidHeader, "X-Signature"))?;
-    let timestamp_ms =
-        decimal(timestamp).ok_or_else(|| header_error(ErrorKind::InvalidHeader, "X-Timestamp"))?;
-    let window_ms = match headers.window.get() {
+    let timestamp_ms = decimal(text.timestamp)
+        .ok_or_else(|| header_error(ErrorKind::InvalidHeader, "X-Timestamp"))?;
+    let window_ms = match text.window {
         None => WINDOW_DEFAULT_MS,
         Some(window) => decimal(window)
             .filter(|window| (1..=WINDOW_MAX_MS).contains(window))
@@ -184,6 +218,27 @@ fn check_headers(headers: &AuthHeaders, now_ms: u64) -> Result<SignedHeaders, Ap
         return Err(ApiError::new(ErrorKind::RequestExpired));
     }
     Ok(SignedHeaders { key, signature, timestamp_ms, window_ms })
+}
+
+/// The first `total` request bytes of a slot: inline, or in its overflow buffer.
+fn slot_bytes<'s>(
+    inline: &'s [u8],
+    overflow_index: u32,
+    overflow: &'s OverflowPool,
+    total: usize,
+) -> &'s [u8] {
+    if overflow_index == NO_OVERFLOW {
+        &inline[..total]
+    } else {
+        // SAFETY: this verifier owns the published slot the buffer is attached to; net-in
+        // reuses the buffer only after the sequencer has passed the slot.
+        unsafe { &overflow.buffer(overflow_index)[..total] }
+    }
+}
+
+/// The verdict of a WebSocket request net-in decided: passed on for net-out to carry out.
+fn websocket(request: WsRequest) -> Verdict {
+    Verdict::Read { account: AccountKey::default(), query: ReadQuery::WebSocket(request) }
 }
 
 impl Verifier {
@@ -273,9 +328,19 @@ impl Verifier {
                 return;
             }
             RequestKind::Http => {}
-            // TODO(issue 16): WebSocket frames.
-            RequestKind::WsUpgrade | RequestKind::WsText | RequestKind::WsControl(_) => {
-                slot.verdict = Verdict::Close;
+            // The accept key or Pong payload net-in put in the extras goes on with them.
+            RequestKind::WsUpgrade => {
+                slot.verdict = websocket(WsRequest::Upgrade);
+                return;
+            }
+            RequestKind::WsControl(request) => {
+                slot.verdict = websocket(request);
+                return;
+            }
+            // Not subject to the per-IP verdict below: that is an HTTP answer, and net-in sets
+            // it only on requests naming the administrator's key in their headers.
+            RequestKind::WsText => {
+                self.prepare_ws_text(index, slot, overflow, now_ms);
                 return;
             }
         }
@@ -309,13 +374,7 @@ impl Verifier {
         let RequestSlot {
             inline, overflow: overflow_index, headers, items, extras, verdict, ..
         } = slot;
-        let bytes: &[u8] = if *overflow_index == NO_OVERFLOW {
-            &inline[..total]
-        } else {
-            // SAFETY: this verifier owns the published slot the buffer is attached to; net-in
-            // reuses the buffer only after the sequencer has passed the slot.
-            unsafe { &overflow.buffer(*overflow_index)[..total] }
-        };
+        let bytes = slot_bytes(&inline[..], *overflow_index, overflow, total);
         let (target, body) = bytes.split_at(target_len);
         let query_text = match target.iter().position(|&byte| byte == b'?') {
             Some(mark) => &target[mark + 1..],
@@ -412,6 +471,7 @@ impl Verifier {
             auth,
             is_admin: account == self.admin_key,
             replay_checked: matches!(method, Method::Post | Method::Delete),
+            subscribe: false,
         });
         Ok(())
     }
@@ -438,6 +498,10 @@ impl Verifier {
         }
         for (pending, valid) in self.pending.iter().zip(verdicts) {
             let slot = slots.slot(pending.slot);
+            if pending.subscribe {
+                subscribe::finish_subscribe(slot, pending, valid);
+                continue;
+            }
             if slot.ip_retry_after_s > 0 && !(valid && pending.is_admin) {
                 let error = ApiError::too_many_requests(slot.ip_retry_after_s);
                 slot.verdict = Verdict::Reject(error);

@@ -7,6 +7,7 @@
 //! - Query plus body: query pairs, then body pairs, each group sorted by key **byte-wise**.
 //! - Batch array: per element `instruction=orderExecute&<sorted pairs>`, joined by `&`, then
 //!   `&timestamp=…&window=…` once.
+//! - WebSocket SUBSCRIBE: `instruction=subscribe&timestamp=…&window=…`, no pairs.
 //!
 //! Everything writes into caller-provided buffers: no allocation once they have their capacity.
 
@@ -210,6 +211,13 @@ pub fn write_signing_string(
     append_time(out, timestamp_ms, window_ms);
 }
 
+/// Appends the signing string of a WebSocket SUBSCRIBE to `out`:
+/// `instruction=subscribe&timestamp=…&window=…` (the stream names are not signed).
+pub fn write_subscribe_signing_string(out: &mut Vec<u8>, timestamp_ms: u64, window_ms: u64) {
+    out.extend_from_slice(b"instruction=subscribe");
+    append_time(out, timestamp_ms, window_ms);
+}
+
 /// Appends the signing string of a batch (`POST /api/v1/orders`) to `out`.
 pub fn write_batch_signing_string(
     out: &mut Vec<u8>,
@@ -335,6 +343,9 @@ mod tests {
             TIMESTAMP,
             WINDOW,
         );
+        let mut subscribe = Vec::new();
+        write_subscribe_signing_string(&mut subscribe, TIMESTAMP, WINDOW);
+        assert_eq!(subscribe, out);
         check_vector(
             &out,
             "instruction=subscribe&timestamp=1700000000000&window=5000",

@@ -299,3 +299,216 @@ fn encodings_verify_strict_refuses_are_refused_in_a_batch() {
     assert_eq!(verdicts[1], "401 Invalid signature");
     assert_eq!(verdicts[3], "401 Invalid signature");
 }
+
+// WebSocket frames (issue 16).
+
+use crate::api::streams::{Stream, StreamAction, StreamError};
+use crate::records::WsRequest;
+
+/// A WebSocket text message as net-in hands it over: the body, no target; in an overflow
+/// buffer of `pool` (buffer `index`) when it does not fit inline.
+fn ws_slot(text: &str, pool: &OverflowPool, index: u32) -> Box<RequestSlot> {
+    let mut slot = Box::new(RequestSlot::empty());
+    slot.kind = RequestKind::WsText;
+    slot.target_len = 0;
+    slot.body_len = text.len() as u32;
+    if text.len() <= slot.inline.len() {
+        slot.inline[..text.len()].copy_from_slice(text.as_bytes());
+    } else {
+        // SAFETY: the test owns the pool; nothing else reads the buffer yet.
+        unsafe { pool.buffer_mut(index)[..text.len()].copy_from_slice(text.as_bytes()) };
+        slot.overflow = index;
+    }
+    slot
+}
+
+/// Verifies `frames` in one batch, at `NOW_MS`.
+fn verify_ws(frames: &[String]) -> Vec<Box<RequestSlot>> {
+    let pool = OverflowPool::with_buffers(frames.len());
+    let mut slots: Vec<Box<RequestSlot>> =
+        frames.iter().enumerate().map(|(index, text)| ws_slot(text, &pool, index as u32)).collect();
+    let mut verifier = Verifier::new(
+        Arc::new(Config::embedded_default()),
+        AccountKey(*admin().verifying_key().as_bytes()),
+    );
+    let mut references: Vec<&mut RequestSlot> = slots.iter_mut().map(|slot| &mut **slot).collect();
+    verifier.verify(&mut references[..], &pool, NOW_MS);
+    slots
+}
+
+fn actions(slot: &RequestSlot) -> Vec<StreamAction> {
+    match slot.verdict {
+        Verdict::StreamActions { count } => slot.stream_actions[..count as usize].to_vec(),
+        other => panic!("not stream actions: {other:?}"),
+    }
+}
+
+fn stream(name: &str) -> Stream {
+    Stream::parse(name.as_bytes(), &Config::embedded_default()).unwrap()
+}
+
+fn subscribe(name: &str) -> StreamAction {
+    StreamAction::Subscribe(stream(name))
+}
+
+const INVALID_SIGNATURE: StreamAction = StreamAction::Error(StreamError::InvalidSignature);
+const INVALID_STREAM: StreamAction = StreamAction::Error(StreamError::InvalidStream);
+const INVALID_REQUEST: StreamAction = StreamAction::Error(StreamError::InvalidRequest);
+
+/// A SUBSCRIBE of `params` (JSON array text) signed by `key` over
+/// `instruction=subscribe&timestamp=<timestamp>&window=<window or 5000>`; `window: None` sends
+/// three items.
+fn signed_subscribe(
+    key: &SigningKey,
+    params: &str,
+    timestamp_ms: u64,
+    window_ms: Option<u64>,
+) -> String {
+    let signing = format!(
+        "instruction=subscribe&timestamp={timestamp_ms}&window={}",
+        window_ms.unwrap_or(5_000)
+    );
+    let signature = b64(&key.sign(signing.as_bytes()).to_bytes());
+    let window = window_ms.map_or(String::new(), |window| format!(r#","{window}""#));
+    format!(
+        r#"{{"method":"SUBSCRIBE","params":{params},"signature":["{}","{signature}","{timestamp_ms}"{window}]}}"#,
+        b64(key.verifying_key().as_bytes())
+    )
+}
+
+#[test]
+fn websocket_upgrade_and_control_pass_on_as_reads() {
+    let mut verifier = Verifier::new(Arc::new(Config::embedded_default()), dev_admin_key());
+    let mut upgrade = Box::new(RequestSlot::empty());
+    upgrade.kind = RequestKind::WsUpgrade;
+    upgrade.extras = Extras::with_bytes(b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    let mut close = Box::new(RequestSlot::empty());
+    close.kind = RequestKind::WsControl(WsRequest::Close { code: 1000 });
+    let mut slots = [&mut *upgrade, &mut *close];
+    verifier.verify(&mut slots[..], &OverflowPool::with_buffers(1), NOW_MS);
+    let read = |request| Verdict::Read {
+        account: AccountKey::default(),
+        query: ReadQuery::WebSocket(request),
+    };
+    assert_eq!(upgrade.verdict, read(WsRequest::Upgrade));
+    assert_eq!(upgrade.extras.address(), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    assert_eq!(close.verdict, read(WsRequest::Close { code: 1000 }));
+}
+
+#[test]
+fn websocket_public_subscribe_and_unsubscribe_in_frame_order() {
+    let frames = [
+        r#"{"method":"SUBSCRIBE","params":["depth.SOL_USDC","trade.SOL_USDC","kline.1m.BTC_USDC"]}"#,
+        // Keys in any order, whitespace, an ignored id, lower case.
+        " { \"params\" : [ \"bookTicker.ETH_USDC\" ] ,\n \"id\" : 7 , \"method\" : \"subscribe\" } ",
+        // Unsubscribing needs no signature, even from a private stream.
+        r#"{"method":"UNSUBSCRIBE","params":["account.orderUpdate","depth.200ms.SOL_USDC"]}"#,
+        r#"{"method":"SUBSCRIBE","params":[]}"#,
+    ];
+    let slots = verify_ws(&frames.map(String::from));
+    assert_eq!(
+        actions(&slots[0]),
+        [subscribe("depth.SOL_USDC"), subscribe("trade.SOL_USDC"), subscribe("kline.1m.BTC_USDC")]
+    );
+    assert_eq!(actions(&slots[1]), [subscribe("bookTicker.ETH_USDC")]);
+    assert_eq!(
+        actions(&slots[2]),
+        [
+            StreamAction::Unsubscribe(stream("account.orderUpdate")),
+            StreamAction::Unsubscribe(stream("depth.200ms.SOL_USDC")),
+        ]
+    );
+    assert_eq!(slots[3].verdict, Verdict::StreamActions { count: 0 });
+    assert!(slots.iter().all(|slot| slot.signer.is_none() && !slot.replay_checked));
+}
+
+#[test]
+fn websocket_unknown_names_fail_alone_and_bad_frames_whole() {
+    let frames = [
+        r#"{"method":"SUBSCRIBE","params":["depth.SOL_USDC","depth.DOGE_USDC","trade\u002eSOL_USDC","trade.SOL_USDC"]}"#,
+        "not json",
+        r#"{"method":"SUBSCRIBE"}"#,
+        r#"{"method":"SUBSCRIBE","params":["trade.SOL_USDC",1]}"#,
+        r#"{"method":"LIST_SUBSCRIPTIONS","params":["trade.SOL_USDC"]}"#,
+    ];
+    let slots = verify_ws(&frames.map(String::from));
+    assert_eq!(
+        actions(&slots[0]),
+        [subscribe("depth.SOL_USDC"), INVALID_STREAM, INVALID_STREAM, subscribe("trade.SOL_USDC")]
+    );
+    for slot in &slots[1..] {
+        assert_eq!(actions(slot), [INVALID_REQUEST]);
+    }
+}
+
+#[test]
+fn websocket_more_than_256_names_is_one_error() {
+    let frame = |count: usize| {
+        let names = vec![r#""trade.SOL_USDC""#; count].join(",");
+        format!(r#"{{"method":"SUBSCRIBE","params":[{names}]}}"#)
+    };
+    // Both are longer than the inline bytes: read from the overflow buffers.
+    let slots = verify_ws(&[frame(256), frame(257)]);
+    assert_eq!(actions(&slots[0]), vec![subscribe("trade.SOL_USDC"); 256]);
+    assert_eq!(actions(&slots[1]), [StreamAction::Error(StreamError::TooManyStreams)]);
+}
+
+#[test]
+fn websocket_signed_subscribe_reaches_private_streams() {
+    let params = r#"["account.orderUpdate","trade.SOL_USDC","account.orderUpdate.SOL_USDC"]"#;
+    // API.md §2 test vector 5, byte for byte (key seed 0x00..0x1f).
+    let vector = r#"{"method":"SUBSCRIBE","params":["account.orderUpdate"],"signature":["A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=","mxIdZT3relFG10SYkdl4nIzm1LhhlW8oC6qF2MO03/JWvhFiRSeHidCVk8UGX+cyLu3UdxatFYnoPs+ngqkdBQ==","1700000000000","5000"]}"#;
+    let slots = verify_ws(&[
+        signed_subscribe(&user(), params, NOW_MS, Some(5_000)),
+        // Three items: the default window, 5000, is what was signed.
+        signed_subscribe(&user(), params, NOW_MS - 5_000, None),
+        vector.to_string(),
+    ]);
+    let expected = [
+        subscribe("account.orderUpdate"),
+        subscribe("trade.SOL_USDC"),
+        subscribe("account.orderUpdate.SOL_USDC"),
+    ];
+    let user_key = AccountKey(*user().verifying_key().as_bytes());
+    for slot in &slots[..2] {
+        assert_eq!(actions(slot), expected);
+        assert_eq!(slot.signer, Some(user_key));
+        assert!(!slot.replay_checked && !slot.signer_is_admin, "a subscription is not a command");
+    }
+    assert_eq!(actions(&slots[2]), [subscribe("account.orderUpdate")]);
+    let vector_key = SigningKey::from_bytes(&std::array::from_fn(|index| index as u8));
+    assert_eq!(slots[2].signer, Some(AccountKey(*vector_key.verifying_key().as_bytes())));
+}
+
+#[test]
+fn websocket_signature_failures_refuse_only_the_private_streams() {
+    let params = r#"["trade.SOL_USDC","account.orderUpdate","ticker.SOL_USDC","account.orderUpdate.SOL_USDC"]"#;
+    let good = signed_subscribe(&user(), params, NOW_MS, Some(5_000));
+    let other_key = b64(admin().verifying_key().as_bytes());
+    let frames = [
+        // Signed by another key than the one named.
+        good.replace(&b64(user().verifying_key().as_bytes()), &other_key),
+        // The signature over another timestamp than the one sent.
+        good.replacen(&format!(r#""{NOW_MS}""#), &format!(r#""{}""#, NOW_MS - 1), 1),
+        signed_subscribe(&user(), params, NOW_MS - 5_001, Some(5_000)),
+        signed_subscribe(&user(), params, NOW_MS + 1_001, Some(5_000)),
+        signed_subscribe(&user(), params, NOW_MS, Some(0)),
+        signed_subscribe(&user(), params, NOW_MS, Some(60_001)),
+        format!(r#"{{"method":"SUBSCRIBE","params":{params}}}"#),
+        format!(r#"{{"method":"SUBSCRIBE","params":{params},"signature":["{other_key}"]}}"#),
+        // A good one in the same batch: verdicts do not depend on the company.
+        good.clone(),
+    ];
+    let slots = verify_ws(&frames);
+    let refused = [subscribe("trade.SOL_USDC"), INVALID_SIGNATURE, subscribe("ticker.SOL_USDC")];
+    for (index, slot) in slots[..frames.len() - 1].iter().enumerate() {
+        assert_eq!(actions(slot), refused, "frame {index}: {}", frames[index]);
+        assert_eq!(slot.signer, None);
+    }
+    assert_eq!(actions(&slots[frames.len() - 1]).len(), 4);
+    // A frame without private names ignores even a bad signature.
+    let public = frames[0].replace(params, r#"["trade.SOL_USDC"]"#);
+    let slots = verify_ws(&[public]);
+    assert_eq!(actions(&slots[0]), [subscribe("trade.SOL_USDC")]);
+    assert_eq!(slots[0].signer, None);
+}
