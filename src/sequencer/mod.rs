@@ -165,7 +165,13 @@ impl Sequencer {
             Verdict::Close => out.work = Work::Close,
             Verdict::Shutdown => out.work = Work::Shutdown,
             Verdict::Reject(error) => out.work = Work::Reject(error),
-            Verdict::Read { account, query } => out.work = Work::Read { account, query },
+            Verdict::Read { account, query } => {
+                out.work = Work::Read { account, query };
+                if let ReadQuery::WebSocket(_) = query {
+                    // The accept key or the Pong's payload.
+                    out.extras = slot.extras;
+                }
+            }
             Verdict::StreamActions { count } => {
                 pass_stream_actions(slot, count as usize, &mut out, publish);
                 return;

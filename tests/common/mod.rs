@@ -61,7 +61,10 @@ pub fn options(data_dir: PathBuf) -> ServerOptions {
         },
         segment_bytes_max: 1 << 20,
         clocks: ringex::clock::StageClocks::REAL,
-        connection: ringex::connections::ConnectionOptions::default(),
+        connection: ringex::connections::ConnectionOptions {
+            ws_close_grace_ms: 500,
+            ..ringex::connections::ConnectionOptions::default()
+        },
     }
 }
 
