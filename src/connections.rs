@@ -199,6 +199,11 @@ pub struct ConnectionOptions {
     pub http_output_max_bytes: usize,
     /// net-in stops reading a connection with this many requests it has not been answered yet.
     pub requests_in_flight_max: u32,
+    /// The kernel's send buffer of each accepted socket (`SO_SNDBUF`), 0 for the kernel's
+    /// autotuning (up to `net.ipv4.tcp_wmem`'s maximum, 4 MiB on most systems). A smaller buffer
+    /// bounds the kernel memory a client that does not read can hold, at some cost to throughput
+    /// per connection.
+    pub socket_send_buffer_bytes: u32,
 }
 
 impl Default for ConnectionOptions {
@@ -210,6 +215,7 @@ impl Default for ConnectionOptions {
             ws_output_max_bytes: 4 << 20,
             http_output_max_bytes: 256 << 10,
             requests_in_flight_max: 64,
+            socket_send_buffer_bytes: 0,
         }
     }
 }

@@ -67,7 +67,8 @@ async fn next<T>(receiver: &mut Receiver<T>, what: &str) -> T {
     match timeout(WAIT, receiver.recv()).await {
         Ok(Some(message)) => message,
         Ok(None) => panic!("the {what} subscription ended (its connection closed)"),
-        Err(_) => panic!("no {what} message within {WAIT:?}"),
+        // (The client drops, with only a log line, a message its type cannot parse.)
+        Err(_) => panic!("no {what} message within {WAIT:?} (or none bpx-api-types could parse)"),
     }
 }
 

@@ -1,13 +1,15 @@
 //! Zero heap allocations per order on the whole server path, net-in to net-out: the pipeline's
 //! threads count their heap allocations (the process runs ringex's own allocator, as `serve`
 //! does); after a warm-up, hundreds of signed orders, cancels and queries over a keep-alive
-//! connection must not add one.
+//! connection must not add one — while WebSocket subscribers follow every stream of the market
+//! (depth realtime and aggregated, trades, bookTicker, ticker, klines, the trader's own order
+//! updates), so the fan-out's steady state is measured too.
 
 mod common;
 
 use common::{
     Signed, TestDir, TestServer, admin_post, now_ms, options, public_key, read_response,
-    user_secret,
+    user_secret, ws,
 };
 use ringex::alloc::{RingexAllocator, pipeline_heap_allocations};
 use serde_json::json;
@@ -62,6 +64,7 @@ fn no_heap_allocation_per_order_from_net_in_to_net_out() {
             200
         );
     }
+    let subscribers = subscribe_everything(server.address, &secret);
     let warm_up = requests(&secret, 0, 400);
     let measured = requests(&secret, 400, 800);
     let mut stream = TcpStream::connect(server.address).unwrap();
@@ -79,4 +82,46 @@ fn no_heap_allocation_per_order_from_net_in_to_net_out() {
         measured.len()
     );
     server.stop();
+    let frames: usize = subscribers.into_iter().map(|reader| reader.join().unwrap()).sum();
+    assert!(frames > 1_000, "the subscribers followed the orders: {frames} frames");
+}
+
+/// Two WebSocket subscribers to every stream of SOL_USDC (one of them signed, for the trader's
+/// order updates), each read by its own thread until the server closes it; a thread returns the
+/// frames it read.
+fn subscribe_everything(
+    address: std::net::SocketAddr,
+    secret: &str,
+) -> Vec<std::thread::JoinHandle<usize>> {
+    let public = [
+        "depth.SOL_USDC",
+        "depth.200ms.SOL_USDC",
+        "trade.SOL_USDC",
+        "bookTicker.SOL_USDC",
+        "ticker.SOL_USDC",
+        "kline.1m.SOL_USDC",
+        "kline.1s.SOL_USDC",
+    ];
+    let mut readers = Vec::new();
+    for signed in [false, true] {
+        let mut socket = ws::connect(address);
+        let signature = signed.then(|| ws::subscribe_signature(secret, now_ms(), 5_000));
+        let streams: Vec<&str> = if signed {
+            vec!["account.orderUpdate", "account.orderUpdate.SOL_USDC"]
+        } else {
+            public.to_vec()
+        };
+        ws::send_method(&mut socket, "SUBSCRIBE", &streams, signature);
+        readers.push(std::thread::spawn(move || {
+            let mut frames = 0;
+            while let Ok(message) = socket.read() {
+                if let tungstenite::Message::Text(text) = message {
+                    assert!(!text.contains("\"error\""), "{text}");
+                    frames += 1;
+                }
+            }
+            frames
+        }));
+    }
+    readers
 }

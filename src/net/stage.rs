@@ -281,6 +281,7 @@ impl NetIn {
                 continue;
             };
             let _ = stream.set_nodelay(true);
+            set_send_buffer(&stream, self.connection_options.socket_send_buffer_bytes);
             self.poll
                 .registry()
                 .register(&mut stream, Token(index as usize), Interest::READABLE)
@@ -720,6 +721,24 @@ impl Connection {
     /// Whether its socket may be read now.
     fn readable(&self) -> bool {
         self.phase == Phase::Reading && !self.backlogged && !self.throttled
+    }
+}
+
+/// Sets the socket's kernel send buffer (`SO_SNDBUF`), unless `bytes` is 0.
+fn set_send_buffer(stream: &TcpStream, bytes: u32) {
+    if bytes == 0 {
+        return;
+    }
+    let value = bytes as libc::c_int;
+    // SAFETY: `setsockopt` on an open socket with a pointer to a live `c_int` and its size.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 

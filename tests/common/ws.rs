@@ -121,7 +121,9 @@ pub fn frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
 /// Reads one server frame: (opcode, payload).
 pub fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
     let mut head = [0u8; 2];
-    stream.read_exact(&mut head).unwrap();
+    if let Err(error) = stream.read_exact(&mut head) {
+        panic!("reading a frame header: {error}");
+    }
     assert_eq!(head[1] & 0x80, 0, "server frames are unmasked");
     let length = match head[1] & 0x7F {
         126 => {

@@ -1,0 +1,196 @@
+//! Bounded memory per connection over real sockets: a WebSocket subscriber that does not read is
+//! cut with Close 1008 while a fast one on the same streams sees every message; HTTP clients that
+//! pipeline requests and never read stop being read (their answers wait in a capped outbox), the
+//! server's resident memory stays within a stated bound, other clients are still served, and the
+//! memory comes back when they close.
+
+mod common;
+
+use common::ws::{connect, next_of, read_close_code, send_method};
+use common::{
+    Signed, TestDir, TestServer, admin_post, now_ms, options, public_key, read_response,
+    user_secret,
+};
+use serde_json::json;
+use std::io::{ErrorKind, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::FromRawFd;
+
+/// A TCP connection whose receive buffer is as small as the kernel allows, set before connecting
+/// so the window the server sees stays small.
+fn small_window_connect(address: SocketAddr) -> TcpStream {
+    let SocketAddr::V4(v4) = address else { panic!("loopback v4") };
+    // SAFETY: plain socket calls on a descriptor this function owns; the sockaddr is initialised.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let size: libc::c_int = 2048;
+        let size_ptr = (&size as *const libc::c_int).cast();
+        let size_len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, size_ptr, size_len);
+        let mut socket_address: libc::sockaddr_in = std::mem::zeroed();
+        socket_address.sin_family = libc::AF_INET as libc::sa_family_t;
+        socket_address.sin_port = v4.port().to_be();
+        socket_address.sin_addr.s_addr = u32::from(*v4.ip()).to_be();
+        let connected = libc::connect(
+            fd,
+            (&socket_address as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(connected, 0);
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+/// Pre-signed orders of one account: bids at spread prices, each followed by its cancel.
+fn orders(secret: &str, count: usize) -> Vec<Vec<u8>> {
+    let timestamp_ms = now_ms();
+    (0..count)
+        .map(|index| {
+            let (method, instruction, body) = if index % 2 == 0 {
+                let price = format!("{}.{:02}", 100 + index % 40, index % 100);
+                let body = json!({"symbol": "SOL_USDC", "side": "Bid", "orderType": "Limit",
+                    "price": price, "quantity": "0.10", "clientId": index});
+                ("POST", "orderExecute", body)
+            } else {
+                ("DELETE", "orderCancel", json!({"symbol": "SOL_USDC", "clientId": index - 1}))
+            };
+            let path = "/api/v1/order";
+            Signed {
+                secret,
+                method,
+                path,
+                query: "",
+                instruction,
+                body: Some(body),
+                timestamp_ms,
+                window_ms: Some(60_000),
+            }
+            .request(None, "")
+        })
+        .collect()
+}
+
+/// Sends `requests` pipelined in chunks and reads every answer.
+fn send_pipelined(address: SocketAddr, requests: &[Vec<u8>]) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    for chunk in requests.chunks(32) {
+        stream.write_all(&chunk.concat()).unwrap();
+        for _ in chunk {
+            let (status, body) = read_response(&mut stream);
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+}
+
+#[test]
+fn a_slow_subscriber_is_cut_while_a_fast_one_sees_every_message() {
+    let dir = TestDir::new("slow-subscriber");
+    let mut options = options(dir.0.clone());
+    options.connection.ws_output_max_bytes = 32 << 10;
+    // Without a bound on the kernel's buffers, loopback would absorb the whole test's traffic.
+    options.connection.socket_send_buffer_bytes = 32 << 10;
+    let server = TestServer::start(options);
+    let trader = user_secret(51);
+    let body = json!({"account": public_key(&trader), "symbol": "USDC", "quantity": "1000000"});
+    assert_eq!(admin_post(server.address, "/api/v1/admin/deposit", "adminDeposit", body).0, 200);
+
+    let mut slow = small_window_connect(server.address);
+    slow.set_read_timeout(Some(common::ws::FRAME_WAIT)).unwrap();
+    let (mut slow, _) = tungstenite::client(format!("ws://{}/", server.address), slow).unwrap();
+    let mut fast = connect(server.address);
+    let streams = ["depth.SOL_USDC", "bookTicker.SOL_USDC"];
+    send_method(&mut slow, "SUBSCRIBE", &streams, None);
+    send_method(&mut fast, "SUBSCRIBE", &streams, None);
+    let reader = std::thread::spawn(move || {
+        // Every depth message, in sequence, up to the last order's.
+        let mut last = None;
+        let mut messages = 0;
+        while last != Some(6_000) {
+            let depth = next_of(&mut fast, "depth.SOL_USDC");
+            let (first, update) = (depth["U"].as_u64().unwrap(), depth["u"].as_u64().unwrap());
+            if let Some(last) = last {
+                assert_eq!(first, last + 1, "no gap for the fast reader");
+            }
+            last = Some(update);
+            messages += 1;
+        }
+        messages
+    });
+    // The subscriptions are in before the orders: an order through the pipeline comes after them.
+    send_pipelined(server.address, &orders(&trader, 6_000));
+    let messages = reader.join().unwrap();
+    assert!(messages >= 5_999, "{messages}");
+    // The slow one finds, behind what it had not read, the Close.
+    let mut slow = slow.into_inner();
+    assert_eq!(read_close_code(&mut slow), 1008);
+    server.stop();
+}
+
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+#[test]
+fn clients_that_pipeline_and_never_read_leave_memory_bounded() {
+    const CLIENTS: usize = 200;
+    /// Bound on the server's growth: 200 × (256 KiB output cap + the answers of 64 requests in
+    /// flight + a 16 KiB input buffer), with room to spare for the kernel's choices.
+    const GROWTH_MAX_BYTES: u64 = 150 << 20;
+    let dir = TestDir::new("pipeline-flood");
+    let mut options = options(dir.0.clone());
+    options.net_in.connections_max = CLIENTS + 16;
+    let server = TestServer::start(options);
+    let before = resident_bytes();
+    let ping = b"GET /api/v1/ping HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1_000);
+    let mut floods = Vec::new();
+    for _ in 0..CLIENTS {
+        let stream = TcpStream::connect(server.address).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        floods.push(stream);
+    }
+    // Each writes pings until the server stops reading it (its socket buffers fill).
+    let mut open: Vec<usize> = (0..CLIENTS).collect();
+    let mut written = vec![0usize; CLIENTS];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !open.is_empty() && std::time::Instant::now() < deadline {
+        open.retain(|&client| match floods[client].write(&ping) {
+            Ok(bytes) => {
+                written[client] += bytes;
+                true
+            }
+            Err(error) if error.kind() == ErrorKind::WouldBlock => false,
+            Err(error) => panic!("{error}"),
+        });
+    }
+    assert!(open.is_empty(), "the server stopped reading every flooding client");
+    let during = resident_bytes();
+    let total_written: usize = written.iter().sum();
+    println!(
+        "{CLIENTS} clients wrote {} MB of pings; resident {} → {} MB",
+        total_written >> 20,
+        before >> 20,
+        during >> 20
+    );
+    assert!(during.saturating_sub(before) < GROWTH_MAX_BYTES, "{} MB", (during - before) >> 20);
+    // Someone else is still served.
+    let started = std::time::Instant::now();
+    let (status, body) = common::raw_request(server.address, b"GET /api/v1/ping HTTP/1.1\r\n\r\n");
+    assert_eq!((status, body.as_str()), (200, "pong"));
+    println!("a fresh client's ping during the flood: {:?}", started.elapsed());
+    drop(floods);
+    // Their buffers go back to their preallocated size as the server closes them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut after = resident_bytes();
+    while after.saturating_sub(before) > GROWTH_MAX_BYTES / 4
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::yield_now();
+        after = resident_bytes();
+    }
+    println!("resident after they closed: {} MB", after >> 20);
+    assert!(after.saturating_sub(before) <= GROWTH_MAX_BYTES / 4, "{} MB", (after - before) >> 20);
+    server.stop();
+}
