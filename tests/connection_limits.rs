@@ -95,7 +95,7 @@ fn a_slow_subscriber_is_cut_while_a_fast_one_sees_every_message() {
     let body = json!({"account": public_key(&trader), "symbol": "USDC", "quantity": "1000000"});
     assert_eq!(admin_post(server.address, "/api/v1/admin/deposit", "adminDeposit", body).0, 200);
 
-    let mut slow = small_window_connect(server.address);
+    let slow = small_window_connect(server.address);
     slow.set_read_timeout(Some(common::ws::FRAME_WAIT)).unwrap();
     let (mut slow, _) = tungstenite::client(format!("ws://{}/", server.address), slow).unwrap();
     let mut fast = connect(server.address);
