@@ -108,6 +108,14 @@ pub struct ServerLimits {
     pub withdrawals_history_max: u32,
     /// Public trades kept per market.
     pub trades_per_market_max: u32,
+    /// A WebSocket subscriber whose unsent output passes this many KiB is dropped (Close 1008).
+    pub ws_output_max_kib: u32,
+    /// At shutdown, WebSocket clients get this many seconds to answer Close 1001.
+    pub ws_close_grace_s: u32,
+    /// An HTTP connection with this many KiB of answers unsent is not read until they drain.
+    pub http_output_max_kib: u32,
+    /// A connection with this many requests unanswered is not read until some are answered.
+    pub requests_in_flight_max: u32,
 }
 
 impl Default for ServerLimits {
@@ -121,6 +129,10 @@ impl Default for ServerLimits {
             deposits_history_max: 100_000,
             withdrawals_history_max: 100_000,
             trades_per_market_max: 10_000,
+            ws_output_max_kib: 4 << 10,
+            ws_close_grace_s: 30,
+            http_output_max_kib: 256,
+            requests_in_flight_max: 64,
         }
     }
 }
@@ -507,6 +519,10 @@ fn validate_server(server: &ServerLimits) -> Result<(), String> {
         ("server.deposits_history_max", server.deposits_history_max, 1 << 26),
         ("server.withdrawals_history_max", server.withdrawals_history_max, 1 << 26),
         ("server.trades_per_market_max", server.trades_per_market_max, 1 << 24),
+        ("server.ws_output_max_kib", server.ws_output_max_kib, 1 << 20),
+        ("server.ws_close_grace_s", server.ws_close_grace_s, 3_600),
+        ("server.http_output_max_kib", server.http_output_max_kib, 1 << 20),
+        ("server.requests_in_flight_max", server.requests_in_flight_max, 1 << 16),
     ];
     for (key, value, maximum) in checks {
         if value == 0 || value > maximum {

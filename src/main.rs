@@ -127,7 +127,13 @@ fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
         },
         segment_bytes_max: 64 << 20,
         clocks: ringex::clock::StageClocks::REAL,
-        connection: ringex::connections::ConnectionOptions::default(),
+        connection: ringex::connections::ConnectionOptions {
+            ws_output_max_bytes: server.ws_output_max_kib as usize * 1024,
+            ws_close_grace_ms: u64::from(server.ws_close_grace_s) * 1000,
+            http_output_max_bytes: server.http_output_max_kib as usize * 1024,
+            requests_in_flight_max: server.requests_in_flight_max,
+            ..ringex::connections::ConnectionOptions::default()
+        },
         config,
     }
 }

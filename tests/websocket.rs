@@ -23,19 +23,42 @@ fn fund(address: SocketAddr, secret: &str, symbol: &str, quantity: &str) {
 
 /// Places an order through REST; returns the answer.
 fn order(address: SocketAddr, secret: &str, body: Value) -> Value {
+    let (status, answer) = try_order(address, secret, &body);
+    assert_eq!(status, 200, "{answer}");
+    serde_json::from_str(&answer).unwrap()
+}
+
+/// Places an order, re-signing it while the restarted server still refuses requests stamped
+/// before its restart cutoff (ARCHITECTURE.md: about a second after a fast restart).
+fn order_after_restart(address: SocketAddr, secret: &str, body: Value) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, answer) = try_order(address, secret, &body);
+        if status == 401 && answer.contains("expired") && std::time::Instant::now() < deadline {
+            // Signed again at a later millisecond: the same signing string would be a replay.
+            let refused_ms = now_ms();
+            while now_ms() == refused_ms {
+                std::thread::yield_now();
+            }
+            continue;
+        }
+        assert_eq!(status, 200, "{answer}");
+        return serde_json::from_str(&answer).unwrap();
+    }
+}
+
+fn try_order(address: SocketAddr, secret: &str, body: &Value) -> (u16, String) {
     let signed = Signed {
         secret,
         method: "POST",
         path: "/api/v1/order",
         query: "",
         instruction: "orderExecute",
-        body: Some(body),
+        body: Some(body.clone()),
         timestamp_ms: now_ms(),
         window_ms: None,
     };
-    let (status, answer) = raw_request(address, &signed.request(None, ""));
-    assert_eq!(status, 200, "{answer}");
-    serde_json::from_str(&answer).unwrap()
+    raw_request(address, &signed.request(None, ""))
 }
 
 fn limit(side: &str, price: &str, quantity: &str) -> Value {
@@ -228,4 +251,33 @@ fn shutdown_sends_close_1001() {
     assert_eq!(read_close_code(&mut stream), 1001);
     stream.write_all(&frame(0x88, &1001u16.to_be_bytes(), true)).unwrap();
     stopping.join().unwrap();
+}
+
+#[test]
+fn depth_update_ids_continue_across_a_restart() {
+    let dir = TestDir::new("ws-restart");
+    let alice = user_secret(41);
+    let server = TestServer::start(options(dir.0.clone()));
+    fund(server.address, &alice, "USDC", "10000");
+    order(server.address, &alice, limit("Bid", "150.50", "1"));
+    order(server.address, &alice, limit("Bid", "150.40", "1"));
+    server.stop();
+
+    let server = TestServer::start(options(dir.0.clone()));
+    let (status, body) =
+        raw_request(server.address, b"GET /api/v1/depth?symbol=SOL_USDC HTTP/1.1\r\n\r\n");
+    assert_eq!(status, 200);
+    let snapshot: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(snapshot["lastUpdateId"], "2", "replay recomputed the id");
+    let mut socket = connect(server.address);
+    send_method(&mut socket, "SUBSCRIBE", &["depth.SOL_USDC"], None);
+    // The subscription reaches net-out before the order placed after it is answered.
+    let probe = r#"{"method":"SUBSCRIBE","params":["depth.BOGUS"]}"#;
+    socket.send(tungstenite::Message::text(probe)).unwrap();
+    assert_eq!(next_json(&mut socket)["error"]["code"], 4006);
+    order_after_restart(server.address, &alice, limit("Bid", "150.30", "1"));
+    let depth = next_of(&mut socket, "depth.SOL_USDC");
+    assert_eq!((depth["U"].as_u64(), depth["u"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(depth["b"], json!([["150.30", "1.00"]]));
+    server.stop();
 }
