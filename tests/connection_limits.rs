@@ -194,3 +194,26 @@ fn clients_that_pipeline_and_never_read_leave_memory_bounded() {
     assert!(after.saturating_sub(before) <= GROWTH_MAX_BYTES / 4, "{} MB", (after - before) >> 20);
     server.stop();
 }
+
+#[test]
+fn a_client_that_pings_and_never_reads_is_cut_too() {
+    let dir = TestDir::new("ping-flood");
+    let mut options = options(dir.0.clone());
+    options.connection.ws_output_max_bytes = 32 << 10;
+    options.connection.socket_send_buffer_bytes = 32 << 10;
+    let server = TestServer::start(options);
+    let mut stream = common::ws::raw_connect(server.address);
+    stream.set_nonblocking(true).unwrap();
+    let ping = common::ws::frame(0x89, &[b'p'; 100], true).repeat(100);
+    let mut pings = 0;
+    while pings < 100_000 {
+        match stream.write(&ping) {
+            Ok(written) => pings += written / 106,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+            Err(error) => panic!("{error}"),
+        }
+    }
+    stream.set_nonblocking(false).unwrap();
+    assert_eq!(read_close_code(&mut stream), 1008, "after {pings} pings");
+    server.stop();
+}

@@ -36,11 +36,7 @@ impl Sink for Outboxes<'_> {
             return;
         }
         if outbox.unsent() + frame.len() > self.output_max_bytes {
-            // Behind what it has not read: the Close, then nothing more.
-            push_close(&mut outbox.buffer, 1008, SLOW_CONSUMER);
-            outbox.ws_close_code = Some(1008);
-            self.handback
-                .abort(ConnectionToken { index: connection, generation: outbox.generation });
+            cut_slow_consumer(outbox, connection, self.handback);
         } else {
             outbox.buffer.extend_from_slice(frame);
         }
@@ -49,6 +45,14 @@ impl Sink for Outboxes<'_> {
             self.dirty.push(connection);
         }
     }
+}
+
+/// Queues Close 1008 behind what the subscriber has not read, and nothing more after it; net-in
+/// stops reading the connection.
+fn cut_slow_consumer(outbox: &mut Outbox, connection: u32, handback: &Handback) {
+    push_close(&mut outbox.buffer, 1008, SLOW_CONSUMER);
+    outbox.ws_close_code = Some(1008);
+    handback.abort(ConnectionToken { index: connection, generation: outbox.generation });
 }
 
 impl NetOut {
@@ -99,6 +103,12 @@ impl NetOut {
                     self.error_frame(state, index, error);
                 }
             }
+        }
+        // Pongs and error frames answer what the client sends: a client that sends without
+        // reading meets the same cap as a slow subscriber.
+        let outbox = &mut state.outboxes[index as usize];
+        if outbox.ws_close_code.is_none() && outbox.unsent() > self.options.ws_output_max_bytes {
+            cut_slow_consumer(outbox, index, &self.handback);
         }
         mark_dirty(state, index);
     }
