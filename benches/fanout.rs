@@ -3,7 +3,8 @@
 //! plain loop in the same run that writes the same frames to as many loopback sockets, read by
 //! the same reader.
 //!
-//! Run with `cargo bench --bench fanout` (about 80 s on a 2-core machine, once built). Without `--bench` (for example `cargo test --benches`) it runs one short round with two
+//! Run with `cargo bench --bench fanout` (about 80 s on a 2-core machine, once built). Without
+//! `--bench` (for example `cargo test --benches`) it runs one short round with two
 //! subscribers through the same checks and exits. Env: `RINGEX_BENCH_DIR` picks the directory of
 //! the journal (default the system temp dir), removed after each case;
 //! `RINGEX_FANOUT_SUBSCRIBERS=100` (comma-separated counts) runs only those cases, for a profiler.

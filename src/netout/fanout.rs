@@ -26,32 +26,39 @@
 
 use super::render::streams;
 use super::subscriptions::Subscriptions;
-use super::view::{DepthLevel, DepthUpdate, OrderRecord, View, settled};
+use super::view::{DepthLevel, DepthUpdate, OrderRecord, View, settled as view_settled};
 use crate::api::streams::{DepthCadence, Stream};
 use crate::api::websocket::{Opcode, push_frame};
 use crate::config::Config;
 use crate::event::{Event, EventKind};
 use crate::records::KlineInterval;
-use crate::types::{MarketId, PriceTicks, Side};
+use crate::types::{MarketId, OrderType, PriceTicks, Side};
 
-/// A market order's last event shows it `Filled` when nothing ends it otherwise: the matcher
-/// sends no closing event for a market order that spent its budget, and REST settles it the same
-/// way (`view::settled`).
-fn settled_event(event: &Event, later: &[Event]) -> Event {
-    let mut event = *event;
-    let EventKind::OrderFill(fill) = &mut event.kind else {
-        return event;
+/// The position of the last event of the command's own market order, if it placed one and that
+/// event is a fill: the matcher sends no closing event for a market order that spent its budget,
+/// so that fill is shown `Filled`, as REST settles it (`view::settled`).
+fn market_order_last_event(events: &[Event]) -> Option<usize> {
+    let Some(EventKind::OrderAccepted(order)) = events.first().map(|event| event.kind) else {
+        return None;
     };
-    let order_id = fill.order.order_id;
-    let touched_later = later.iter().any(|later| match &later.kind {
-        EventKind::OrderFill(later) => later.order.order_id == order_id,
-        EventKind::OrderExpired { order, .. } | EventKind::OrderCancelled(order) => {
-            order.order_id == order_id
+    if order.order_type != OrderType::Market {
+        return None;
+    }
+    let position = events.iter().rposition(|event| match &event.kind {
+        EventKind::OrderFill(fill) => fill.order.order_id == order.order_id,
+        EventKind::OrderExpired { order: ended, .. } | EventKind::OrderCancelled(ended) => {
+            ended.order_id == order.order_id
         }
         _ => false,
-    });
-    if !touched_later {
-        fill.order = settled(OrderRecord { state: fill.order, expiry: None }).state;
+    })?;
+    matches!(events[position].kind, EventKind::OrderFill(_)).then_some(position)
+}
+
+/// The fill event with its order settled.
+fn settled(event: &Event) -> Event {
+    let mut event = *event;
+    if let EventKind::OrderFill(fill) = &mut event.kind {
+        fill.order = view_settled(OrderRecord { state: fill.order, expiry: None }).state;
     }
     event
 }
@@ -157,8 +164,9 @@ impl Fanout {
         sink: &mut impl Sink,
     ) {
         let config = &**view.config();
+        let market_taker_last = market_order_last_event(events);
         for (position, event) in events.iter().enumerate() {
-            let event = settled_event(event, &events[position + 1..]);
+            let event = if Some(position) == market_taker_last { settled(event) } else { *event };
             self.on_event(config, subscriptions, &event, now_us, sink);
         }
         let Some(market) = view.last_command_market() else {

@@ -154,6 +154,7 @@ impl NetOut {
         let mut next = 0u64;
         let mut shutting_down = false;
         let mut next_grace_check_ms = clock::wall_ms() + IDLE_POLL.as_millis() as u64;
+        let mut next_websocket_timers_ms = 0;
         loop {
             let (processed_end, blocked_on, shutdown) = self.process(&mut state, next);
             let progressed = processed_end > next;
@@ -186,10 +187,11 @@ impl NetOut {
                     self.write_out(&mut state, index);
                 }
             }
-            if state.websockets > 0 {
-                self.websocket_timers(&mut state);
-            }
             let now_ms = clock::wall_ms();
+            if state.websockets > 0 && now_ms >= next_websocket_timers_ms {
+                self.websocket_timers(&mut state);
+                next_websocket_timers_ms = now_ms + WEBSOCKET_TIMER_PERIOD.as_millis() as u64;
+            }
             if now_ms >= next_grace_check_ms {
                 self.expire_closing(&mut state, now_ms);
                 next_grace_check_ms = now_ms + IDLE_POLL.as_millis() as u64;
@@ -485,6 +487,12 @@ impl NetOut {
         }
         if outbox.sent == outbox.buffer.len() {
             outbox.buffer.clear();
+            outbox.sent = 0;
+        } else if outbox.sent >= OUTBOX_BYTES_INITIAL && outbox.sent * 2 >= outbox.buffer.len() {
+            // A reader that stays a little behind never empties its outbox: drop what was sent
+            // (less than what stays, so the copy is paid for by the sends it follows) so the
+            // buffer stays the size of what is unsent.
+            outbox.buffer.drain(..outbox.sent);
             outbox.sent = 0;
         }
         self.check_output_cap(state, index);
