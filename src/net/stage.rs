@@ -2,8 +2,10 @@
 //!
 //! **Reads** sockets (mio, edge-triggered), each connection into its own preallocated input buffer.
 //! **Writes** ring A: one slot per framed request (route resolved, per-IP rate limit applied,
-//! HTTP-level errors already decided), then a `Closed` slot when a connection will send no more,
-//! and a final `Shutdown` slot. **Owns** the listener, the connection table, the overflow buffers'
+//! HTTP-level errors already decided) — or, once a connection is upgraded to WebSocket, per
+//! frame that needs an answer (`stage/upgraded.rs`) — then a `Closed` slot when a connection will
+//! send no more, and a final `Shutdown` slot. A connection over its requests in flight or its
+//! output cap is not read until net-out hands it back (`crate::connections`). **Owns** the listener, the connection table, the overflow buffers'
 //! free list and the per-IP rate limiter. Does no JSON and no crypto.
 //!
 //! **The per-IP rate limit and the administrator.** API.md's check order puts the per-IP limit

@@ -1,4 +1,6 @@
-//! The net-out thread: ring C → HTTP answers on the connections that asked.
+//! The net-out thread: ring C → HTTP answers on the connections that asked, and WebSocket frames
+//! to upgraded ones (`stage/websocket.rs`: the upgrade's answer, Pongs, Close frames, the
+//! subscriptions' actions, Pings; the stream messages come from `fanout.rs`).
 //!
 //! **Reads** ring C (events, then the `Done` record of each request), in order, and in `sync`
 //! durability only up to the journal's durable sequence: a record whose watermark is not yet
@@ -10,6 +12,14 @@
 //!
 //! Never blocks on a socket (non-blocking sends; leftovers wait for writability), never allocates
 //! in steady state (buffers reused), never closes a descriptor (net-in owns them).
+//!
+//! **Bounded output**: an HTTP connection whose unsent answers pass
+//! `ConnectionOptions::http_output_max_bytes` is flagged to net-in, which stops reading it until
+//! they drain (an answer larger than the cap is still sent whole); every answer counts down the
+//! connection's requests in flight, and net-in is handed back a connection it stopped reading
+//! once it is under both bounds again (`crate::connections`). A WebSocket subscriber past
+//! `ws_output_max_bytes` gets Close 1008 and nothing more. A closed connection's outbox goes
+//! back to its initial capacity.
 
 mod websocket;
 
