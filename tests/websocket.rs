@@ -281,3 +281,30 @@ fn depth_update_ids_continue_across_a_restart() {
     assert_eq!(depth["b"], json!([["150.30", "1.00"]]));
     server.stop();
 }
+
+#[test]
+fn klines_report_trades_each_second_and_close_their_bucket() {
+    let dir = TestDir::new("ws-kline");
+    let server = TestServer::start(options(dir.0.clone()));
+    let (alice, bob) = (user_secret(43), user_secret(44));
+    fund(server.address, &alice, "USDC", "10000");
+    fund(server.address, &bob, "SOL", "100");
+    let mut socket = connect(server.address);
+    send_method(&mut socket, "SUBSCRIBE", &["kline.1s.SOL_USDC", "depth.SOL_USDC"], None);
+    // Synchronise on the depth stream: the subscriptions are in once a depth message arrives.
+    order(server.address, &alice, limit("Bid", "150.50", "2"));
+    next_of(&mut socket, "depth.SOL_USDC");
+    order(server.address, &bob, limit("Ask", "150.50", "1.5"));
+    let open = next_of(&mut socket, "kline.1s.SOL_USDC");
+    assert_eq!(open["e"], "kline");
+    assert_eq!((open["o"].as_str(), open["c"].as_str()), (Some("150.50"), Some("150.50")));
+    assert_eq!((open["v"].as_str(), open["n"].as_u64()), (Some("1.50"), Some(1)));
+    let start = open["t"].as_str().unwrap().to_string();
+    let mut closed = open.clone();
+    while closed["X"] != true {
+        closed = next_of(&mut socket, "kline.1s.SOL_USDC");
+    }
+    assert_eq!(closed["t"].as_str(), Some(start.as_str()), "the same bucket, closed");
+    assert_eq!(closed["v"], "1.50");
+    server.stop();
+}
