@@ -3,7 +3,9 @@
 //! **Reads** the events of each command net-out takes off ring C (only once the journal covers
 //! them, like the REST answer: net-out's durability gate holds the whole record), the read-side
 //! [`View`] just after the command's `finish`, the [`Subscriptions`], and the wall clock for `E`
-//! and the timed streams. **Writes** whole WebSocket frames into a [`Sink`] (net-out's outboxes).
+//! and the timed streams. **Writes** whole WebSocket frames into a [`Sink`]: a public stream's
+//! message once per group of connections that follow the same streams (net-out sends each
+//! group's bytes to every member), an order update into the connection's own outbox.
 //! **Owns** the per-market state the timed and deduplicated streams need: the aggregated depth
 //! windows, the last bookTicker sent, the open kline buckets.
 //!
@@ -25,7 +27,7 @@
 //! **Allocation**: none once the scratch buffers have grown to the largest message.
 
 use super::render::streams;
-use super::subscriptions::Subscriptions;
+use super::subscriptions::{GroupId, Subscriptions};
 use super::view::{DepthLevel, DepthUpdate, OrderRecord, View, settled as view_settled};
 use crate::api::streams::{DepthCadence, Stream};
 use crate::api::websocket::{Opcode, push_frame};
@@ -63,10 +65,12 @@ fn settled(event: &Event) -> Event {
     event
 }
 
-/// Where frames go: net-out's outboxes.
+/// Where frames go: net-out's outboxes and group buffers.
 pub trait Sink {
     /// Appends one whole frame to `connection`'s output.
     fn deliver(&mut self, connection: u32, frame: &[u8]);
+    /// Appends one whole frame, once, for every member of `group`.
+    fn deliver_to_group(&mut self, group: GroupId, frame: &[u8]);
 }
 
 /// The aggregated depth cadences and their windows.
@@ -144,12 +148,12 @@ impl Fanout {
         }
     }
 
-    /// Frames `self.payload` and hands it to every connection in `to`.
-    fn send(&mut self, to: &[u32], sink: &mut impl Sink) {
+    /// Frames `self.payload` and hands it to every group in `to`.
+    fn send(&mut self, to: &[GroupId], sink: &mut impl Sink) {
         self.frame.clear();
         push_frame(&mut self.frame, Opcode::Text, &self.payload);
-        for &connection in to {
-            sink.deliver(connection, &self.frame);
+        for &group in to {
+            sink.deliver_to_group(group, &self.frame);
         }
     }
 
@@ -174,7 +178,7 @@ impl Fanout {
         };
         let update = view.last_depth_update(market).expect("the command touched the market");
         let realtime = Stream::Depth { market, cadence: DepthCadence::Realtime };
-        let to = subscriptions.subscribers(&realtime);
+        let to = subscriptions.groups(&realtime);
         if !to.is_empty() {
             self.payload.clear();
             streams::begin_message(&mut self.payload, config, &realtime);
@@ -187,7 +191,7 @@ impl Fanout {
         if top != self.markets[market.0 as usize].top {
             self.markets[market.0 as usize].top = top;
             let stream = Stream::BookTicker(market);
-            let to = subscriptions.subscribers(&stream);
+            let to = subscriptions.groups(&stream);
             if !to.is_empty() {
                 self.payload.clear();
                 streams::begin_message(&mut self.payload, config, &stream);
@@ -220,7 +224,7 @@ impl Fanout {
                 let market = fill.order.market;
                 if fill.is_maker {
                     let stream = Stream::Trade(market);
-                    let to = subscriptions.subscribers(&stream);
+                    let to = subscriptions.groups(&stream);
                     if !to.is_empty() {
                         self.payload.clear();
                         streams::begin_message(&mut self.payload, config, &stream);
@@ -346,7 +350,7 @@ impl Fanout {
         streams::begin_message(&mut self.payload, config, &stream);
         streams::write_depth(&mut self.payload, config, &update, now_us);
         streams::end_message(&mut self.payload);
-        let to = subscriptions.subscribers(&stream);
+        let to = subscriptions.groups(&stream);
         self.send(to, sink);
     }
 
@@ -391,7 +395,7 @@ impl Fanout {
         sink: &mut impl Sink,
     ) {
         let stream = Stream::Ticker(market);
-        let to = subscriptions.subscribers(&stream);
+        let to = subscriptions.groups(&stream);
         if to.is_empty() {
             return;
         }
@@ -444,7 +448,7 @@ impl Fanout {
             streams::begin_message(&mut self.payload, config, &stream);
             streams::write_kline(&mut self.payload, config, market, &kline, closed, now_us);
             streams::end_message(&mut self.payload);
-            self.send(subscriptions.subscribers(&stream), sink);
+            self.send(subscriptions.groups(&stream), sink);
         }
     }
 }

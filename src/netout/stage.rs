@@ -141,6 +141,10 @@ struct State {
     websockets: usize,
     /// WebSocket connections that were sent Close 1001 and whose peer's Close is awaited.
     awaiting_close: Vec<RawFd>,
+    /// Per subscription group, the frames of this batch for its members.
+    group_buffers: Vec<Vec<u8>>,
+    /// Groups with frames to send.
+    dirty_groups: Vec<u32>,
 }
 
 impl NetOut {
@@ -159,6 +163,8 @@ impl NetOut {
             fanout: Fanout::new(self.view.config()),
             websockets: 0,
             awaiting_close: Vec::with_capacity(self.connections.len()),
+            group_buffers: Vec::new(),
+            dirty_groups: Vec::with_capacity(self.connections.len()),
         };
         let mut poll_events = Events::with_capacity(1024);
         let mut next = 0u64;
@@ -200,6 +206,7 @@ impl NetOut {
             let now_ms = clock::wall_ms();
             if state.websockets > 0 && now_ms >= next_websocket_timers_ms {
                 self.websocket_timers(&mut state);
+                self.flush(&mut state);
                 next_websocket_timers_ms = now_ms + WEBSOCKET_TIMER_PERIOD.as_millis() as u64;
             }
             if now_ms >= next_grace_check_ms {
@@ -445,6 +452,14 @@ impl NetOut {
 
     /// Sends every dirty outbox once.
     fn flush(&mut self, state: &mut State) {
+        self.flush_outboxes(state);
+        if !state.dirty_groups.is_empty() {
+            self.flush_groups(state);
+        }
+    }
+
+    /// Sends every dirty outbox once.
+    fn flush_outboxes(&mut self, state: &mut State) {
         while let Some(index) = state.dirty.pop() {
             state.outboxes[index as usize].dirty = false;
             self.write_out(state, index);

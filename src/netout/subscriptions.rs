@@ -4,10 +4,17 @@
 //! SUBSCRIBE/UNSUBSCRIBE frames, and when a connection closes. **Read by** the fan-out, which asks
 //! for a stream's subscribers once per message.
 //!
-//! **Keeps**: per public stream (market × kind) the connections subscribed; per account the
-//! connections following its order updates; per connection its streams (at most
-//! [`STREAMS_PER_CONNECTION_MAX`]) and its one account. A private stream names its account by key;
-//! a key with no account yet waits in a short list and is attached when `AccountCreated` arrives.
+//! **Keeps**: connections grouped by their set of public streams ([`GroupId`]: connections that
+//! follow the same streams share a group), and per public stream (market × kind) the groups that
+//! hold it; per account the connections following its order updates; per connection its streams
+//! (at most [`STREAMS_PER_CONNECTION_MAX`]) and its one account. A private stream names its
+//! account by key; a key with no account yet waits in a short list and is attached when
+//! `AccountCreated` arrives.
+//!
+//! **Why groups**: a message is appended once per group, not once per connection, and net-out
+//! sends each group's bytes to every member from that one buffer (hot in cache), copying them
+//! into a member's own outbox only when the member is behind. Market makers mostly follow the
+//! same few streams, so there are few groups and many members.
 //!
 //! **Allocation**: subscribing may grow a subscriber list (a control-plane action, bounded by the
 //! connections and the per-connection stream cap); delivering a message never allocates.
@@ -23,10 +30,23 @@ use std::collections::HashMap;
 /// Public stream kinds per market: four depth cadences, trade, bookTicker, ticker, the klines.
 const PUBLIC_KINDS: usize = 7 + KlineInterval::COUNT;
 
+/// A group of connections following the same public streams (an index into the group table).
+pub type GroupId = u32;
+
+/// Connections with one set of public streams.
+#[derive(Default)]
+struct Group {
+    /// The public streams' table positions, ascending.
+    streams: Vec<usize>,
+    members: Vec<u32>,
+}
+
 /// One connection's subscriptions.
 #[derive(Default)]
 struct ConnectionStreams {
     streams: Vec<Stream>,
+    /// The group of its public streams, if it has any.
+    group: Option<GroupId>,
     /// The account its private streams follow (set by its first valid signed SUBSCRIBE).
     account_key: Option<AccountKey>,
     /// That account's index, once it exists.
@@ -35,7 +55,11 @@ struct ConnectionStreams {
 
 /// The subscription table. See the module documentation.
 pub struct Subscriptions {
-    public: Vec<Vec<u32>>,
+    /// Per public stream, the groups that hold it.
+    public: Vec<Vec<GroupId>>,
+    groups: Vec<Group>,
+    free_groups: Vec<GroupId>,
+    group_by_streams: HashMap<Vec<usize>, GroupId>,
     connections: Vec<ConnectionStreams>,
     order_updates: HashMap<AccountIndex, Vec<u32>>,
     /// Connections whose account key has no account yet.
@@ -80,6 +104,9 @@ impl Subscriptions {
     ) -> Subscriptions {
         Subscriptions {
             public: (0..markets * PUBLIC_KINDS).map(|_| Vec::new()).collect(),
+            groups: Vec::new(),
+            free_groups: Vec::new(),
+            group_by_streams: HashMap::new(),
             connections: (0..connections_max).map(|_| ConnectionStreams::default()).collect(),
             order_updates: HashMap::new(),
             waiting_for_account: Vec::new(),
@@ -104,7 +131,12 @@ impl Subscriptions {
             return Err(StreamError::TooManyStreams);
         }
         match public_index(&stream) {
-            Some(index) => self.public[index].push(connection),
+            Some(index) => {
+                let mut streams = self.group_streams(connection);
+                let position = streams.binary_search(&index).unwrap_err();
+                streams.insert(position, index);
+                self.move_to_group(connection, streams);
+            }
             None => match own.account_key {
                 Some(key) if key != account_key => return Err(StreamError::InvalidSignature),
                 Some(_) => {}
@@ -136,7 +168,11 @@ impl Subscriptions {
         };
         own.streams.swap_remove(position);
         match public_index(&stream) {
-            Some(index) => remove(&mut self.public[index], connection),
+            Some(index) => {
+                let mut streams = self.group_streams(connection);
+                streams.retain(|&held| held != index);
+                self.move_to_group(connection, streams);
+            }
             None => {
                 let follows_orders =
                     own.streams.iter().any(|held| matches!(held, Stream::OrderUpdate { .. }));
@@ -149,16 +185,57 @@ impl Subscriptions {
 
     /// Forgets every subscription of a closed connection, and its account.
     pub fn remove_connection(&mut self, connection: u32) {
-        let own = &mut self.connections[connection as usize];
-        for stream in own.streams.drain(..) {
-            if let Some(index) = public_index(&stream) {
-                remove(&mut self.public[index], connection);
-            }
-        }
+        self.connections[connection as usize].streams.clear();
+        self.move_to_group(connection, Vec::new());
         self.stop_following(connection);
         let own = &mut self.connections[connection as usize];
         own.account_key = None;
         own.account = None;
+    }
+
+    /// The public streams of `connection`'s group (a copy, to edit).
+    fn group_streams(&self, connection: u32) -> Vec<usize> {
+        match self.connections[connection as usize].group {
+            Some(group) => self.groups[group as usize].streams.clone(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Moves `connection` to the group of `streams` (none if empty), making it if need be and
+    /// retiring the group it leaves if that one is left empty.
+    fn move_to_group(&mut self, connection: u32, streams: Vec<usize>) {
+        if let Some(old) = self.connections[connection as usize].group.take() {
+            let group = &mut self.groups[old as usize];
+            remove(&mut group.members, connection);
+            if group.members.is_empty() {
+                let retired = std::mem::take(&mut group.streams);
+                for &index in &retired {
+                    remove(&mut self.public[index], old);
+                }
+                self.group_by_streams.remove(&retired);
+                self.free_groups.push(old);
+            }
+        }
+        if streams.is_empty() {
+            return;
+        }
+        let group = match self.group_by_streams.get(&streams) {
+            Some(&group) => group,
+            None => {
+                let group = self.free_groups.pop().unwrap_or_else(|| {
+                    self.groups.push(Group::default());
+                    (self.groups.len() - 1) as GroupId
+                });
+                for &index in &streams {
+                    self.public[index].push(group);
+                }
+                self.groups[group as usize].streams = streams.clone();
+                self.group_by_streams.insert(streams, group);
+                group
+            }
+        };
+        self.groups[group as usize].members.push(connection);
+        self.connections[connection as usize].group = Some(group);
     }
 
     fn stop_following(&mut self, connection: u32) {
@@ -192,14 +269,24 @@ impl Subscriptions {
         }
     }
 
-    /// The connections subscribed to a public stream.
-    pub fn subscribers(&self, stream: &Stream) -> &[u32] {
+    /// The groups subscribed to a public stream.
+    pub fn groups(&self, stream: &Stream) -> &[GroupId] {
         public_index(stream).map_or(&[], |index| &self.public[index])
+    }
+
+    /// The connections of a group.
+    pub fn members(&self, group: GroupId) -> &[u32] {
+        &self.groups[group as usize].members
+    }
+
+    /// Groups there may be (an upper bound on every [`GroupId`] + 1).
+    pub fn groups_len(&self) -> usize {
+        self.groups.len()
     }
 
     /// Whether anyone follows any stream of `market`'s kind (`probe` names one of them).
     pub fn has_subscribers(&self, stream: &Stream) -> bool {
-        !self.subscribers(stream).is_empty()
+        !self.groups(stream).is_empty()
     }
 
     /// The connections following `account`'s order updates.
@@ -240,6 +327,14 @@ mod tests {
         Stream::parse(name.as_bytes(), &Config::embedded_default()).unwrap()
     }
 
+    /// Every connection that receives `stream`, through its groups.
+    fn subscribers(table: &Subscriptions, stream: &Stream) -> Vec<u32> {
+        let mut members: Vec<u32> =
+            table.groups(stream).iter().flat_map(|&group| table.members(group)).copied().collect();
+        members.sort_unstable();
+        members
+    }
+
     #[test]
     fn subscribe_unsubscribe_and_close_keep_both_sides_in_step() {
         let mut table = Subscriptions::new(3, 4);
@@ -247,12 +342,21 @@ mod tests {
         assert_eq!(table.subscribe(1, depth, AccountKey::default(), None), Ok(()));
         assert_eq!(table.subscribe(1, depth, AccountKey::default(), None), Ok(()));
         assert_eq!(table.subscribe(2, depth, AccountKey::default(), None), Ok(()));
-        assert_eq!(table.subscribers(&depth), &[1, 2]);
+        assert_eq!(subscribers(&table, &depth), [1, 2]);
+        assert_eq!(table.groups(&depth).len(), 1, "one set of streams, one group");
+        let trade = stream("trade.SOL_USDC");
+        assert_eq!(table.subscribe(2, trade, AccountKey::default(), None), Ok(()));
+        assert_eq!(table.groups(&depth).len(), 2, "2 moved to the group of depth and trades");
+        assert_eq!(subscribers(&table, &trade), [2]);
         table.unsubscribe(1, depth);
         table.unsubscribe(1, depth);
-        assert_eq!(table.subscribers(&depth), &[2]);
+        assert_eq!(subscribers(&table, &depth), [2]);
+        assert_eq!(table.groups(&depth).len(), 1, "the empty group retired");
         table.remove_connection(2);
-        assert!(table.subscribers(&depth).is_empty());
+        assert!(subscribers(&table, &depth).is_empty());
+        assert!(table.groups(&trade).is_empty());
+        assert_eq!(table.subscribe(3, trade, AccountKey::default(), None), Ok(()));
+        assert_eq!(table.groups_len(), 2, "a retired group is reused");
         assert_eq!(table.stream_count(2), 0);
     }
 
@@ -289,7 +393,7 @@ mod tests {
         assert_eq!(table.subscribe(0, stream("ticker.SOL_USDC"), none, None), Ok(()));
         let third = stream("depth.SOL_USDC");
         assert_eq!(table.subscribe(0, third, none, None), Err(StreamError::TooManyStreams));
-        assert!(table.subscribers(&third).is_empty());
+        assert!(subscribers(&table, &third).is_empty());
         assert_eq!(table.subscribe(0, stream("trade.SOL_USDC"), none, None), Ok(()));
         assert_eq!(table.stream_count(0), 2);
     }

@@ -14,6 +14,7 @@ use crate::clock;
 use crate::connections::Handback;
 use crate::netout::fanout::Sink;
 use crate::netout::render::streams::write_stream_error;
+use crate::netout::subscriptions::GroupId;
 use crate::records::{ConnectionToken, Extras, Outcome, Reply, WsRequest};
 use crate::types::AccountKey;
 use std::time::{Duration, Instant};
@@ -21,15 +22,25 @@ use std::time::{Duration, Instant};
 /// The close reason of a dropped slow subscriber.
 const SLOW_CONSUMER: &str = "slow consumer";
 
-/// The outboxes as the fan-out's sink.
+/// The outboxes and group buffers as the fan-out's sink.
 pub(super) struct Outboxes<'a> {
     outboxes: &'a mut [Outbox],
     dirty: &'a mut Vec<u32>,
+    groups: &'a mut [Vec<u8>],
+    dirty_groups: &'a mut Vec<GroupId>,
     handback: &'a Handback,
     output_max_bytes: usize,
 }
 
 impl Sink for Outboxes<'_> {
+    fn deliver_to_group(&mut self, group: GroupId, frame: &[u8]) {
+        let buffer = &mut self.groups[group as usize];
+        if buffer.is_empty() {
+            self.dirty_groups.push(group);
+        }
+        buffer.extend_from_slice(frame);
+    }
+
     fn deliver(&mut self, connection: u32, frame: &[u8]) {
         let outbox = &mut self.outboxes[connection as usize];
         if outbox.dead || outbox.ws_close_code.is_some() || !outbox.active {
@@ -53,6 +64,33 @@ fn cut_slow_consumer(outbox: &mut Outbox, connection: u32, handback: &Handback) 
     push_close(&mut outbox.buffer, 1008, SLOW_CONSUMER);
     outbox.ws_close_code = Some(1008);
     handback.abort(ConnectionToken { index: connection, generation: outbox.generation });
+}
+
+/// Sends as much of `bytes` as the socket takes now; returns how much. An error is left for the
+/// outbox's own send to meet (and give up on).
+fn send_now(descriptor: std::os::fd::RawFd, bytes: &[u8]) -> usize {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        let pending = &bytes[sent..];
+        // SAFETY: `descriptor` is open (net-in closes it only after net-out's release) and
+        // `pending` is a valid buffer of `pending.len()` bytes.
+        let written = unsafe {
+            libc::send(
+                descriptor,
+                pending.as_ptr().cast(),
+                pending.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        let interrupted =
+            || std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+        if written > 0 {
+            sent += written as usize;
+        } else if !(written < 0 && interrupted()) {
+            break;
+        }
+    }
+    sent
 }
 
 impl NetOut {
@@ -102,6 +140,11 @@ impl NetOut {
                 if let Err(error) = result {
                     self.error_frame(state, index, error);
                 }
+                // A new group gets its buffer now, off the delivery path.
+                let groups = state.subscriptions.groups_len();
+                if state.group_buffers.len() < groups {
+                    state.group_buffers.resize_with(groups, || Vec::with_capacity(16 << 10));
+                }
             }
         }
         // Pongs and error frames answer what the client sends: a client that sends without
@@ -137,23 +180,69 @@ impl NetOut {
     /// The streams of the command just finished, to every subscriber.
     pub(super) fn fan_out(&mut self, state: &mut State) {
         let now_us = clock::wall_us();
-        let State { outboxes, dirty, events, subscriptions, fanout, .. } = state;
+        let State {
+            outboxes,
+            dirty,
+            events,
+            subscriptions,
+            fanout,
+            group_buffers,
+            dirty_groups,
+            ..
+        } = state;
         let mut sink = Outboxes {
             outboxes,
             dirty,
+            groups: group_buffers,
+            dirty_groups,
             handback: &self.handback,
             output_max_bytes: self.options.ws_output_max_bytes,
         };
         fanout.on_command(&self.view, subscriptions, events, now_us, &mut sink);
     }
 
+    /// Sends each dirty group's bytes to every member: straight from the group's buffer to a
+    /// member that is caught up (nothing waits in its outbox), into the member's outbox behind
+    /// what waits there otherwise (and whatever a socket does not take). Called after the
+    /// outboxes are flushed, so a member's older output (the upgrade's answer, Pongs) goes first.
+    pub(super) fn flush_groups(&mut self, state: &mut State) {
+        while let Some(group) = state.dirty_groups.pop() {
+            let mut bytes = std::mem::take(&mut state.group_buffers[group as usize]);
+            for &member in state.subscriptions.members(group) {
+                let outbox = &mut state.outboxes[member as usize];
+                if !outbox.active || outbox.dead || outbox.ws_close_code.is_some() {
+                    continue;
+                }
+                let caught_up = outbox.unsent() == 0;
+                let sent = if caught_up { send_now(outbox.descriptor, &bytes) } else { 0 };
+                if sent < bytes.len() {
+                    outbox.buffer.extend_from_slice(&bytes[sent..]);
+                    if outbox.unsent() > self.options.ws_output_max_bytes {
+                        cut_slow_consumer(outbox, member, &self.handback);
+                    }
+                    if !outbox.dirty {
+                        outbox.dirty = true;
+                        state.dirty.push(member);
+                    }
+                }
+            }
+            bytes.clear();
+            state.group_buffers[group as usize] = bytes;
+        }
+        // Leftovers: sent as far as the sockets take them, the rest on writability.
+        self.flush_outboxes(state);
+    }
+
     /// The timed streams and the Pings.
     pub(super) fn websocket_timers(&mut self, state: &mut State) {
         let now_us = clock::wall_us();
-        let State { outboxes, dirty, subscriptions, fanout, .. } = state;
+        let State { outboxes, dirty, subscriptions, fanout, group_buffers, dirty_groups, .. } =
+            state;
         let mut sink = Outboxes {
             outboxes,
             dirty,
+            groups: group_buffers,
+            dirty_groups,
             handback: &self.handback,
             output_max_bytes: self.options.ws_output_max_bytes,
         };
