@@ -36,14 +36,7 @@ pub(super) fn upgrade_slot(
         answered_slot(slot, token, ApiError::new(ErrorKind::MalformedRequest), false);
         return false;
     };
-    slot.kind = RequestKind::WsUpgrade;
-    slot.extras = Extras::with_bytes(&accept_key(key));
-    slot.reply.connection = token;
-    slot.reply.keep_alive = true;
-    slot.reply.item = 0;
-    slot.reply.items = 0;
-    slot.reply.times = Default::default();
-    slot.reply.times.received_ns = clock::monotonic_ns();
+    websocket_slot(slot, token, RequestKind::WsUpgrade, Extras::with_bytes(&accept_key(key)));
     true
 }
 
@@ -225,7 +218,17 @@ fn control_slot(
     request: WsRequest,
     extras: Extras,
 ) {
-    slot.kind = RequestKind::WsControl(request);
+    websocket_slot(slot, token, RequestKind::WsControl(request), extras);
+}
+
+/// A slot of a WebSocket connection that net-out acts on.
+fn websocket_slot(
+    slot: &mut RequestSlot,
+    token: ConnectionToken,
+    kind: RequestKind,
+    extras: Extras,
+) {
+    slot.kind = kind;
     slot.extras = extras;
     slot.reply.connection = token;
     slot.reply.keep_alive = true;

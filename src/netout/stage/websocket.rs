@@ -12,9 +12,10 @@ use crate::api::streams::{StreamAction, StreamError};
 use crate::api::websocket::{Opcode, push_close, push_frame, push_upgrade_response};
 use crate::clock;
 use crate::connections::Handback;
-use crate::netout::fanout::Sink;
+use crate::event::Event;
+use crate::netout::fanout::{Fanout, Sink};
 use crate::netout::render::streams::write_stream_error;
-use crate::netout::subscriptions::GroupId;
+use crate::netout::subscriptions::{GroupId, Subscriptions};
 use crate::records::{ConnectionToken, Extras, Outcome, Reply, WsRequest};
 use crate::types::AccountKey;
 use std::time::{Duration, Instant};
@@ -91,6 +92,26 @@ fn send_now(descriptor: std::os::fd::RawFd, bytes: &[u8]) -> usize {
         }
     }
     sent
+}
+
+/// `state` split into the fan-out, the subscriptions, the command's events and the sink.
+fn split<'a>(
+    state: &'a mut State,
+    handback: &'a Handback,
+    output_max_bytes: usize,
+) -> (&'a mut Fanout, &'a Subscriptions, &'a [Event], Outboxes<'a>) {
+    let State {
+        outboxes, dirty, events, subscriptions, fanout, group_buffers, dirty_groups, ..
+    } = state;
+    let sink = Outboxes {
+        outboxes,
+        dirty,
+        groups: group_buffers,
+        dirty_groups,
+        handback,
+        output_max_bytes,
+    };
+    (fanout, subscriptions, events, sink)
 }
 
 impl NetOut {
@@ -180,24 +201,8 @@ impl NetOut {
     /// The streams of the command just finished, to every subscriber.
     pub(super) fn fan_out(&mut self, state: &mut State) {
         let now_us = clock::wall_us();
-        let State {
-            outboxes,
-            dirty,
-            events,
-            subscriptions,
-            fanout,
-            group_buffers,
-            dirty_groups,
-            ..
-        } = state;
-        let mut sink = Outboxes {
-            outboxes,
-            dirty,
-            groups: group_buffers,
-            dirty_groups,
-            handback: &self.handback,
-            output_max_bytes: self.options.ws_output_max_bytes,
-        };
+        let (fanout, subscriptions, events, mut sink) =
+            split(state, &self.handback, self.options.ws_output_max_bytes);
         fanout.on_command(&self.view, subscriptions, events, now_us, &mut sink);
     }
 
@@ -236,16 +241,8 @@ impl NetOut {
     /// The timed streams and the Pings.
     pub(super) fn websocket_timers(&mut self, state: &mut State) {
         let now_us = clock::wall_us();
-        let State { outboxes, dirty, subscriptions, fanout, group_buffers, dirty_groups, .. } =
-            state;
-        let mut sink = Outboxes {
-            outboxes,
-            dirty,
-            groups: group_buffers,
-            dirty_groups,
-            handback: &self.handback,
-            output_max_bytes: self.options.ws_output_max_bytes,
-        };
+        let (fanout, subscriptions, _, mut sink) =
+            split(state, &self.handback, self.options.ws_output_max_bytes);
         fanout.on_timer(&self.view, subscriptions, now_us, &mut sink);
         let now_ms = now_us / 1_000;
         for index in 0..state.outboxes.len() as u32 {
