@@ -217,3 +217,53 @@ fn a_client_that_pings_and_never_reads_is_cut_too() {
     assert_eq!(read_close_code(&mut stream), 1008, "after {pings} pings");
     server.stop();
 }
+
+#[test]
+fn an_answer_larger_than_the_output_cap_is_delivered_whole() {
+    let dir = TestDir::new("large-answer");
+    let mut options = options(dir.0.clone());
+    options.connection.http_output_max_bytes = 16 << 10;
+    let server = TestServer::start(options);
+    let trader = user_secret(52);
+    let body = json!({"account": public_key(&trader), "symbol": "USDC", "quantity": "1000000"});
+    assert_eq!(admin_post(server.address, "/api/v1/admin/deposit", "adminDeposit", body).0, 200);
+    let timestamp_ms = now_ms();
+    let placements: Vec<Vec<u8>> = (0..1_000)
+        .map(|index| {
+            let body = json!({"symbol": "SOL_USDC", "side": "Bid", "orderType": "Limit",
+                "price": format!("{}.{:02}", 100 + index % 20, index % 100), "quantity": "0.10",
+                "clientId": index});
+            let path = "/api/v1/order";
+            Signed {
+                secret: &trader,
+                method: "POST",
+                path,
+                query: "",
+                instruction: "orderExecute",
+                body: Some(body),
+                timestamp_ms,
+                window_ms: Some(60_000),
+            }
+            .request(None, "")
+        })
+        .collect();
+    send_pipelined(server.address, &placements);
+    let listing = Signed {
+        secret: &trader,
+        method: "GET",
+        path: "/api/v1/orders",
+        query: "symbol=SOL_USDC",
+        instruction: "orderQueryAll",
+        body: None,
+        timestamp_ms: now_ms(),
+        window_ms: None,
+    };
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream.write_all(&listing.request(None, "")).unwrap();
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.len() > 16 << 10, "larger than the cap: {} bytes", body.len());
+    let orders: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(orders.len(), 1_000);
+    server.stop();
+}
