@@ -87,6 +87,12 @@ fn every_protocol_violation_closes_with_its_code() {
                 .concat(),
             1009,
         ),
+        (
+            "message over 64 KiB in two large pieces",
+            [frame(0x01, &vec![b' '; 60_000], true), frame(0x80, &vec![b' '; 60_000], true)]
+                .concat(),
+            1009,
+        ),
         ("close echoed", frame(0x88, &3000u16.to_be_bytes(), true), 3000),
         ("close with a reserved code", frame(0x88, &1005u16.to_be_bytes(), true), 1002),
     ];

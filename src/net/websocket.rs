@@ -101,8 +101,11 @@ impl FrameHeader {
 
 /// Reads the header of the client frame at the start of `buffer`, once the whole frame has
 /// arrived (`Ok(None)` until then). Nothing is modified, so a caller that cannot act on the
-/// frame yet (no ring slot free) can leave it where it is and come back.
-pub fn decode_header(buffer: &[u8]) -> Result<Option<FrameHeader>, Violation> {
+/// frame yet (no ring slot free) can leave it where it is and come back. `message_len` is the
+/// payload already assembled of a fragmented message: a data frame that would take the message
+/// past [`MESSAGE_BYTES_MAX`] is refused as soon as its header is in, before its payload is
+/// waited for (so the buffer never has to hold more than one message's worth).
+pub fn decode_header(buffer: &[u8], message_len: usize) -> Result<Option<FrameHeader>, Violation> {
     let Some(&[first, second]) = buffer.first_chunk::<2>() else {
         return Ok(None);
     };
@@ -128,7 +131,8 @@ pub fn decode_header(buffer: &[u8]) -> Result<Option<FrameHeader>, Violation> {
     if opcode.is_control() && (!fin || payload_len > CONTROL_PAYLOAD_MAX as u64) {
         return Err(Violation::Protocol);
     }
-    if payload_len > MESSAGE_BYTES_MAX as u64 {
+    let assembled = if opcode.is_control() { 0 } else { message_len as u64 };
+    if assembled + payload_len > MESSAGE_BYTES_MAX as u64 {
         return Err(Violation::TooBig);
     }
     let header = FrameHeader {
@@ -157,7 +161,7 @@ pub fn unmask(payload: &mut [u8], mask: [u8; 4]) {
 /// Decodes the client frame at the start of `buffer`, unmasking its payload in place.
 /// `Ok(None)`: not all of it has arrived yet.
 pub fn decode(buffer: &mut [u8]) -> Result<Option<Frame<'_>>, Violation> {
-    let Some(header) = decode_header(buffer)? else {
+    let Some(header) = decode_header(buffer, 0)? else {
         return Ok(None);
     };
     let payload = &mut buffer[header.header_len..header.length()];

@@ -60,7 +60,7 @@ impl NetIn {
                 return self.close_websocket(state, index, code);
             }
             let start = connection.ws_message_len;
-            let header = match decode_header(&connection.input[start..connection.filled]) {
+            let header = match decode_header(&connection.input[start..connection.filled], start) {
                 Ok(Some(header)) => header,
                 Ok(None) => return,
                 Err(violation) => return self.close_websocket(state, index, violation.code()),
