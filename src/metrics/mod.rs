@@ -20,6 +20,23 @@
 //! connections, subscribers and groups, the durable sequence) are set by net-out just before it
 //! renders.
 //!
+//! # `GET /metrics` and who may read it
+//! Served by net-out like the other public reads (route → verify → a `ReadQuery::Metrics` that
+//! passes the sequencer and the matcher → net-out renders [`text`]). API.md does not name it, so
+//! its rules are here:
+//! - from a **loopback peer** (net-in records whether each connection's peer address is
+//!   loopback, IPv4-mapped included) it needs no signature: the operator's own host. A reverse
+//!   proxy on the same host must therefore not forward `/metrics`;
+//! - from **any other peer** it must be signed by the administrator's key like a signed GET, with
+//!   the instruction `metricsQuery` (`instruction=metricsQuery&timestamp=…&window=…`). Every
+//!   failure — no headers, a bad header, the window, the signature, another key — is the same
+//!   **403** `{"code":"UNAUTHORIZED","message":"Administrator key required"}`, naming no check.
+//!   (A window that expires between verify and the sequencer is the usual 401.) 403 rather than
+//!   404: the path answers 405 to other methods anyway, so hiding it would be only partial.
+//!
+//! It is subject to the per-IP rate limit like any request. The answer is about 18 KiB; the
+//! first one on a connection grows its outbox past the initial 16 KiB once.
+//!
 //! # What is measured, and by whom
 //! | cells | writer | when |
 //! |---|---|---|
@@ -426,8 +443,12 @@ mod tests {
     #[test]
     fn times_become_spans_and_missing_stamps_are_skipped() {
         let metrics = NetOutMetrics::default();
-        let times =
-            StageTimes { received_ns: 1_000, verified_ns: 3_000, sequenced_ns: 3_100, matched_ns: 0 };
+        let times = StageTimes {
+            received_ns: 1_000,
+            verified_ns: 3_000,
+            sequenced_ns: 3_100,
+            matched_ns: 0,
+        };
         metrics.record_times(&times, 10_000);
         let sums: Vec<(u64, u64)> = Span::ALL
             .iter()

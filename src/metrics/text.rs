@@ -48,7 +48,12 @@ pub fn render(metrics: &Metrics, out: &mut Vec<u8>) {
     let (net_in, net_out, journal) = (&metrics.net_in, &metrics.net_out, &metrics.journal);
 
     let name = "ringex_stage_latency_microseconds";
-    family(out, name, "histogram", "Time between two stamps of a request, per stretch of the pipeline.");
+    family(
+        out,
+        name,
+        "histogram",
+        "Time between two stamps of a request, per stretch of the pipeline.",
+    );
     for span in Span::ALL {
         let snapshot = net_out.spans[span as usize].snapshot();
         histogram(out, name, &[("span", span.label())], &snapshot, Unit::Microseconds);

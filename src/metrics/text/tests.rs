@@ -71,7 +71,10 @@ fn a_histogram_is_cumulative_buckets_then_inf_sum_and_count() {
     histogram(&mut out, "g", &[], &sizes, Unit::Count);
     let out = text(out);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[..3], [r#"g_bucket{le="1"} 1"#, r#"g_bucket{le="2"} 1"#, r#"g_bucket{le="4"} 3"#]);
+    assert_eq!(
+        lines[..3],
+        [r#"g_bucket{le="1"} 1"#, r#"g_bucket{le="2"} 1"#, r#"g_bucket{le="4"} 3"#]
+    );
     assert_eq!(lines[HISTOGRAM_BUCKETS + 1..], ["g_sum 9", "g_count 4"]);
 }
 
@@ -150,7 +153,8 @@ fn the_exposition_is_well_formed_and_carries_every_family() {
         let name = series.split('{').next().unwrap();
         let (family_name, kind) = family.as_ref().expect("a series after its family");
         if kind == "histogram" {
-            let suffix = name.strip_prefix(family_name.as_str()).unwrap_or_else(|| panic!("{line}"));
+            let suffix =
+                name.strip_prefix(family_name.as_str()).unwrap_or_else(|| panic!("{line}"));
             assert!(["_bucket", "_sum", "_count"].contains(&suffix), "{line}");
             if suffix == "_bucket" {
                 let labels = series.split(",le=").next().unwrap().split("le=").next().unwrap();
