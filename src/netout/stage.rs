@@ -20,6 +20,10 @@
 //! once it is under both bounds again (`crate::connections`). A WebSocket subscriber past
 //! `ws_output_max_bytes` gets Close 1008 and nothing more. A closed connection's outbox goes
 //! back to its initial capacity.
+//!
+//! **Metrics**: each answer records its request's stage stamps (and net-out's own, when it is
+//! written) and, if it is an error, its reason (`crate::metrics`, net-out's cells);
+//! `GET /metrics` sets the gauges only net-out knows and renders every stage's cells.
 
 mod websocket;
 

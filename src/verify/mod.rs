@@ -14,6 +14,9 @@
 //! Signatures of the slots in one ring batch are verified together (batch verification, with a
 //! fallback to single verification so verdicts never differ).
 //!
+//! `GET /metrics` is open to a loopback peer and otherwise needs the administrator's signature
+//! (`metricsQuery`); any failure is one 403 (`metrics_refusal`, `crate::metrics`).
+//!
 //! WebSocket: an upgrade and the Pongs and Closes net-in decided pass on as reads for net-out;
 //! a SUBSCRIBE/UNSUBSCRIBE text message becomes stream actions (`subscribe`), and a private
 //! subscription's signature joins the same batches, judged once, here, by this clock.
