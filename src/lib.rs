@@ -20,7 +20,7 @@
 //! No stage imports another. What two stages share is a neutral module: [`records`] (the ring
 //! slots), [`command`] and [`event`] (the fixed-size records they carry), [`connections`]
 //! (sockets shared by net-in and net-out), [`overflow`] (large requests, net-in → verify),
-//! [`durability`] (journal → net-out), [`clock`], [`rate_limit`] and [`api`] (errors and routes).
+//! [`durability`] (journal → net-out), [`metrics`] (every stage → net-out), [`clock`], [`rate_limit`] and [`api`] (errors and routes).
 //! Vocabulary: [`types`] (newtypes), [`money`] (exact decimals), [`config`] (assets, markets,
 //! limits), [`constants`], and [`ring`] (the ring buffers, their wait strategies and pinning).
 
@@ -41,6 +41,7 @@ pub mod fixed;
 pub mod harness;
 pub mod journal;
 pub mod matcher;
+pub mod metrics;
 pub mod money;
 pub mod net;
 pub mod netout;

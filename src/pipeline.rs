@@ -20,6 +20,7 @@ use crate::durability::{Durability, DurabilityGate, Durable};
 use crate::event::{Event, EventSink};
 use crate::journal::{self, JournalWriter, WriterOptions};
 use crate::matcher::Matcher;
+use crate::metrics::Metrics;
 use crate::net::stage::{NET_IN_LISTENER, NET_IN_WAKER, NetIn, NetInOptions};
 use crate::netout::stage::{NET_OUT_WAKER, NetOut};
 use crate::netout::view::{View, ViewLimits};
@@ -211,6 +212,9 @@ pub struct Core {
     pub durable: Option<Arc<Durable>>,
     /// Buffers for requests too large for a ring A slot.
     pub overflow: Arc<OverflowPool>,
+    /// What the stages measure (the sequencer and the journal write theirs; net-in and net-out
+    /// get it to write and render theirs).
+    pub metrics: Arc<Metrics>,
     /// The stage threads.
     pub threads: CoreThreads,
 }
@@ -262,6 +266,8 @@ impl Core {
         let mut ring_c = ring_c.build();
         let durable =
             writer.as_ref().map(|_| Arc::new(Durable::new(engine.last_sequence(), notify)));
+        let rings = vec![("a", ring_a.level()), ("b", ring_b.level()), ("c", ring_c.level())];
+        let metrics = Arc::new(Metrics::new(rings));
 
         let mut threads = Vec::new();
 
@@ -282,14 +288,18 @@ impl Core {
         let input = ring_a.consumer(sequencer_id);
         let output = BatchPublisher::new(ring_b.producer());
         let clock = options.clocks.sequencer_us;
-        let work = move || crate::sequencer::stage::run(input, output, sequencer, clock);
+        let stage_metrics = metrics.clone();
+        let work =
+            move || crate::sequencer::stage::run(input, output, sequencer, clock, stage_metrics);
         threads.push(spawn_stage("sequencer", pin(), work)?);
 
         // 6. journal.
         if let (Some(id), Some(writer), Some(durable)) = (journal_id, writer, durable.clone()) {
             let input = ring_b.consumer(id);
             let durability = options.durability;
-            let work = move || crate::journal::stage::run(input, writer, durable, durability);
+            let metrics = metrics.clone();
+            let work =
+                move || crate::journal::stage::run(input, writer, durable, durability, metrics);
             threads.push(spawn_stage("journal", pin(), work)?);
         }
 
@@ -304,6 +314,7 @@ impl Core {
             ring_c: ring_c.consumer(net_out_id),
             durable,
             overflow,
+            metrics,
             threads: CoreThreads { threads, matcher },
         };
         Ok((core, view))
@@ -371,6 +382,7 @@ pub struct Server {
     net_out: JoinHandle<()>,
     core: CoreThreads,
     durable: Option<Arc<Durable>>,
+    metrics: Arc<Metrics>,
     /// Records replayed at start-up.
     pub replayed_records: u64,
     /// The torn tail recovery cut, if any.
@@ -428,7 +440,7 @@ impl Server {
         };
         let notify: Arc<dyn Notify> = net_out_waker.clone();
         let (core, view) = Core::start(core_options, recovered, Some(notify), &mut pin)?;
-        let Core { ring_a, ring_c, durable, overflow, threads: core } = core;
+        let Core { ring_a, ring_c, durable, overflow, metrics, threads: core } = core;
 
         let net_in = NetIn {
             connection_options: options.connection,
@@ -449,6 +461,7 @@ impl Server {
                 assert_eq!(written, text.len());
                 text
             },
+            metrics: metrics.clone(),
         };
         let net_in = spawn_stage("net-in", net_in_core, move || net_in.run())?;
 
@@ -462,6 +475,7 @@ impl Server {
             handback,
             gate: DurabilityGate::new(durable.clone(), options.durability == Durability::Sync),
             wait,
+            metrics: metrics.clone(),
         };
         let net_out = spawn_stage("net-out", pin(), move || net_out.run())?;
         Ok(Server {
@@ -472,6 +486,7 @@ impl Server {
             net_out,
             core,
             durable,
+            metrics,
             replayed_records,
             tail_cut,
         })
@@ -490,6 +505,11 @@ impl Server {
     /// Wakes net-in so it notices the shutdown flag at once.
     pub fn wake(&self) {
         let _ = self.net_in_waker.wake();
+    }
+
+    /// What the stages measure (what `GET /metrics` renders).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// `(commits, records)` of the journal so far.

@@ -301,6 +301,8 @@ pub enum ReadQuery {
     EmptyList,
     /// Something a WebSocket connection needs from net-out; nothing is read from the view.
     WebSocket(WsRequest),
+    /// `GET /metrics`: net-out renders what the stages measured (`crate::metrics`).
+    Metrics,
 }
 
 /// What a WebSocket connection needs net-out to do: net-in and verify decide it, net-out (which
@@ -462,6 +464,9 @@ pub struct RequestSlot {
     /// Extra request data (withdrawal address and client id; a WebSocket accept key or Pong
     /// payload).
     pub extras: Extras,
+    /// net-in: the peer is on this host (a loopback address), so `GET /metrics` needs no
+    /// signature.
+    pub peer_loopback: bool,
     /// A WebSocket frame's actions when the verdict is `StreamActions`.
     pub stream_actions: [StreamAction; STREAM_ACTIONS_PER_FRAME_MAX],
 }
@@ -486,6 +491,7 @@ impl RequestSlot {
             signer_is_admin: false,
             ip_retry_after_s: 0,
             extras: Extras::default(),
+            peer_loopback: false,
             stream_actions: [StreamAction::Error(StreamError::InvalidRequest);
                 STREAM_ACTIONS_PER_FRAME_MAX],
         }

@@ -159,6 +159,58 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind in declaration order, so `ALL[kind as usize] == kind` (metrics count rejections
+    /// in an array indexed by kind). A new kind goes here too; a test checks the order.
+    pub const ALL: [ErrorKind; 44] = {
+        use ErrorKind as K;
+        [
+            K::NotFound,
+            K::MethodNotAllowed,
+            K::MalformedRequest,
+            K::HeadersTooLarge,
+            K::BodyTooLarge,
+            K::LengthRequired,
+            K::RequestTimeout,
+            K::InvalidJsonBody,
+            K::MissingHeader,
+            K::InvalidHeader,
+            K::TimestampInFuture,
+            K::RequestExpired,
+            K::InvalidSignature,
+            K::DuplicateRequest,
+            K::AdminKeyRequired,
+            K::UnknownField,
+            K::MissingField,
+            K::InvalidValue,
+            K::FieldNotSupported,
+            K::ClientIdOrOrderId,
+            K::BadCombination,
+            K::InvalidSymbol,
+            K::InvalidAsset,
+            K::InvalidPrice,
+            K::PriceDecimalTooLong,
+            K::PriceNotMultipleOfTick,
+            K::PriceOutOfBounds,
+            K::InvalidQuantity,
+            K::QuantityDecimalTooLong,
+            K::QuantityNotMultipleOfStep,
+            K::QuantityBelowMinimum,
+            K::QuantityOutOfBounds,
+            K::InsufficientFunds,
+            K::DuplicateClientId,
+            K::InvalidOrder,
+            K::OrderLimit,
+            K::OrderNotFound,
+            K::OrderNotFoundQuery,
+            K::AccountFrozen,
+            K::AccountNotFound,
+            K::AccountLimit,
+            K::TooManyRequests,
+            K::ServerError,
+            K::Maintenance,
+        ]
+    };
+
     /// HTTP status, code and fixed message text (for kinds with a detail, the parts around it).
     pub fn parts(self) -> (u16, ErrorCode, &'static str, &'static str) {
         use ErrorCode as C;
@@ -356,6 +408,14 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_listed_at_its_index() {
+        for (index, kind) in ErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, index, "{kind:?}");
+        }
+        assert_eq!(ErrorKind::Maintenance as usize + 1, ErrorKind::ALL.len(), "the last kind");
+    }
 
     #[test]
     fn messages() {

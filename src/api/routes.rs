@@ -76,6 +76,9 @@ pub enum Route {
     AdminUnfreeze,
     /// `/api/v1/admin/state`.
     AdminState,
+    /// `/metrics` (Prometheus): unsigned from a loopback peer, else signed by the administrator
+    /// as `metricsQuery` (see `crate::metrics`).
+    Metrics,
 }
 
 impl Route {
@@ -107,6 +110,7 @@ impl Route {
             b"/api/v1/admin/freeze" => Route::AdminFreeze,
             b"/api/v1/admin/unfreeze" => Route::AdminUnfreeze,
             b"/api/v1/admin/state" => Route::AdminState,
+            b"/metrics" => Route::Metrics,
             _ => return None,
         })
     }
@@ -132,6 +136,7 @@ impl Route {
             (Route::AdminFreeze, Post) => "adminFreeze",
             (Route::AdminUnfreeze, Post) => "adminUnfreeze",
             (Route::AdminState, Get) => "adminStateQuery",
+            (Route::Metrics, Get) => "metricsQuery",
             _ => return None,
         })
     }
@@ -183,5 +188,8 @@ mod tests {
         assert!(!Route::Depth.allows(Method::Post));
         assert!(Route::Withdrawals.allows(Method::Post));
         assert!(!Route::AdminState.allows(Method::Post));
+        assert_eq!(Route::from_path(b"/metrics"), Some(Route::Metrics));
+        assert_eq!(Route::Metrics.instruction(Method::Get), Some("metricsQuery"));
+        assert!(!Route::Metrics.allows(Method::Post));
     }
 }

@@ -8,15 +8,22 @@
 //! `async` writes each batch at once and syncs in the background of the stream (at most every
 //! [`ASYNC_SYNC_INTERVAL_MS`]), and answers do not wait for it.
 //!
+//! **Measures** (into [`Metrics`], its journal cells only): each `fdatasync`'s latency and the
+//! commands it made durable, and for the commands of the batch a sync ends, the time from their
+//! sequencer stamp to that sync's return (`sequenced_to_durable`).
+//!
 //! A failed write or sync is fatal: acknowledgements stop (the durable sequence never advances
 //! again) and the process exits 1 — never retry and go on.
 
 use super::payload::{JOURNAL_RECORD_MAX, encode};
 use super::writer::JournalWriter;
+use crate::clock;
 use crate::durability::{Durability, Durable};
+use crate::metrics::Metrics;
 use crate::records::{SequencedSlot, Work};
 use crate::ring::Consumer;
 use crate::types::SequenceNumber;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Longest time `async` mode leaves written records unsynced.
@@ -34,6 +41,7 @@ pub fn run(
     mut writer: JournalWriter,
     durable: Arc<Durable>,
     durability: Durability,
+    metrics: Arc<Metrics>,
 ) {
     let sync_each_batch = durability == Durability::Sync;
     let mut record = [0u8; JOURNAL_RECORD_MAX];
@@ -50,8 +58,13 @@ pub fn run(
         if let Err(error) = writer.write_batch() {
             fail("write", error);
         }
+        let started_ns = clock::monotonic_ns();
         if let Err(error) = writer.commit(true) {
             fail("sync", error);
+        }
+        if records > 0 {
+            metrics.journal.fsync_ns.record(clock::monotonic_ns() - started_ns);
+            metrics.journal.group_commands.record(records);
         }
         durable.publish(SequenceNumber(watermark), records);
     };
@@ -92,6 +105,7 @@ pub fn run(
             if appended + pending > 0 {
                 sync(&mut writer, watermark, appended + pending);
                 last_sync_ms = now_ms;
+                record_durable(&input, next..available_end, &metrics);
             } else {
                 // Nothing new to write: the batch's commands were rejected or reads.
                 durable.publish(SequenceNumber(watermark), 0);
@@ -110,4 +124,18 @@ pub fn run(
     }
     let (watermark, records) = unsynced.unwrap_or((durable.sequence(), 0));
     sync(&mut writer, watermark, records);
+}
+
+/// The batch `sequences` was just made durable: records, per journaled command in it, the time
+/// since the sequencer stamped it.
+fn record_durable(input: &Consumer<SequencedSlot>, sequences: Range<u64>, metrics: &Metrics) {
+    let durable_ns = clock::monotonic_ns();
+    for sequence in sequences {
+        let slot = input.slot(sequence);
+        let sequenced_ns = slot.reply.times.sequenced_ns;
+        if matches!(slot.work, Work::Command(_)) && slot.applied && sequenced_ns != 0 {
+            let elapsed_ns = durable_ns.saturating_sub(sequenced_ns);
+            metrics.journal.sequenced_to_durable_ns.record(elapsed_ns);
+        }
+    }
 }

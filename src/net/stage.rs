@@ -6,7 +6,8 @@
 //! frame that needs an answer (`stage/upgraded.rs`) — then a `Closed` slot when a connection will
 //! send no more, and a final `Shutdown` slot. A connection over its requests in flight or its
 //! output cap is not read until net-out hands it back (`crate::connections`). **Owns** the listener, the connection table, the overflow buffers'
-//! free list and the per-IP rate limiter. Does no JSON and no crypto.
+//! free list and the per-IP rate limiter. Does no JSON and no crypto. Marks each request
+//! `peer_loopback` (for `GET /metrics`); counts connections open and per-IP limit hits.
 //!
 //! **The per-IP rate limit and the administrator.** API.md's check order puts the per-IP limit
 //! before JSON, auth headers and the signature, and exempts the administrator; but which key signed
@@ -43,6 +44,7 @@ use crate::api::error::{ApiError, ErrorKind};
 use crate::clock;
 use crate::connections::{ConnectionOptions, ConnectionTable, Handback};
 use crate::constants::{REQUEST_BODY_MAX, REQUEST_HEADERS_BYTES_MAX, REQUEST_TARGET_MAX};
+use crate::metrics::Metrics;
 use crate::overflow::OverflowPool;
 use crate::rate_limit::RateLimiter;
 use crate::records::{ConnectionToken, RequestKind, RequestSlot};
@@ -134,6 +136,8 @@ struct Connection {
     partial_since_ms: u64,
     last_activity_ms: u64,
     peer: u128,
+    /// The peer is on this host (`GET /metrics` needs no signature).
+    loopback: bool,
     /// Framed requests wait for ring space.
     backlogged: bool,
     /// The peer closed its side or the socket failed: nothing more will arrive.
@@ -178,6 +182,8 @@ pub struct NetIn {
     pub admin_api_key: [u8; 44],
     /// Back-pressure bounds and WebSocket timers.
     pub connection_options: ConnectionOptions,
+    /// What net-in measures: connections open, per-IP rate-limit hits.
+    pub metrics: Arc<Metrics>,
 }
 
 struct State {
@@ -192,11 +198,12 @@ struct State {
     backlog: Vec<u32>,
 }
 
-fn peer_key(stream: &TcpStream) -> u128 {
-    match stream.peer_addr().map(|address| address.ip()) {
-        Ok(IpAddr::V4(ip)) => u128::from(u32::from(ip)),
-        Ok(IpAddr::V6(ip)) => u128::from(ip),
-        Err(_) => 0,
+/// The peer's rate-limit key and whether it is on this host.
+fn peer_key(stream: &TcpStream) -> (u128, bool) {
+    match stream.peer_addr().map(|address| address.ip().to_canonical()) {
+        Ok(IpAddr::V4(ip)) => (u128::from(u32::from(ip)), ip.is_loopback()),
+        Ok(IpAddr::V6(ip)) => (u128::from(ip), ip.is_loopback()),
+        Err(_) => (0, false),
     }
 }
 
@@ -216,6 +223,7 @@ impl NetIn {
                     partial_since_ms: 0,
                     last_activity_ms: 0,
                     peer: 0,
+                    loopback: false,
                     backlogged: false,
                     peer_closed: false,
                     linger_since_ms: 0,
@@ -291,7 +299,8 @@ impl NetIn {
             self.connections.set(index, stream.as_raw_fd());
             let now_ms = clock::wall_ms();
             let connection = &mut state.connections[index as usize];
-            connection.peer = peer_key(&stream);
+            (connection.peer, connection.loopback) = peer_key(&stream);
+            self.metrics.net_in.connections_open.increment();
             connection.stream = Some(stream);
             connection.phase = Phase::Reading;
             connection.filled = 0;
@@ -390,6 +399,7 @@ impl NetIn {
             let _ = self.poll.registry().deregister(stream);
         }
         connection.stream = None; // closes the socket
+        self.metrics.net_in.connections_open.decrement();
         connection.phase = Phase::Free;
         connection.filled = 0;
         // A buffer grown for one large request goes back to its preallocated size.
@@ -459,12 +469,15 @@ impl NetIn {
                     let kind = match route_of(&request) {
                         Err(error) => RequestKind::Answered(error),
                         Ok(_) => match state.ip_limiter.take(connection.peer, now_ms) {
-                            Err(retry_after_s) if claims_admin() => {
-                                ip_retry_after_s = retry_after_s.max(1);
-                                RequestKind::Http
-                            }
                             Err(retry_after_s) => {
-                                RequestKind::Answered(ApiError::too_many_requests(retry_after_s))
+                                self.metrics.net_in.ip_rate_limited.add(1);
+                                if claims_admin() {
+                                    ip_retry_after_s = retry_after_s.max(1);
+                                    RequestKind::Http
+                                } else {
+                                    let error = ApiError::too_many_requests(retry_after_s);
+                                    RequestKind::Answered(error)
+                                }
                             }
                             Ok(()) => RequestKind::Http,
                         },
@@ -492,6 +505,7 @@ impl NetIn {
                             };
                             copy_request(slot, &request, route, overflow);
                             slot.ip_retry_after_s = ip_retry_after_s;
+                            slot.peer_loopback = connection.loopback;
                             slot.reply.connection = token;
                             slot.reply.times = Default::default();
                             slot.reply.times.received_ns = clock::monotonic_ns();

@@ -36,6 +36,8 @@ pub enum ContentType {
     Json,
     /// `text/plain`: `GET /api/v1/ping` and `/time`.
     Text,
+    /// The Prometheus text format, version 0.0.4: `GET /metrics`.
+    Prometheus,
 }
 
 impl ContentType {
@@ -44,6 +46,7 @@ impl ContentType {
         match self {
             ContentType::Json => "application/json; charset=utf-8",
             ContentType::Text => "text/plain",
+            ContentType::Prometheus => crate::metrics::text::CONTENT_TYPE,
         }
     }
 }
@@ -114,7 +117,9 @@ pub fn render_read(
     check_markets(config, query)?;
     let mut w = JsonWriter::new(out);
     match *query {
-        ReadQuery::WebSocket(_) => unreachable!("net-out acts on WebSocket requests itself"),
+        ReadQuery::WebSocket(_) | ReadQuery::Metrics => {
+            unreachable!("net-out acts on WebSocket requests and renders metrics itself")
+        }
         ReadQuery::Status => {
             w.begin_object().key("status").string(b"Ok").key("message").null().end_object();
         }

@@ -20,6 +20,10 @@
 //! once it is under both bounds again (`crate::connections`). A WebSocket subscriber past
 //! `ws_output_max_bytes` gets Close 1008 and nothing more. A closed connection's outbox goes
 //! back to its initial capacity.
+//!
+//! **Metrics**: each answer records its request's stage stamps (and net-out's own, when it is
+//! written) and, if it is an error, its reason (`crate::metrics`, net-out's cells);
+//! `GET /metrics` sets the gauges only net-out knows and renders every stage's cells.
 
 mod websocket;
 
@@ -33,6 +37,7 @@ use crate::connections::{ConnectionOptions, ConnectionTable, Handback};
 use crate::durability::DurabilityGate;
 use crate::event::Event;
 use crate::event::EventKind;
+use crate::metrics::Metrics;
 use crate::records::{ConnectionToken, Extras, Outcome, Output, OutputSlot, ReadQuery, Reply};
 use crate::ring::{Consumer, ExternalWait, WaitStrategy};
 use crate::types::SequenceNumber;
@@ -127,6 +132,8 @@ pub struct NetOut {
     pub wait: WaitStrategy,
     /// Output caps and WebSocket timers.
     pub options: ConnectionOptions,
+    /// What net-out measures (its cells), and what it renders for `GET /metrics` (all of it).
+    pub metrics: Arc<Metrics>,
 }
 
 struct State {
@@ -321,6 +328,7 @@ impl NetOut {
             mark_dirty(state, reply.connection.index);
             return;
         }
+        self.observe(state, reply, outcome);
         if let Outcome::Read { account, query: ReadQuery::WebSocket(request) } = *outcome {
             return self.answer_websocket(state, reply, &account, request, extras);
         }
@@ -345,6 +353,11 @@ impl NetOut {
                 };
                 render::render_command(&mut state.body, self.view.config(), &answer)
                     .map(|()| ContentType::Json)
+            }
+            Outcome::Read { query: ReadQuery::Metrics, .. } => {
+                self.publish_gauges(state);
+                crate::metrics::text::render(&self.metrics, &mut state.body);
+                Ok(ContentType::Prometheus)
             }
             Outcome::Read { account, query } => {
                 render::render_read(&mut state.body, &self.view, &account, &query, clock::wall_us())
@@ -390,6 +403,36 @@ impl NetOut {
                 state.body = body;
             }
         }
+    }
+
+    /// Records what answering one request says about it (`crate::metrics`): its stage stamps,
+    /// once per request (a batch at its last item), and the error it is, if it is one.
+    fn observe(&self, state: &State, reply: &Reply, outcome: &Outcome) {
+        let net_out = &self.metrics.net_out;
+        if reply.items == 0 || reply.item + 1 == reply.items {
+            net_out.record_times(&reply.times, clock::monotonic_ns());
+        }
+        match *outcome {
+            Outcome::Reject(error) => net_out.record_rejection(error.kind),
+            // A rejected command's one event is its rejection.
+            Outcome::Command { .. } => {
+                if let Some(EventKind::Rejected { reason, .. }) =
+                    state.events.first().map(|event| event.kind)
+                {
+                    net_out.record_rejection(reason.into());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets the gauges only net-out knows, just before `GET /metrics` renders them.
+    fn publish_gauges(&self, state: &State) {
+        let net_out = &self.metrics.net_out;
+        net_out.websocket_connections.set(state.websockets as u64);
+        net_out.websocket_subscribers.set(state.subscriptions.subscriber_count() as u64);
+        net_out.subscription_groups.set(state.subscriptions.groups_in_use() as u64);
+        net_out.durable_sequence.set(self.gate.durable_sequence());
     }
 
     fn respond(

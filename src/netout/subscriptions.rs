@@ -310,6 +310,17 @@ impl Subscriptions {
     pub fn stream_count(&self, connection: u32) -> usize {
         self.connections[connection as usize].streams.len()
     }
+
+    /// Connections holding at least one stream (a walk over every connection slot: for
+    /// `GET /metrics`, not for each message).
+    pub fn subscriber_count(&self) -> usize {
+        self.connections.iter().filter(|connection| !connection.streams.is_empty()).count()
+    }
+
+    /// Groups with members now.
+    pub fn groups_in_use(&self) -> usize {
+        self.groups.len() - self.free_groups.len()
+    }
 }
 
 fn remove(list: &mut Vec<u32>, connection: u32) {

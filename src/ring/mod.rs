@@ -418,7 +418,7 @@ impl<T> RingBuilder<T> {
                 }))
             })
             .collect();
-        RingHandles { producer: Some(producer), consumers }
+        RingHandles { producer: Some(producer), consumers, ring }
     }
 
     /// Every writing stage must be ordered (upstream or downstream) with every other stage,
@@ -453,6 +453,7 @@ impl<T> RingBuilder<T> {
 pub struct RingHandles<T> {
     producer: Option<Producer<T>>,
     consumers: Vec<Option<Consumer<T>>>,
+    ring: Arc<RingBuffer<T>>,
 }
 
 impl<T> RingHandles<T> {
@@ -464,5 +465,39 @@ impl<T> RingHandles<T> {
     /// The handle of a consumer declared on this ring's builder. Panics if already taken.
     pub fn consumer(&mut self, stage: StageId) -> Consumer<T> {
         self.consumers[stage.0].take().expect("consumer handle already taken")
+    }
+
+    /// A read-only view of the ring's fill level, for metrics (any number, any thread).
+    // tidy: start-up (taken when the pipeline is wired)
+    pub fn level(&self) -> Arc<dyn RingLevel>
+    where
+        T: Send + Sync + 'static,
+    {
+        Arc::clone(&self.ring) as Arc<dyn RingLevel>
+    }
+}
+
+/// How full a ring is, read from its cursors by an observer that owns none of them (net-out
+/// rendering `GET /metrics`): two `Acquire` loads per cursor, no write, never waits.
+pub trait RingLevel: Send + Sync {
+    /// Slots published and not yet released by every consumer: the producer's cursor minus the
+    /// slowest consumer's (0..=`capacity`). The cursors are read one after another while their
+    /// owners move them, so this is a recent value, not an instant's.
+    fn occupancy(&self) -> u64;
+    /// Slots in the ring.
+    fn capacity(&self) -> u64;
+}
+
+impl<T: Send + Sync> RingLevel for RingBuffer<T> {
+    fn occupancy(&self) -> u64 {
+        // Consumers first: every consumer cursor is at most the producer's, and both only grow,
+        // so the producer's value read afterwards is at least as far along.
+        let consumed = self.cursors[1..].iter().map(|cursor| cursor.load()).min().unwrap_or(0);
+        let published = self.cursors[0].load();
+        published.saturating_sub(consumed).min(self.capacity())
+    }
+
+    fn capacity(&self) -> u64 {
+        self.slots.len() as u64
     }
 }

@@ -582,3 +582,25 @@ fn the_factory_fills_every_slot() {
     producer.publish_through(15);
     assert_eq!(reader.wait_for(0), Some(16));
 }
+
+#[test]
+fn level_counts_published_slots_the_slowest_consumer_still_holds() {
+    let mut builder = RingBuilder::new(8, WaitStrategy::Yield, Record::default);
+    let first = builder.consumer(&[], Access::Read);
+    let second = builder.consumer(&[first], Access::Read);
+    let mut handles = builder.build();
+    let level = handles.level();
+    let mut producer = handles.producer();
+    let mut first = handles.consumer(first);
+    let mut second = handles.consumer(second);
+    assert_eq!((level.occupancy(), level.capacity()), (0, 8));
+    let batch = producer.claim_batch(5);
+    producer.publish_through(batch.end - 1);
+    assert_eq!(level.occupancy(), 5);
+    assert_eq!(first.wait_for(0), Some(5));
+    first.release_through(2);
+    assert_eq!(level.occupancy(), 5, "the second consumer holds them all still");
+    assert_eq!(second.wait_for(0), Some(3));
+    second.release_through(1);
+    assert_eq!(level.occupancy(), 3);
+}

@@ -83,6 +83,8 @@ pub struct Sequencer {
     /// Signed POST/DELETE requests stamped before this (Unix ms) are refused as expired unless
     /// the replay cache already holds them; 0 when there was no earlier run.
     signed_since_ms: u64,
+    /// Requests the per-key limit refused so far (published by the stage loop as a metric).
+    key_rate_limited: u64,
 }
 
 impl Sequencer {
@@ -99,6 +101,7 @@ impl Sequencer {
             replay: ReplayCache::with_entries_max(limits.replay_entries_max),
             key_limiter: RateLimiter::new(limits.key_rate_per_s, limits.key_burst, limits.keys_max),
             signed_since_ms: 0,
+            key_rate_limited: 0,
         }
     }
 
@@ -116,6 +119,11 @@ impl Sequencer {
     pub fn continue_after(&mut self, last_sequence: SequenceNumber, last_time_us: u64) {
         self.next_sequence = last_sequence.0 + 1;
         self.last_time_us = last_time_us;
+    }
+
+    /// Requests the per-key rate limit refused so far.
+    pub fn key_rate_limited(&self) -> u64 {
+        self.key_rate_limited
     }
 
     /// The last sequence number stamped.
@@ -219,7 +227,10 @@ impl Sequencer {
         }
         if !slot.signer_is_admin {
             let key = u128::from_le_bytes(signer.0[..16].try_into().unwrap());
-            self.key_limiter.take(key, now_ms).map_err(ApiError::too_many_requests)?;
+            if let Err(retry_after_s) = self.key_limiter.take(key, now_ms) {
+                self.key_rate_limited += 1;
+                return Err(ApiError::too_many_requests(retry_after_s));
+            }
         }
         Ok(())
     }
@@ -427,6 +438,7 @@ mod tests {
         }
         slot.signer_is_admin = true;
         assert!(matches!(run(&mut sequencer, &slot, 10_000_000)[0].work, Work::Command(_)));
+        assert_eq!(sequencer.key_rate_limited(), 2, "each refusal is counted");
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! The sequencer thread: ring A (after every verifier) → ring B.
+//! The sequencer thread: ring A (after every verifier) → ring B. After each ring batch it
+//! publishes its per-key rate-limit count to [`Metrics`] (one relaxed store).
 
 use super::Sequencer;
 use crate::clock;
+use crate::metrics::Metrics;
 use crate::records::{RequestSlot, SequencedSlot, Verdict};
 use crate::ring::{BatchPublisher, Consumer};
+use std::sync::Arc;
 
 /// Runs the sequencer until ring A closes; ring B closes when it returns (after passing
 /// `Shutdown` on). `engine_clock` gives Unix µs (the wall clock, but for determinism tests).
@@ -12,6 +15,7 @@ pub fn run(
     mut output: BatchPublisher<SequencedSlot>,
     mut sequencer: Sequencer,
     engine_clock: fn() -> u64,
+    metrics: Arc<Metrics>,
 ) {
     let mut next = 0u64;
     while let Some(available_end) = input.wait_for(next) {
@@ -25,6 +29,7 @@ pub fn run(
             });
         }
         output.flush();
+        metrics.sequencer.key_rate_limited.set(sequencer.key_rate_limited());
         input.release_through(available_end - 1);
         next = available_end;
     }

@@ -14,6 +14,9 @@
 //! Signatures of the slots in one ring batch are verified together (batch verification, with a
 //! fallback to single verification so verdicts never differ).
 //!
+//! `GET /metrics` is open to a loopback peer and otherwise needs the administrator's signature
+//! (`metricsQuery`); any failure is one 403 (`metrics_refusal`, `crate::metrics`).
+//!
 //! WebSocket: an upgrade and the Pongs and Closes net-in decided pass on as reads for net-out;
 //! a SUBSCRIBE/UNSUBSCRIBE text message becomes stream actions (`subscribe`), and a private
 //! subscription's signature joins the same batches, judged once, here, by this clock.
@@ -236,6 +239,16 @@ fn slot_bytes<'s>(
     }
 }
 
+/// `GET /metrics` from a peer that is not on this host needs the administrator's signature
+/// (instruction `metricsQuery`, like any signed GET): whatever check fails — a missing or bad
+/// header, the window, the signature, another key — the answer is the same 403 `Administrator key
+/// required`, naming no check. From a loopback peer it needs nothing (the operator's own host;
+/// a reverse proxy on the same host should therefore not forward `/metrics`). Other routes keep
+/// their error.
+fn metrics_refusal(route: Route, error: ApiError) -> ApiError {
+    if route == Route::Metrics { ApiError::new(ErrorKind::AdminKeyRequired) } else { error }
+}
+
 /// The verdict of a WebSocket request net-in decided: passed on for net-out to carry out.
 fn websocket(request: WsRequest) -> Verdict {
     Verdict::Read { account: AccountKey::default(), query: ReadQuery::WebSocket(request) }
@@ -344,8 +357,12 @@ impl Verifier {
                 return;
             }
         }
-        if let Err(error) = self.prepare_http(index, slot, overflow, now_ms) {
-            slot.verdict = Verdict::Reject(error);
+        if slot.reply.route == Route::Metrics && slot.peer_loopback {
+            // Asked on this host: no signature needed (see `metrics_refusal`).
+            let account = AccountKey::default();
+            slot.verdict = Verdict::Read { account, query: ReadQuery::Metrics };
+        } else if let Err(error) = self.prepare_http(index, slot, overflow, now_ms) {
+            slot.verdict = Verdict::Reject(metrics_refusal(slot.reply.route, error));
         }
         if slot.ip_retry_after_s > 0 {
             // Over the per-IP limit: only the administrator's signature, checked in `flush`,
@@ -508,14 +525,16 @@ impl Verifier {
                 continue;
             }
             if !valid {
-                slot.verdict = Verdict::Reject(ApiError::new(ErrorKind::InvalidSignature));
+                let error = ApiError::new(ErrorKind::InvalidSignature);
+                slot.verdict = Verdict::Reject(metrics_refusal(slot.reply.route, error));
                 continue;
             }
             slot.auth = pending.auth;
             slot.signer = Some(AccountKey(*pending.key.as_bytes()));
             slot.signer_is_admin = pending.is_admin;
             slot.replay_checked = pending.replay_checked;
-            if slot.reply.route.is_admin() && !pending.is_admin {
+            let admin_only = slot.reply.route.is_admin() || slot.reply.route == Route::Metrics;
+            if admin_only && !pending.is_admin {
                 slot.verdict = Verdict::Reject(ApiError::new(ErrorKind::AdminKeyRequired));
             }
         }

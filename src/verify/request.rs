@@ -586,6 +586,7 @@ fn parse_read(
         }
         Route::Withdrawals => ReadQuery::Withdrawals(history_filter(config, query)?),
         Route::Deposits => ReadQuery::Deposits(history_filter(config, query)?),
+        Route::Metrics => ReadQuery::Metrics,
         _ => return Err(ApiError::new(ErrorKind::MethodNotAllowed)),
     })
 }

@@ -51,11 +51,17 @@ fn slot_from(bytes: &[u8]) -> Box<RequestSlot> {
 }
 
 fn verify_all(requests: &[Vec<u8>]) -> Vec<Box<RequestSlot>> {
+    verify_from(requests, false)
+}
+
+/// As [`verify_all`], from a loopback peer or not.
+fn verify_from(requests: &[Vec<u8>], peer_loopback: bool) -> Vec<Box<RequestSlot>> {
     let mut verifier = Verifier::new(
         Arc::new(Config::embedded_default()),
         AccountKey(*admin().verifying_key().as_bytes()),
     );
     let mut slots: Vec<Box<RequestSlot>> = requests.iter().map(|bytes| slot_from(bytes)).collect();
+    slots.iter_mut().for_each(|slot| slot.peer_loopback = peer_loopback);
     let mut references: Vec<&mut RequestSlot> = slots.iter_mut().map(|slot| &mut **slot).collect();
     verifier.verify(&mut references[..], &OverflowPool::with_buffers(1), NOW_MS);
     slots
@@ -200,6 +206,28 @@ fn administrator_endpoints_need_the_administrator() {
     assert_eq!(rejection(&slots[0]), "403 Administrator key required");
     assert_eq!(slots[1].verdict, Verdict::Commands { count: 1 });
     assert!(slots[1].signer_is_admin);
+}
+
+#[test]
+fn metrics_are_open_on_this_host_and_need_the_administrator_elsewhere() {
+    let signing = format!("instruction=metricsQuery&timestamp={NOW_MS}&window=5000");
+    let requests = [
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        signed_request(&admin(), "GET", "/metrics", "", &signing, ""),
+        signed_request(&user(), "GET", "/metrics", "", &signing, ""),
+        signed_request(&admin(), "GET", "/metrics", "", "instruction=adminStateQuery", ""),
+        signed_request(&admin(), "GET", "/metrics", "", &signing, "X-Window: 0\r\n"),
+    ];
+    let metrics = Verdict::Read { account: AccountKey::default(), query: ReadQuery::Metrics };
+    for slot in verify_from(&requests, true) {
+        assert_eq!(slot.verdict, metrics, "anything goes on this host");
+    }
+    let slots = verify_from(&requests, false);
+    let admin_key = AccountKey(*admin().verifying_key().as_bytes());
+    assert_eq!(slots[1].verdict, Verdict::Read { account: admin_key, query: ReadQuery::Metrics });
+    for index in [0, 2, 3, 4] {
+        assert_eq!(rejection(&slots[index]), "403 Administrator key required", "{index}");
+    }
 }
 
 #[test]
