@@ -1,0 +1,171 @@
+//! `ringex loadgen`: drives a running ringex over its public API, open loop, and measures it.
+//!
+//! A tool, not a pipeline stage: it runs in its own process (or a test), talks to the server
+//! only through sockets, and imports nothing of the stages but the development key. It owns:
+//! the run's accounts (derived from `--seed`, funded through the administrator endpoints), the
+//! schedule (every request's send time, fixed before the run), the signed request bytes (made
+//! ahead of their send time, off the timed path), one writer and one reader thread per
+//! keep-alive connection, optional WebSocket subscribers, and the measurements.
+//!
+//! **Open loop.** Latency is *answer read time − scheduled send time*, never the actual send
+//! time, and nothing waits for an answer before sending the next request: a server that stalls
+//! shows as latency of every request scheduled during the stall, not as a lower send rate
+//! (coordinated omission; `connection.rs`).
+//!
+//! **Hand-written or crates.** HdrHistogram (`hdrhistogram`), progress (`indicatif`), JSON of
+//! answers and events (`serde_json`), TOML (`toml`), signatures (`ed25519-dalek`) and flags
+//! (`clap`) are crates. The HTTP client, the WebSocket client and the signer are written here:
+//! no client crate pipelines requests on one connection while timing each answer against its
+//! own schedule, the subscriber needs only a few lines of RFC 6455, and a signer of our own
+//! checks the server's verifier instead of sharing its mistakes. The `.hgrm` text writer is
+//! here because the crate writes only the binary histogram format.
+//!
+//! # Layout
+//!
+//! 1. [`options`]: flags → [`Options`] (bad input: one line naming the flag, exit 2);
+//!    [`scenario`]: TOML phases.
+//! 2. [`setup`]: markets, accounts, funding, leftover orders.
+//! 3. [`schedule`] and [`workload`]: when each request is due, and what it is, signed.
+//! 4. [`run`]: one timed run: [`connection`] writers and readers, [`subscriber`]s, progress.
+//! 5. [`stats`], [`hgrm`], [`report`]: what was measured, the `.hgrm` files, the summary.
+
+pub mod connection;
+pub mod hgrm;
+pub mod http;
+pub mod options;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod schedule;
+pub mod setup;
+pub mod sign;
+pub mod stats;
+pub mod subscriber;
+pub mod workload;
+
+pub use options::{Flags, Options};
+pub use report::Report;
+
+use report::StepResult;
+use schedule::Phase;
+use stats::Percentiles;
+
+/// Why a run did not happen or did not finish.
+#[derive(Debug)]
+pub enum LoadgenError {
+    /// A bad flag or scenario: one line naming it (exit 2).
+    Usage(String),
+    /// The target cannot be reached (exit 1).
+    Unreachable(String),
+    /// Anything else (exit 1).
+    Failed(String),
+}
+
+impl std::fmt::Display for LoadgenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadgenError::Usage(line) | LoadgenError::Failed(line) => f.write_str(line),
+            LoadgenError::Unreachable(line) => write!(f, "cannot reach {line}"),
+        }
+    }
+}
+
+impl LoadgenError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LoadgenError::Usage(_) => 2,
+            LoadgenError::Unreachable(_) | LoadgenError::Failed(_) => 1,
+        }
+    }
+}
+
+/// What the timed runs need from the setup.
+pub struct Setup {
+    /// The markets traded.
+    pub markets: Vec<workload::Market>,
+    /// The run's accounts.
+    pub accounts: Vec<sign::Account>,
+}
+
+/// Sets up, runs (one run, or the `--find-peak` steps), writes the `.hgrm` files, and returns
+/// the report.
+pub fn run(options: &Options) -> Result<Report, LoadgenError> {
+    let markets = setup::markets(&options.target, &options.markets)?;
+    let accounts = setup::accounts(options.seed, options.accounts);
+    let admin = sign::Account::from_seed(options.admin_seed);
+    setup::fund(&options.target, &admin, &accounts, &markets)?;
+    setup::cancel_everything(&options.target, &accounts, &markets)?;
+    let setup = Setup { markets, accounts };
+    let report = match options.find_peak {
+        None => {
+            let step = run::run_step(options, &setup, &options.phases, 0)?;
+            Report { options: options.clone(), steps: vec![step], peak: None, stopped: None }
+        }
+        Some(_) => find_peak(options, &setup)?,
+    };
+    if let Some(dir) = &options.out {
+        write_histograms(dir, &options.label, report.main_step())?;
+    }
+    Ok(report)
+}
+
+/// Steps the offered rate up by the search's factor until a step fails: its acknowledged rate
+/// falls below 95% of the offered rate, or its p99 passes the bound. The peak is the best
+/// passing step.
+fn find_peak(options: &Options, setup: &Setup) -> Result<Report, LoadgenError> {
+    let search = options.find_peak.expect("called with --find-peak");
+    let first = &options.phases[0];
+    let mut steps: Vec<StepResult> = Vec::new();
+    let mut peak: Option<usize> = None;
+    let mut stopped = None;
+    let mut client_id_base = 0u32;
+    for number in 0..search.steps_max {
+        let rate = first.rate_from_per_s * search.factor.powi(number as i32);
+        let phase = Phase::steady(&format!("step {}", number + 1), rate, first.duration_s);
+        let count = u32::try_from(phase.count()).ok();
+        let Some(next_base) = count.and_then(|count| client_id_base.checked_add(count)) else {
+            stopped = Some("the search ran out of clientIds".into());
+            break;
+        };
+        let step = run::run_step(options, setup, &[phase], client_id_base)?;
+        client_id_base = next_base;
+        setup::cancel_everything(&options.target, &setup.accounts, &setup.markets)?;
+        let p99_us = Percentiles::of(&step.stats.ack_ns).p99_us;
+        let verdict = if step.acknowledged_per_s < 0.95 * step.offered_per_s {
+            Some(format!(
+                "acknowledged {:.0}/s < 95% of offered {:.0}/s",
+                step.acknowledged_per_s, step.offered_per_s
+            ))
+        } else if p99_us > search.p99_bound_us {
+            Some(format!("p99 {p99_us:.0} µs > bound {:.0} µs", search.p99_bound_us))
+        } else {
+            None
+        };
+        steps.push(step);
+        if verdict.is_some() {
+            stopped = verdict;
+            break;
+        }
+        peak = Some(steps.len() - 1);
+    }
+    if stopped.is_none() {
+        stopped = Some(format!("{} steps, every one passed", steps.len()));
+    }
+    Ok(Report { options: options.clone(), steps, peak, stopped })
+}
+
+/// `<label>-ack.hgrm` and `<label>-event.hgrm` (µs) in `dir`.
+fn write_histograms(
+    dir: &std::path::Path,
+    label: &str,
+    step: &StepResult,
+) -> Result<(), LoadgenError> {
+    let failed =
+        |error: std::io::Error| LoadgenError::Failed(format!("--out {}: {error}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    hgrm::write_file(&dir.join(format!("{label}-ack.hgrm")), &step.stats.ack_ns).map_err(failed)?;
+    hgrm::write_file(&dir.join(format!("{label}-event.hgrm")), &step.stats.event_ns)
+        .map_err(failed)?;
+    Ok(())
+}
