@@ -207,3 +207,128 @@ fn take_answers(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loadgen::schedule::Phase;
+    use crate::loadgen::stats::Percentiles;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    /// Requests the test offers: 1,000/s for half a second.
+    const REQUESTS: u64 = 500;
+
+    /// The request at which the server stalls: it reads and answers nothing for [`STALL`].
+    const STALLED_AT: u64 = 100;
+
+    const STALL: Duration = Duration::from_millis(200);
+
+    /// Socket buffer sizes of the test's connection (the kernel doubles them): small enough
+    /// that a stalled server's full buffers block the writer, as they would under load.
+    const SOCKET_BUFFER_BYTES: libc::c_int = 8192;
+
+    fn set_buffer(socket: &impl std::os::fd::AsRawFd, option: libc::c_int) {
+        let size = SOCKET_BUFFER_BYTES;
+        // SAFETY: a valid socket, a c_int option value of the size given.
+        let result = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(result, 0);
+    }
+
+    /// A server that answers each request as it reads it, except that at one request it stops
+    /// reading and answering for a while: what a pause in the engine looks like from outside.
+    /// Returns when each request arrived, ns from `origin`.
+    fn stalling_server(listener: TcpListener, origin: Instant) -> Vec<u64> {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut arrivals_ns = Vec::new();
+        let (mut bytes, mut buffer) = (Vec::new(), [0u8; 4096]);
+        while (arrivals_ns.len() as u64) < REQUESTS {
+            let read = stream.read(&mut buffer).unwrap();
+            assert!(read > 0);
+            let now_ns = origin.elapsed().as_nanos() as u64;
+            bytes.extend_from_slice(&buffer[..read]);
+            while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+                bytes.drain(..end + 4);
+                if arrivals_ns.len() as u64 == STALLED_AT {
+                    std::thread::sleep(STALL);
+                }
+                arrivals_ns.push(now_ns);
+                stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+            }
+        }
+        arrivals_ns
+    }
+
+    #[test]
+    fn a_stalled_server_shows_as_latency_from_the_schedule_not_as_a_lower_send_rate() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        set_buffer(&listener, libc::SO_RCVBUF);
+        let address = listener.local_addr().unwrap();
+        let schedule = Schedule::new(&[Phase::steady("steady", 1000.0, 0.5)]);
+        assert_eq!(schedule.count(), REQUESTS);
+        let (chunks_in, chunks) = crossbeam::channel::unbounded();
+        // About 1 KiB each, so the stall fills the socket buffers within a few dozen requests.
+        let request =
+            format!("GET /api/v1/ping HTTP/1.1\r\nHost: t\r\nX-Pad: {}\r\n\r\n", "p".repeat(1000));
+        let planned = (0..REQUESTS).map(|index| Planned {
+            index,
+            kind: Kind::Limit,
+            bytes: request.clone().into_bytes(),
+        });
+        chunks_in.send(planned.collect()).unwrap();
+        drop(chunks_in);
+        let stats = Mutex::new(Stats::new());
+        let clock = RunClock { start: Instant::now() + Duration::from_millis(50) };
+        let lane = Lane {
+            schedule: &schedule,
+            clock,
+            stats: &stats,
+            drain_deadline: clock.instant(schedule.duration_ns()) + Duration::from_secs(10),
+        };
+        let writer_done = AtomicBool::new(false);
+        let arrivals_ns = std::thread::scope(|scope| {
+            let server = scope.spawn(|| stalling_server(listener, clock.start));
+            let stream = std::net::TcpStream::connect(address).unwrap();
+            set_buffer(&stream, libc::SO_SNDBUF);
+            let (sent, answers) = crossbeam::channel::unbounded();
+            let writer_stream = stream.try_clone().unwrap();
+            let (lane, writer_done) = (&lane, &writer_done);
+            scope.spawn(move || {
+                write_loop(writer_stream, chunks, sent, lane, (0, 1));
+                writer_done.store(true, Ordering::Release);
+            });
+            read_loop(stream, answers, writer_done, lane);
+            server.join().unwrap()
+        });
+        let stats = stats.into_inner().unwrap();
+        assert_eq!((stats.sent, stats.acknowledged, stats.unanswered), (REQUESTS, REQUESTS, 0));
+        // The send rate did not drop to what the server managed: nothing was sent early, and
+        // once the server read again the writer caught up at once, the last request reaching it
+        // soon after its due time (a closed loop would still be 200 ms behind).
+        for (index, arrival_ns) in arrivals_ns.iter().enumerate() {
+            assert!(
+                *arrival_ns + 1_000_000 >= schedule.send_time_ns(index as u64),
+                "{index} early"
+            );
+        }
+        let last_due_ns = schedule.send_time_ns(REQUESTS - 1);
+        assert!(arrivals_ns[REQUESTS as usize - 1] <= last_due_ns + 60_000_000, "{arrivals_ns:?}");
+        // Every request due during the stall waited for its end: about 200 of them, late by
+        // 200 ms down to 0, also those the full buffers held in the writer. Timed from their
+        // actual sends, the held ones would look fast; timed from answers, only one would.
+        let figures = Percentiles::of(&stats.ack_ns);
+        assert!(figures.max_us >= 190_000.0, "{figures:?}");
+        let slow = stats.ack_ns.iter_recorded().filter(|v| v.value_iterated_to() >= 50_000_000);
+        let slow: u64 = slow.map(|v| v.count_at_value()).sum();
+        assert!((120..=220).contains(&slow), "{slow} answers over 50 ms: {figures:?}");
+        assert!(figures.p50_us < 50_000.0, "{figures:?}");
+    }
+}

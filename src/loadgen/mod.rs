@@ -110,9 +110,8 @@ pub fn run(options: &Options) -> Result<Report, LoadgenError> {
     Ok(report)
 }
 
-/// Steps the offered rate up by the search's factor until a step fails: its acknowledged rate
-/// falls below 95% of the offered rate, or its p99 passes the bound. The peak is the best
-/// passing step.
+/// Steps the offered rate up by the search's factor until a step fails ([`verdict`]). The peak
+/// is the last passing step.
 fn find_peak(options: &Options, setup: &Setup) -> Result<Report, LoadgenError> {
     let search = options.find_peak.expect("called with --find-peak");
     let first = &options.phases[0];
@@ -131,17 +130,7 @@ fn find_peak(options: &Options, setup: &Setup) -> Result<Report, LoadgenError> {
         let step = run::run_step(options, setup, &[phase], client_id_base)?;
         client_id_base = next_base;
         setup::cancel_everything(&options.target, &setup.accounts, &setup.markets)?;
-        let p99_us = Percentiles::of(&step.stats.ack_ns).p99_us;
-        let verdict = if step.acknowledged_per_s < 0.95 * step.offered_per_s {
-            Some(format!(
-                "acknowledged {:.0}/s < 95% of offered {:.0}/s",
-                step.acknowledged_per_s, step.offered_per_s
-            ))
-        } else if p99_us > search.p99_bound_us {
-            Some(format!("p99 {p99_us:.0} µs > bound {:.0} µs", search.p99_bound_us))
-        } else {
-            None
-        };
+        let verdict = verdict(&step, search.p99_bound_us);
         steps.push(step);
         if verdict.is_some() {
             stopped = verdict;
@@ -153,6 +142,38 @@ fn find_peak(options: &Options, setup: &Setup) -> Result<Report, LoadgenError> {
         stopped = Some(format!("{} steps, every one passed", steps.len()));
     }
     Ok(Report { options: options.clone(), steps, peak, stopped })
+}
+
+/// Why a `--find-peak` step fails, if it does: the server stopped following the offered rate
+/// (answers per second below 95% of it), or its p99 acknowledgement latency passed the bound,
+/// or more than 1% of the requests were refused for lateness or load (401 expired, 429, 503).
+///
+/// Answers of every status count as following, not only acknowledgements: a cancel whose order
+/// a trade took first (`400 Order not found`) cost the server a whole signed command, and the
+/// mix makes some of those at any rate. The summary shows the acknowledged rate beside it.
+pub fn verdict(step: &StepResult, p99_bound_us: f64) -> Option<String> {
+    let p99_us = Percentiles::of(&step.stats.ack_ns).p99_us;
+    let overload: u64 = step
+        .stats
+        .rejections
+        .iter()
+        .filter(|(reason, _)| {
+            ["401 ", "429 ", "503 "].iter().any(|status| reason.starts_with(status))
+        })
+        .map(|(_, count)| count)
+        .sum();
+    if step.answered_per_s < 0.95 * step.offered_per_s {
+        Some(format!(
+            "answered {:.0}/s < 95% of offered {:.0}/s",
+            step.answered_per_s, step.offered_per_s
+        ))
+    } else if p99_us > p99_bound_us {
+        Some(format!("p99 {p99_us:.0} µs > bound {p99_bound_us:.0} µs"))
+    } else if overload * 100 > step.stats.sent {
+        Some(format!("{overload} of {} requests refused as late or over a limit", step.stats.sent))
+    } else {
+        None
+    }
 }
 
 /// `<label>-ack.hgrm` and `<label>-event.hgrm` (µs) in `dir`.

@@ -52,8 +52,8 @@ pub struct Flags {
     /// A TOML file of phases (replaces --rate and --duration).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// Step the offered rate up (x1.5 a step) until the acknowledged rate falls below 95% of it
-    /// or p99 passes --p99-bound-us; report the peak.
+    /// Step the offered rate up (x1.5 a step) until the answered rate falls below 95% of it,
+    /// p99 passes --p99-bound-us, or over 1% are refused as late or limited; report the peak.
     #[arg(long)]
     pub find_peak: bool,
     /// The p99 acknowledgement latency (µs) --find-peak accepts.

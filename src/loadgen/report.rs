@@ -62,6 +62,8 @@ pub struct StepResult {
     pub offered_per_s: f64,
     /// Acknowledged answers per second over the recorded phases (and their drain).
     pub acknowledged_per_s: f64,
+    /// Answers of any status per second, likewise.
+    pub answered_per_s: f64,
     /// Everything measured.
     pub stats: Stats,
 }
@@ -75,6 +77,7 @@ impl StepResult {
         StepResult {
             offered_per_s: offered as f64 / offered_s.max(1e-9),
             acknowledged_per_s: stats.acknowledged as f64 / span_s,
+            answered_per_s: (stats.acknowledged + stats.rejected) as f64 / span_s,
             stats,
         }
     }
@@ -120,6 +123,7 @@ impl Report {
         let stats = &step.stats;
         let _ = writeln!(text, "offered      {:>12.1} req/s", step.offered_per_s);
         let _ = writeln!(text, "acknowledged {:>12.1} req/s", step.acknowledged_per_s);
+        let _ = writeln!(text, "answered     {:>12.1} req/s", step.answered_per_s);
         let _ = writeln!(
             text,
             "sent {}  = acknowledged {} + rejected {} + unanswered {}   (unsent {})",
@@ -159,17 +163,18 @@ impl Report {
     fn render_steps(&self, text: &mut String) {
         let _ = writeln!(
             text,
-            "{:>5} {:>12} {:>12} {:>10} {:>10}  verdict",
-            "step", "offered/s", "acked/s", "p50", "p99"
+            "{:>5} {:>12} {:>12} {:>12} {:>10} {:>10}  verdict",
+            "step", "offered/s", "answered/s", "acked/s", "p50", "p99"
         );
         for (position, step) in self.steps.iter().enumerate() {
             let figures = Percentiles::of(&step.stats.ack_ns);
             let verdict = if Some(position) == self.peak { "peak" } else { "" };
             let _ = writeln!(
                 text,
-                "{:>5} {:>12.1} {:>12.1} {:>10} {:>10}  {verdict}",
+                "{:>5} {:>12.1} {:>12.1} {:>12.1} {:>10} {:>10}  {verdict}",
                 position + 1,
                 step.offered_per_s,
+                step.answered_per_s,
                 step.acknowledged_per_s,
                 micros(figures.p50_us),
                 micros(figures.p99_us)
@@ -179,7 +184,8 @@ impl Report {
             Some(peak) => {
                 let _ = writeln!(
                     text,
-                    "peak: {:.1} acknowledged req/s (offered {:.1}/s); stopped: {}",
+                    "peak: {:.1} answered req/s, {:.1} acknowledged (offered {:.1}/s); stopped: {}",
+                    self.steps[peak].answered_per_s,
                     self.steps[peak].acknowledged_per_s,
                     self.steps[peak].offered_per_s,
                     self.stopped.as_deref().unwrap_or("-")

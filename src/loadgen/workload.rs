@@ -4,8 +4,13 @@
 //! Every placement carries a `clientId` of its own (`client_id_base + index + 1`), unique in the
 //! run, so a cancel can name an order placed earlier on the same connection (the pipeline keeps
 //! one connection's requests in order) without waiting for its answer, and a subscriber can
-//! tell which request an `orderAccepted` event belongs to. Limit prices fall within 1% either
-//! side of a fixed mid, so about half the limit orders cross and the book stays small.
+//! tell which request an `orderAccepted` event belongs to.
+//!
+//! Limit prices fall within 1% of a fixed mid. Four in five are passive (a bid below the mid, an
+//! ask above it): they rest, and they are what cancels name. One in five is aggressive (on the
+//! other side of the mid) and trades with what rests there, like the market orders; it is never
+//! a cancel target. So a cancel misses (`Order not found`) only when a trade took its order
+//! first, and the cancel-alls keep each account's share of the book small.
 
 use super::options::Mix;
 use super::schedule::Schedule;
@@ -219,12 +224,18 @@ impl Workload {
         ];
         if kind == Kind::Limit {
             let band = (market.mid_ticks() / 100).max(1);
-            let price = market.mid_ticks() - band + self.random(2 * band + 1);
+            let distance = 1 + self.random(band);
+            let passive = self.random(5) != 0;
+            let below = (side == "Bid") == passive;
+            let price =
+                if below { market.mid_ticks() - distance } else { market.mid_ticks() + distance };
             fields.push(("price", Value::Text(market.tick.format(price))));
-            if self.recent.len() == RECENT_MAX {
-                self.recent.pop_front();
+            if passive {
+                if self.recent.len() == RECENT_MAX {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back((account, market_index, client_id));
             }
-            self.recent.push_back((account, market_index, client_id));
         }
         fields.push(("quantity", Value::Text(market.step.format(steps))));
         fields.push(("clientId", Value::Integer(u64::from(client_id))));
@@ -371,17 +382,22 @@ mod tests {
     }
 
     #[test]
-    fn limit_prices_stay_within_one_percent_of_mid() {
+    fn limit_prices_stay_within_one_percent_of_mid_and_four_in_five_rest() {
         let mix = Mix::parse("limit=1").unwrap();
         let mut workload = Workload::new(1, 0, vec![0], vec![sol()], mix, 0);
-        for index in 0..500 {
+        let mut passive = 0;
+        for index in 0..1000 {
             let draft = workload.draft(index);
-            let Some((_, Value::Text(price))) = draft.fields.iter().find(|f| f.0 == "price") else {
-                panic!("a limit order has a price")
+            let text = |key: &str| match draft.fields.iter().find(|f| f.0 == key) {
+                Some((_, Value::Text(text))) => text.clone(),
+                _ => panic!("a limit order has a {key}"),
             };
-            let price: f64 = price.parse().unwrap();
-            assert!((99.0..=101.0).contains(&price), "{price}");
+            let price: f64 = text("price").parse().unwrap();
+            assert!((99.0..=101.0).contains(&price) && price != 100.0, "{price}");
+            passive += usize::from((text("side") == "Bid") == (price < 100.0));
         }
+        assert!((750..=850).contains(&passive), "{passive} passive of 1000");
+        assert_eq!(workload.recent.len(), RECENT_MAX);
     }
 
     #[test]
