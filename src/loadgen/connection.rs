@@ -194,7 +194,7 @@ fn take_answers(
     lane: &Lane,
     local: &mut Stats,
 ) -> io::Result<()> {
-    while let Some(answer) = reader.next()? {
+    while let Some(answer) = reader.next_answer()? {
         // The writer hands over a request before writing it, so its answer finds it here.
         let (index, kind) = sent.try_recv().map_err(|_| {
             io::Error::new(io::ErrorKind::InvalidData, "an answer to a request never sent")

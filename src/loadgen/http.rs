@@ -88,7 +88,7 @@ impl AnswerReader {
     }
 
     /// The next whole answer in the buffer, if there is one.
-    pub fn next(&mut self) -> io::Result<Option<Answer>> {
+    pub fn next_answer(&mut self) -> io::Result<Option<Answer>> {
         let bytes = &self.buffer[self.start..];
         let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
         let mut response = httparse::Response::new(&mut headers);
@@ -151,7 +151,7 @@ pub fn exchange(target: &str, requests: &[Vec<u8>]) -> io::Result<Vec<Answer>> {
         let mut reader = AnswerReader::new();
         let mut answers = Vec::with_capacity(requests.len());
         while answers.len() < requests.len() {
-            if let Some(answer) = reader.next()? {
+            if let Some(answer) = reader.next_answer()? {
                 answers.push(answer);
                 continue;
             }
@@ -184,7 +184,7 @@ mod tests {
         let mut answers = Vec::new();
         for piece in bytes.chunks(7) {
             reader.fill(&mut &piece[..]).unwrap();
-            while let Some(answer) = reader.next().unwrap() {
+            while let Some(answer) = reader.next_answer().unwrap() {
                 answers.push(answer);
             }
         }
@@ -208,6 +208,6 @@ mod tests {
     fn an_answer_without_length_is_an_error() {
         let mut reader = AnswerReader::new();
         reader.fill(&mut &b"HTTP/1.1 200 OK\r\n\r\n"[..]).unwrap();
-        assert!(reader.next().is_err());
+        assert!(reader.next_answer().is_err());
     }
 }

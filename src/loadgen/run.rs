@@ -73,36 +73,67 @@ pub fn run_step(
     let recorded_start_ns = first_recorded_ns(&schedule);
     let signed_all: Vec<AtomicBool> = (0..connections).map(|_| AtomicBool::new(false)).collect();
     std::thread::scope(|scope| {
-        let mut receivers = Vec::with_capacity(connections);
-        for connection in 0..connections {
-            let (sender, receiver) = bounded::<Vec<Planned>>(capacity);
-            receivers.push(receiver);
-            let accounts = workload::accounts_of(connection, connections, options.accounts);
-            let mut workload = Workload::new(
-                options.seed,
-                connection,
-                accounts,
-                setup.markets.clone(),
-                options.mix,
-                client_id_base,
-            );
-            let (context, schedule, done) = (&context, &schedule, &signed_all[connection]);
-            scope.spawn(move || {
-                let indices: Vec<u64> = schedule.indices_of(connection, connections).collect();
-                for chunk in indices.chunks(CHUNK_REQUESTS) {
-                    if sender.send(workload.plan(chunk.iter().copied(), context)).is_err() {
-                        break;
-                    }
-                }
-                done.store(true, Ordering::Release);
-            });
-        }
+        let receivers: Vec<_> = signed_all
+            .iter()
+            .enumerate()
+            .map(|(connection, done)| {
+                let signer =
+                    Signer { options, setup, context: &context, connection, client_id_base };
+                signer.spawn(scope, capacity, done)
+            })
+            .collect();
         let clock = wait_for_presigned(&receivers, &signed_all, planned_start);
         let timed = Timed { options, schedule: &schedule, clock, stats: &stats, client_id_base };
         timed.run(streams, receivers, subscribers);
     });
     let stats = stats.into_inner().expect("stats lock");
     Ok(StepResult::new(stats, offered, offered_s, recorded_start_ns))
+}
+
+/// What one connection's signer thread needs.
+struct Signer<'a> {
+    options: &'a Options,
+    setup: &'a Setup,
+    context: &'a PlanContext,
+    connection: usize,
+    client_id_base: u32,
+}
+
+impl<'a> Signer<'a> {
+    /// Starts the thread that drafts and signs the connection's share of the run, chunk by
+    /// chunk, into a channel of `capacity` chunks; `done` is set once it has signed it all.
+    fn spawn<'scope>(
+        self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        capacity: usize,
+        done: &'scope AtomicBool,
+    ) -> Receiver<Vec<Planned>>
+    where
+        'a: 'scope,
+    {
+        let (sender, receiver) = bounded::<Vec<Planned>>(capacity);
+        let connections = self.options.connections;
+        let accounts = workload::accounts_of(self.connection, connections, self.options.accounts);
+        let mut workload = Workload::new(
+            self.options.seed,
+            self.connection,
+            accounts,
+            self.setup.markets.clone(),
+            self.options.mix,
+            self.client_id_base,
+        );
+        let (context, connection) = (self.context, self.connection);
+        scope.spawn(move || {
+            let indices: Vec<u64> = context.schedule.indices_of(connection, connections).collect();
+            for chunk in indices.chunks(CHUNK_REQUESTS) {
+                if sender.send(workload.plan(chunk.iter().copied(), context)).is_err() {
+                    break;
+                }
+            }
+            done.store(true, Ordering::Release);
+        });
+        receiver
+    }
 }
 
 /// Nanoseconds from the start to the first recorded request (0 if none is recorded).
