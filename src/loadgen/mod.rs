@@ -190,3 +190,68 @@ fn write_histograms(
         .map_err(failed)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stats::{Kind, Stats};
+
+    /// A step that offered 1,000 requests in one second and got `acknowledged` answers within
+    /// `latency_ns` each, the rest rejected for `reason`.
+    fn step(acknowledged: u64, rejected: u64, reason: &str, latency_ns: u64) -> StepResult {
+        let mut stats = Stats::new();
+        stats.sent = acknowledged + rejected;
+        for index in 0..acknowledged + rejected {
+            let scheduled_ns = index * 1_000_000;
+            let answer = (index >= acknowledged).then(|| reason.to_string());
+            stats.record_answer(Kind::Limit, scheduled_ns, scheduled_ns + latency_ns, answer);
+        }
+        StepResult::new(stats, 1000, 1.0, 0)
+    }
+
+    #[test]
+    fn a_step_passes_while_the_server_follows_within_the_bound() {
+        let order_gone = "400 INVALID_CLIENT_REQUEST Order not found";
+        assert_eq!(verdict(&step(1000, 0, "", 500_000), 1000.0), None);
+        // Answers that refuse a cancel still follow the offered rate.
+        assert_eq!(verdict(&step(900, 100, order_gone, 500_000), 1000.0), None);
+        let slow = verdict(&step(1000, 0, "", 2_000_000), 1000.0).unwrap();
+        assert!(slow.starts_with("p99 2001 µs > bound 1000 µs"), "{slow}");
+        let behind = verdict(&step(800, 0, "", 500_000), 1000.0).unwrap();
+        assert!(behind.starts_with("answered 800/s < 95% of offered 1000/s"), "{behind}");
+        let late = verdict(
+            &step(980, 20, "401 INVALID_CLIENT_REQUEST Request has expired", 500_000),
+            1000.0,
+        );
+        assert_eq!(late.unwrap(), "20 of 1000 requests refused as late or over a limit");
+    }
+
+    #[test]
+    fn the_summary_shows_rates_counts_latencies_and_rejections_by_reason() {
+        let flags = <Flags as clap::FromArgMatches>::from_arg_matches(
+            &<Flags as clap::Args>::augment_args(clap::Command::new("loadgen"))
+                .get_matches_from(["loadgen", "--label", "unit"]),
+        )
+        .unwrap();
+        let options = flags.options().unwrap();
+        let report = Report {
+            options,
+            steps: vec![step(990, 10, "400 INVALID_CLIENT_REQUEST Order not found", 250_000)],
+            peak: None,
+            stopped: None,
+        };
+        let text = report.render();
+        assert!(text.starts_with("ringex loadgen \"unit\": target 127.0.0.1:8080, 4 connections"));
+        assert!(text.contains("offered            1000.0 req/s\n"), "{text}");
+        assert!(
+            text.contains("sent 1000  = acknowledged 990 + rejected 10 + unanswered 0"),
+            "{text}"
+        );
+        assert!(text.contains("acknowledgement                 990    250.1µs"), "{text}");
+        assert!(
+            text.contains("          10  400 INVALID_CLIENT_REQUEST Order not found"),
+            "{text}"
+        );
+        assert!(!text.contains("event"), "no subscribers, no event row: {text}");
+    }
+}

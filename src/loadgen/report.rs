@@ -17,7 +17,7 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 pub fn show_progress(title: &str, total_s: f64, stats: &Mutex<Stats>, done: &AtomicBool) {
     let bar = ProgressBar::new((total_s * 1000.0).ceil() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {msg}")
+        ProgressStyle::with_template("{prefix} [{bar:16}] {msg}")
             .expect("a valid template")
             .progress_chars("=> "),
     );
@@ -36,7 +36,7 @@ pub fn show_progress(title: &str, total_s: f64, stats: &Mutex<Stats>, done: &Ato
         last = (now, acknowledged);
         bar.set_position(start.elapsed().as_millis() as u64);
         bar.set_message(format!(
-            "{rate:>9.0} acks/s  errors {errors}  p50 {}  p99 {}",
+            "{rate:>7.0} acks/s err {errors} p50 {} p99 {}",
             micros(figures.p50_us),
             micros(figures.p99_us)
         ));
