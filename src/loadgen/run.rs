@@ -122,6 +122,9 @@ impl<'a> Signer<'a> {
             self.options.mix,
             self.client_id_base,
         );
+        if self.options.accounts < connections {
+            workload.share_accounts(self.connection, connections);
+        }
         let (context, connection) = (self.context, self.connection);
         scope.spawn(move || {
             let indices: Vec<u64> = context.schedule.indices_of(connection, connections).collect();

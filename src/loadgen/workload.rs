@@ -129,6 +129,9 @@ pub struct Workload {
     client_id_base: u32,
     /// A cancel-all's last stamp per (account, market), and how many shared it.
     cancel_all_stamps: Vec<(usize, usize, u64, u64)>,
+    /// This connection's position among those sharing its accounts, and how many share them
+    /// ((0, 1) unless [`Workload::share_accounts`]).
+    sharing: (u64, u64),
 }
 
 /// A splitmix64 step: a small, fast, seedable generator (no need for more here).
@@ -169,7 +172,16 @@ impl Workload {
             recent: VecDeque::with_capacity(RECENT_MAX),
             client_id_base,
             cancel_all_stamps: Vec::new(),
+            sharing: (0, 1),
         }
+    }
+
+    /// Marks the accounts as shared by `connections` connections (fewer accounts than
+    /// connections), this one being `connection`: their cancel-alls then keep distinct windows
+    /// across connections too.
+    pub fn share_accounts(&mut self, connection: usize, connections: usize) {
+        assert!(connection < connections);
+        self.sharing = (connection as u64, connections as u64);
     }
 
     fn random(&mut self, below: u64) -> u64 {
@@ -266,7 +278,8 @@ impl Workload {
                 0
             }
         };
-        window_ms.saturating_sub(repeats).max(1)
+        let (position, sharers) = self.sharing;
+        window_ms.saturating_sub(repeats * sharers + position).max(1)
     }
 
     /// Drafts and signs `indices`, stamping each with its scheduled wall time.
@@ -408,5 +421,14 @@ mod tests {
         let windows: Vec<u64> = (0..3).map(|_| workload.window_for(&draft, 77, 10_000)).collect();
         assert_eq!(windows, [10_000, 9_999, 9_998]);
         assert_eq!(workload.window_for(&draft, 78, 10_000), 10_000);
+        // Connections sharing the account never pick the same window in one millisecond.
+        let mut windows = std::collections::HashSet::new();
+        for connection in 0..3 {
+            let mut shared = Workload::new(1, connection, vec![0], vec![sol()], mix, 0);
+            shared.share_accounts(connection, 3);
+            for _ in 0..4 {
+                assert!(windows.insert(shared.window_for(&draft, 90, 10_000)));
+            }
+        }
     }
 }
