@@ -64,8 +64,9 @@ fn a_smoke_run_accounts_for_every_request_and_times_events() {
     }
     assert!(stats.errors.is_empty(), "{summary}");
     // The server ran exactly what the client counts: the setup's deposits (two assets for each
-    // account) and clean-up (one cancel-all each), then every request answered.
-    assert_eq!(after - before, 3 * 2 + 3 + stats.sent, "{summary}");
+    // account) and clean-up (a cancel-all in each of the server's three markets), then every
+    // request answered.
+    assert_eq!(after - before, 3 * 2 + 3 * 3 + stats.sent, "{summary}");
     // Every acknowledged placement's orderAccepted reached its subscriber.
     let placed = stats.acknowledged_by_kind[Kind::Limit.position()]
         + stats.acknowledged_by_kind[Kind::Market.position()];
@@ -82,6 +83,28 @@ fn a_smoke_run_accounts_for_every_request_and_times_events() {
     assert!(ack.contains(&total), "{ack}");
     let event = std::fs::read_to_string(out.0.join("smoke-event.hgrm")).unwrap();
     assert!(event.contains(&format!("Total count    = {placed:>12}]")), "{event}");
+    server.stop();
+}
+
+#[test]
+fn a_run_first_cancels_what_an_earlier_run_left_open_in_any_market() {
+    let dir = TestDir::new("loadgen-leftovers");
+    let out = TestDir::new("loadgen-leftovers-out");
+    let server = TestServer::start(common::options(dir.0.clone()));
+    let mut options = small_run(server.address.to_string(), out.0.clone());
+    options.subscribe = false;
+    options.mix = Mix::parse("limit=1").unwrap();
+    options.phases = vec![Phase::steady("steady", 200.0, 0.5)];
+    // The first run leaves resting orders in BTC_USDC, clientIds 1..=100.
+    options.markets = vec!["BTC_USDC".into()];
+    ringex::loadgen::run(&options).expect("the first run completes");
+    assert!(admin_state(server.address)["openOrders"].as_u64().unwrap() > 0);
+    // The second, same seed and accounts, trades SOL_USDC with the same clientIds: none is
+    // refused as already open.
+    options.markets = vec!["SOL_USDC".into()];
+    let report = ringex::loadgen::run(&options).expect("the second run completes");
+    let stats = &report.main_step().stats;
+    assert_eq!((stats.acknowledged, stats.rejected), (100, 0), "{}", report.render());
     server.stop();
 }
 

@@ -84,6 +84,8 @@ impl LoadgenError {
 pub struct Setup {
     /// The markets traded.
     pub markets: Vec<workload::Market>,
+    /// Every market of the server (cleaned up before a run).
+    pub symbols: Vec<String>,
     /// The run's accounts.
     pub accounts: Vec<sign::Account>,
 }
@@ -91,12 +93,12 @@ pub struct Setup {
 /// Sets up, runs (one run, or the `--find-peak` steps), writes the `.hgrm` files, and returns
 /// the report.
 pub fn run(options: &Options) -> Result<Report, LoadgenError> {
-    let markets = setup::markets(&options.target, &options.markets)?;
+    let (markets, symbols) = setup::markets(&options.target, &options.markets)?;
     let accounts = setup::accounts(options.seed, options.accounts);
     let admin = sign::Account::from_seed(options.admin_seed);
     setup::fund(&options.target, &admin, &accounts, &markets)?;
-    setup::cancel_everything(&options.target, &accounts, &markets)?;
-    let setup = Setup { markets, accounts };
+    setup::cancel_everything(&options.target, &accounts, &symbols)?;
+    let setup = Setup { markets, symbols, accounts };
     let report = match options.find_peak {
         None => {
             let step = run::run_step(options, &setup, &options.phases, 0)?;
@@ -129,7 +131,7 @@ fn find_peak(options: &Options, setup: &Setup) -> Result<Report, LoadgenError> {
         };
         let step = run::run_step(options, setup, &[phase], client_id_base)?;
         client_id_base = next_base;
-        setup::cancel_everything(&options.target, &setup.accounts, &setup.markets)?;
+        setup::cancel_everything(&options.target, &setup.accounts, &setup.symbols)?;
         let verdict = verdict(&step, search.p99_bound_us);
         steps.push(step);
         if verdict.is_some() {

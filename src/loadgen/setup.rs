@@ -20,8 +20,12 @@ pub fn wall_ms() -> u64 {
         .map_or(0, |since| since.as_millis() as u64)
 }
 
-/// The named markets as the server describes them (`GET /api/v1/markets`).
-pub fn markets(target: &str, symbols: &[String]) -> Result<Vec<Market>, LoadgenError> {
+/// The named markets as the server describes them (`GET /api/v1/markets`), and the symbols of
+/// all the server's markets.
+pub fn markets(
+    target: &str,
+    symbols: &[String],
+) -> Result<(Vec<Market>, Vec<String>), LoadgenError> {
     let answers = http::exchange(target, &[sign::get_bytes(target, "/api/v1/markets")])
         .map_err(|error| LoadgenError::Unreachable(format!("{target}: {error}")))?;
     let listed = match answers[0].json() {
@@ -34,7 +38,7 @@ pub fn markets(target: &str, symbols: &[String]) -> Result<Vec<Market>, LoadgenE
         }
     };
     let known: Vec<&str> = listed.iter().filter_map(|market| market["symbol"].as_str()).collect();
-    symbols
+    let traded = symbols
         .iter()
         .map(|symbol| {
             let market = listed.iter().find(|market| market["symbol"] == symbol.as_str());
@@ -48,7 +52,8 @@ pub fn markets(target: &str, symbols: &[String]) -> Result<Vec<Market>, LoadgenE
                 LoadgenError::Failed(format!("{target}: cannot read market {symbol}: {market}"))
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((traded, known.iter().map(|symbol| symbol.to_string()).collect()))
 }
 
 fn market_of(json: &serde_json::Value) -> Option<Market> {
@@ -122,18 +127,19 @@ pub fn fund(
     Ok(())
 }
 
-/// Cancels every open order of every account in every market: the clientIds of a new run must
-/// not meet orders a previous one left open.
+/// Cancels every open order of every account in every market of the server (`symbols`), not
+/// only those traded now: a clientId is unique among an account's open orders in all markets,
+/// so the clientIds of a new run must not meet orders any earlier run left open.
 pub fn cancel_everything(
     target: &str,
     accounts: &[Account],
-    markets: &[Market],
+    symbols: &[String],
 ) -> Result<(), LoadgenError> {
     let timestamp_ms = wall_ms();
-    let mut requests = Vec::with_capacity(accounts.len() * markets.len());
+    let mut requests = Vec::with_capacity(accounts.len() * symbols.len());
     for account in accounts {
-        for market in markets {
-            let fields = [("symbol", Value::Text(market.symbol.clone()))];
+        for symbol in symbols {
+            let fields = [("symbol", Value::Text(symbol.clone()))];
             let request = sign::Request {
                 method: "DELETE",
                 path: "/api/v1/orders",
