@@ -23,6 +23,9 @@
 //! [`durability`] (journal → net-out), [`metrics`] (every stage → net-out), [`clock`], [`rate_limit`] and [`api`] (errors and routes).
 //! Vocabulary: [`types`] (newtypes), [`money`] (exact decimals), [`config`] (assets, markets,
 //! limits), [`constants`], and [`ring`] (the ring buffers, their wait strategies and pinning).
+//!
+//! Beside the engine, not part of it: [`loadgen`], the open-loop load generator of
+//! `ringex loadgen`, a client that reaches the server only through its sockets.
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
@@ -40,6 +43,7 @@ pub mod fixed;
 #[cfg(feature = "harness")]
 pub mod harness;
 pub mod journal;
+pub mod loadgen;
 pub mod matcher;
 pub mod metrics;
 pub mod money;

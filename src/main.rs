@@ -1,4 +1,4 @@
-//! The `ringex` command line: `serve`, `replay`, `keygen`.
+//! The `ringex` command line: `serve`, `replay`, `keygen`, `loadgen`.
 //!
 //! Exit codes: 0 clean, 2 bad arguments or configuration (one line naming the problem), 1
 //! anything else (a refused journal, an I/O failure).
@@ -70,6 +70,8 @@ enum Command {
     },
     /// Print a new ED25519 keypair (base64 seed and public key).
     Keygen,
+    /// Drive a running server open loop with signed orders and measure it.
+    Loadgen(ringex::loadgen::Flags),
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
@@ -258,6 +260,23 @@ fn keygen() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn loadgen(flags: &ringex::loadgen::Flags) -> ExitCode {
+    let options = match flags.options() {
+        Ok(options) => options,
+        Err(line) => return bad(line),
+    };
+    match ringex::loadgen::run(&options) {
+        Ok(report) => {
+            print!("{}", report.render());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("ringex loadgen: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -279,5 +298,6 @@ fn main() -> ExitCode {
         } => serve(listen, data_dir, config, verify_threads, wait, pin, durability, admin_key),
         Command::Replay { data_dir, config } => replay(data_dir, config),
         Command::Keygen => keygen(),
+        Command::Loadgen(flags) => loadgen(&flags),
     }
 }
