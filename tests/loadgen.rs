@@ -34,6 +34,7 @@ fn small_run(target: String, out: std::path::PathBuf) -> Options {
         out: Some(out),
         window_ms: 10_000,
         progress: false,
+        spin_us: 0,
     }
 }
 
