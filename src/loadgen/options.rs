@@ -254,6 +254,14 @@ impl Flags {
             }
             Some(path) => read_scenario(path)?,
         };
+        let requests: u64 = phases.iter().map(Phase::count).sum();
+        if requests >= u64::from(u32::MAX) {
+            let flag = if self.scenario.is_some() { "scenario" } else { "duration" };
+            return Err(flag_error(
+                flag,
+                format!("{requests} requests: more than clientIds (2^32)"),
+            ));
+        }
         let find_peak =
             self.find_peak.then_some(PeakSearch { p99_bound_us, factor: 1.5, steps_max: 24 });
         let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -397,6 +405,7 @@ mod tests {
             (&["--label", "a b"], "--label: expected"),
             (&["--window-ms", "60001"], "--window-ms: expected a number in 1000..=60000"),
             (&["--spin-us", "2000"], "--spin-us: expected a number in 0..=1000"),
+            (&["--rate", "1000000", "--duration", "86400"], "--duration: 86400000000 requests"),
             (&["--p99-bound-us", "0"], "--p99-bound-us: expected a number"),
             (&["--scenario", "/nonexistent/x.toml"], "--scenario: /nonexistent/x.toml: "),
             (&["--scenario", scenario], "--scenario: "),
