@@ -280,9 +280,16 @@ fn loadgen(flags: &ringex::loadgen::Flags) -> ExitCode {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error) => {
+        Err(error) if !error.use_stderr() => {
+            // --help, --version: clap's text as it is.
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            // A bad argument: one line naming it, like every other refusal (exit 2).
+            let text = error.render().to_string();
+            let line = text.lines().next().unwrap_or("bad arguments");
+            return bad(line.trim_start_matches("error: ").to_string());
         }
     };
     match cli.command {

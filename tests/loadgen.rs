@@ -34,6 +34,7 @@ fn small_run(target: String, out: std::path::PathBuf) -> Options {
         out: Some(out),
         window_ms: 10_000,
         progress: false,
+        spin_us: 0,
     }
 }
 
@@ -186,7 +187,8 @@ fn bad_flags_and_scenarios_exit_2_with_one_line_naming_them() {
     std::fs::write(&scenario, "[[phases]]\nname = \"a\"\nrate = 10\nduration_s = \"long\"\n")
         .unwrap();
     let scenario = scenario.to_str().unwrap().to_string();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (&["--foo"], "ringex: unexpected argument '--foo' found"),
         (&["--rate", "0"], "ringex: --rate: expected a number"),
         (&["--mix", "limit=1,swap=2"], "ringex: --mix: unknown kind `swap`"),
         (&["--connections", "100000"], "ringex: --connections: expected a number in 1..=512"),

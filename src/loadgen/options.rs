@@ -69,6 +69,10 @@ pub struct Flags {
     /// server's replay cache holds about rate × window entries.
     #[arg(long, default_value = "10000", allow_hyphen_values = true)]
     pub window_ms: String,
+    /// Microseconds before each send time a writer stops sleeping and yields in a loop: sends
+    /// closer to schedule, at the cost of CPU the server may need (0..=1000).
+    #[arg(long, default_value = "0", allow_hyphen_values = true)]
+    pub spin_us: String,
 }
 
 /// The weights of the request kinds, by [`Kind::position`].
@@ -170,6 +174,8 @@ pub struct Options {
     pub window_ms: u64,
     /// Whether to draw a progress bar (a terminal is attached).
     pub progress: bool,
+    /// µs before each send time that a writer yields instead of sleeping.
+    pub spin_us: u64,
 }
 
 /// `--flag: reason`.
@@ -236,6 +242,7 @@ impl Flags {
         };
         let p99_bound_us = number("p99-bound-us", &self.p99_bound_us, 1.0, 3.6e9)?;
         let window_ms = number("window-ms", &self.window_ms, 1000, 60_000)?;
+        let spin_us = number("spin-us", &self.spin_us, 0, 1000)?;
         let phases = match &self.scenario {
             None => vec![Phase::steady(
                 if self.find_peak { "step" } else { "steady" },
@@ -247,6 +254,14 @@ impl Flags {
             }
             Some(path) => read_scenario(path)?,
         };
+        let requests: u64 = phases.iter().map(Phase::count).sum();
+        if requests >= u64::from(u32::MAX) {
+            let flag = if self.scenario.is_some() { "scenario" } else { "duration" };
+            return Err(flag_error(
+                flag,
+                format!("{requests} requests: more than clientIds (2^32)"),
+            ));
+        }
         let find_peak =
             self.find_peak.then_some(PeakSearch { p99_bound_us, factor: 1.5, steps_max: 24 });
         let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -265,6 +280,7 @@ impl Flags {
             out: self.out.clone(),
             window_ms,
             progress,
+            spin_us,
         })
     }
 
@@ -388,6 +404,8 @@ mod tests {
             (&["--seed", "-3"], "--seed: expected a number"),
             (&["--label", "a b"], "--label: expected"),
             (&["--window-ms", "60001"], "--window-ms: expected a number in 1000..=60000"),
+            (&["--spin-us", "2000"], "--spin-us: expected a number in 0..=1000"),
+            (&["--rate", "1000000", "--duration", "86400"], "--duration: 86400000000 requests"),
             (&["--p99-bound-us", "0"], "--p99-bound-us: expected a number"),
             (&["--scenario", "/nonexistent/x.toml"], "--scenario: /nonexistent/x.toml: "),
             (&["--scenario", scenario], "--scenario: "),

@@ -140,6 +140,7 @@ impl Report {
             "latency (from schedule)", "count", "p50", "p90", "p99", "p99.9", "max"
         );
         latency_row(&mut text, "acknowledgement", &Percentiles::of(&stats.ack_ns));
+        latency_row(&mut text, "send lag (client)", &Percentiles::of(&stats.send_lag_ns));
         if options.subscribe {
             latency_row(&mut text, "event (orderAccepted)", &Percentiles::of(&stats.event_ns));
             let _ = writeln!(

@@ -230,6 +230,7 @@ impl Timed<'_> {
             clock: self.clock,
             stats: self.stats,
             drain_deadline: self.clock.instant(duration_ns) + drain,
+            spin: Duration::from_micros(self.options.spin_us),
         };
         let stop = AtomicBool::new(false);
         let progress_done = AtomicBool::new(false);

@@ -64,6 +64,9 @@ pub struct Stats {
     pub ack_ns: Histogram<u64>,
     /// Scheduled send → the order's `orderAccepted` event read, ns.
     pub event_ns: Histogram<u64>,
+    /// Scheduled send → the writer taking the request up, ns: how far behind its schedule the
+    /// client was (its own CPU, signing, or a server whose full socket blocked the writer).
+    pub send_lag_ns: Histogram<u64>,
     /// Requests written to the server.
     pub sent: u64,
     /// Answered 200: the throughput.
@@ -100,6 +103,7 @@ impl Stats {
         Stats {
             ack_ns: latency_histogram(),
             event_ns: latency_histogram(),
+            send_lag_ns: latency_histogram(),
             sent: 0,
             acknowledged: 0,
             rejected: 0,
@@ -148,6 +152,7 @@ impl Stats {
     pub fn merge_from(&mut self, other: &mut Stats) {
         self.ack_ns.add(&other.ack_ns).expect("histograms of one shape");
         self.event_ns.add(&other.event_ns).expect("histograms of one shape");
+        self.send_lag_ns.add(&other.send_lag_ns).expect("histograms of one shape");
         self.sent += other.sent;
         self.acknowledged += other.acknowledged;
         self.rejected += other.rejected;
@@ -237,6 +242,7 @@ mod tests {
         part.record_answer(Kind::Market, 0, 1_000_000, None);
         part.record_answer(Kind::Limit, 0, 5_000_000, Some("401 E expired".into()));
         part.record_event(0, 2_000_000);
+        part.send_lag_ns.record(5).unwrap();
         part.depth_gaps = 1;
         part.errors.push("lost".into());
         total.merge_from(&mut part);
@@ -244,6 +250,7 @@ mod tests {
         assert_eq!((total.sent, total.acknowledged, total.rejected), (3, 1, 1));
         assert_eq!(total.outstanding(), 1);
         assert_eq!(total.event_ns.len(), 1);
+        assert_eq!(total.send_lag_ns.len(), 1);
         assert_eq!(total.depth_gaps, 1);
         assert_eq!(total.errors, ["lost"]);
         assert_eq!(total.last_answer_ns, 5_000_000);
