@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     Signed, TestDir, TestServer, admin_post, admin_state, journal_bytes, now_ms, options,
-    public_key, raw_request, read_response, user_secret,
+    public_key, raw_request, read_head_and_body, read_response, user_secret,
 };
 use serde_json::json;
 use std::io::{Read, Write};
@@ -496,24 +496,6 @@ fn an_idle_connection_is_closed_and_a_busy_one_is_not() {
     assert_eq!(read_response(&mut busy), (200, "pong".to_string()));
     assert!(answered > 0);
     server.stop();
-}
-
-/// Reads one response: its head (status line and headers) and its body.
-fn read_head_and_body(stream: &mut TcpStream) -> (String, String) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed before a whole response");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("Content-Length: "))
-        .map_or(0, |value| value.trim().parse().unwrap());
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).unwrap();
-    (head, String::from_utf8(body).unwrap())
 }
 
 #[test]

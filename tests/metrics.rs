@@ -11,7 +11,7 @@ use common::{
     raw_request, user_secret,
 };
 use serde_json::{Value, json};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -43,21 +43,9 @@ fn exchange(address: SocketAddr, request: &[u8]) -> (u16, String, String) {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     stream.write_all(request).unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed before a whole response");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("Content-Length: "))
-        .map_or(0, |value| value.trim().parse().unwrap());
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).unwrap();
+    let (head, body) = common::read_head_and_body(&mut stream);
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head, String::from_utf8(body).unwrap())
+    (status, head, body)
 }
 
 const UNSIGNED: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n";
