@@ -93,13 +93,9 @@ impl ConnectionTable {
         before <= in_flight_max && self.resume_due(entry)
     }
 
-    /// Requests in flight.
-    pub fn in_flight(&self, index: u32) -> u32 {
-        self.descriptors[index as usize].in_flight.load(Ordering::SeqCst)
-    }
-
     /// net-out: the connection's unsent output is (or is no longer) over its cap; whether net-in
-    /// waits for a resume that is now due.
+    /// waits for a resume that is now due. net-out is the flag's only writer, so an unchanged
+    /// value costs one relaxed load.
     #[must_use = "a due resume must be handed back"]
     pub fn set_output_full(&self, index: u32, full: bool) -> bool {
         let entry = &self.descriptors[index as usize];

@@ -61,7 +61,8 @@ impl Opcode {
 }
 
 /// Bytes a server frame of `payload_len` bytes takes.
-pub fn encoded_len(payload_len: usize) -> usize {
+#[cfg(test)]
+fn encoded_len(payload_len: usize) -> usize {
     payload_len
         + match payload_len {
             0..=125 => 2,

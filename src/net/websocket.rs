@@ -65,6 +65,7 @@ impl Violation {
 }
 
 /// One decoded frame; its payload is unmasked in place.
+#[cfg(test)]
 #[derive(Debug, PartialEq, Eq)]
 pub struct Frame<'b> {
     /// Last piece of its message.
@@ -158,7 +159,9 @@ pub fn unmask(payload: &mut [u8], mask: [u8; 4]) {
     }
 }
 
-/// Decodes the client frame at the start of `buffer`, unmasking its payload in place.
+/// Decodes the client frame at the start of `buffer`, unmasking its payload in place (the tests'
+/// one-call form of [`decode_header`] and [`unmask`]).
+#[cfg(test)]
 /// `Ok(None)`: not all of it has arrived yet.
 pub fn decode(buffer: &mut [u8]) -> Result<Option<Frame<'_>>, Violation> {
     let Some(header) = decode_header(buffer, 0)? else {

@@ -282,7 +282,10 @@ impl Fanout {
         for (slot, (cadence, _)) in CADENCES.iter().enumerate() {
             let stream = Stream::Depth { market, cadence: *cadence };
             if !subscriptions.has_subscribers(&stream) {
-                self.markets[market.0 as usize].windows[slot].first_update_id = 0;
+                let window = &mut self.markets[market.0 as usize].windows[slot];
+                window.first_update_id = 0;
+                window.bids.clear();
+                window.asks.clear();
                 continue;
             }
             let window = &mut self.markets[market.0 as usize].windows[slot];

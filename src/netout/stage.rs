@@ -84,8 +84,6 @@ struct Outbox {
     ws_close_code: Option<u16>,
     /// When the next Ping is due (wall ms).
     ws_next_ping_ms: u64,
-    /// net-in was told the output is over its cap.
-    output_full: bool,
 }
 
 impl Outbox {
@@ -104,7 +102,6 @@ impl Outbox {
             websocket: false,
             ws_close_code: None,
             ws_next_ping_ms: 0,
-            output_full: false,
         }
     }
 
@@ -312,7 +309,6 @@ impl NetOut {
             outbox.active = true;
             outbox.websocket = false;
             outbox.ws_close_code = None;
-            outbox.output_full = false;
         }
         outbox
     }
@@ -485,11 +481,8 @@ impl NetOut {
             return;
         }
         let full = outbox.unsent() > self.options.http_output_max_bytes;
-        if full != outbox.output_full {
-            outbox.output_full = full;
-            if self.connections.set_output_full(index, full) {
-                self.handback.resume(ConnectionToken { index, generation: outbox.generation });
-            }
+        if self.connections.set_output_full(index, full) {
+            self.handback.resume(ConnectionToken { index, generation: outbox.generation });
         }
     }
 
