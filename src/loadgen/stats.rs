@@ -178,7 +178,7 @@ impl Stats {
 }
 
 /// The latency figures the summary prints, µs.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Percentiles {
     /// Values recorded.
     pub count: u64,
