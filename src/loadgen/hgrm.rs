@@ -1,6 +1,7 @@
 //! `.hgrm` files: HdrHistogram's percentile distribution text, byte for byte the layout of the
 //! Java original's `outputPercentileDistribution` (five ticks per half distance), so the usual
-//! plotters read it. The `hdrhistogram` crate writes only its binary format, hence this writer.
+//! plotters read it. The `hdrhistogram` crate writes only its binary format, hence this writer,
+//! and the reader of its rows that the report's plots use.
 
 use hdrhistogram::Histogram;
 use std::io::{self, Write};
@@ -61,6 +62,43 @@ pub fn write_file(path: &std::path::Path, histogram: &Histogram<u64>) -> io::Res
     std::fs::write(path, text)
 }
 
+/// The (percentile, value) points of a percentile distribution as [`write_percentiles`] writes
+/// it: each data row's value and its percentile (the file's fraction 0..=1 times 100). The
+/// header and the `#[…]` footer are skipped. The last row, at 100% (the largest value), is kept:
+/// a percentile axis of 1/(1−p) cannot place it, and [`super::plot::percentile_plot`] leaves it
+/// out.
+pub fn read_points(text: &str) -> Result<Vec<(f64, f64)>, String> {
+    let mut points = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with("Value") {
+            continue;
+        }
+        let bad = |what: &str| format!("line {}: {what}: `{line}`", index + 1);
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        if !(3..=4).contains(&columns.len()) {
+            return Err(bad("expected value, percentile, total count[, 1/(1-percentile)]"));
+        }
+        let value: f64 = columns[0].parse().map_err(|_| bad("the value is not a number"))?;
+        let fraction: f64 =
+            columns[1].parse().map_err(|_| bad("the percentile is not a number"))?;
+        if !(0.0..=1.0).contains(&fraction) || !value.is_finite() {
+            return Err(bad("expected a finite value and a percentile in 0..=1"));
+        }
+        columns[2].parse::<u64>().map_err(|_| bad("the total count is not a count"))?;
+        points.push((fraction * 100.0, value));
+    }
+    Ok(points)
+}
+
+/// [`read_points`] of the file at `path`; the error names the file.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<(f64, f64)>, String> {
+    std::fs::read_to_string(path)
+        .map_err(|error| error.to_string())
+        .and_then(|text| read_points(&text))
+        .map_err(|error| format!("{}: {error}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +141,41 @@ mod tests {
         let text = written(&crate::loadgen::stats::latency_histogram());
         assert_eq!(text.lines().filter(|line| !line.is_empty()).count(), 4, "{text}");
         assert!(text.contains("Total count    =            0]"));
+    }
+
+    #[test]
+    fn the_reader_takes_back_what_the_writer_wrote() {
+        let mut histogram = crate::loadgen::stats::latency_histogram();
+        for value_us in 1..=1000u64 {
+            histogram.record(value_us * 1000).unwrap();
+        }
+        let text = written(&histogram);
+        let points = read_points(&text).unwrap();
+        let rows = text.lines().skip(2).filter(|line| !line.starts_with('#')).count();
+        assert_eq!(points.len(), rows);
+        assert_eq!(points[0], (0.0, 1.0));
+        assert!(points.contains(&(50.0, 500.223)), "{points:?}");
+        assert_eq!(*points.last().unwrap(), (100.0, 1000.447));
+        assert!(points.windows(2).all(|pair| pair[0].0 <= pair[1].0 && pair[0].1 <= pair[1].1));
+        assert!(points[..points.len() - 1].iter().all(|(percentile, _)| *percentile < 100.0));
+        let dir = std::env::temp_dir().join(format!("ringex-hgrm-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("unit-ack.hgrm");
+        write_file(&path, &histogram).unwrap();
+        assert_eq!(read_file(&path).unwrap(), points);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_reader_refuses_what_is_not_a_distribution() {
+        assert_eq!(read_points(&written(&crate::loadgen::stats::latency_histogram())), Ok(vec![]));
+        let error = read_points("Value Percentile\n\n 1.0 0.5\n").unwrap_err();
+        assert!(error.starts_with("line 3: expected value, percentile"), "{error}");
+        let error = read_points(" 1.0 1.5 3 2.0\n").unwrap_err();
+        assert!(error.starts_with("line 1: expected a finite value"), "{error}");
+        let error = read_points(" x 0.5 3 2.0\n").unwrap_err();
+        assert!(error.starts_with("line 1: the value is not a number"), "{error}");
+        let missing = std::path::Path::new("/nonexistent/ringex.hgrm");
+        assert!(read_file(missing).unwrap_err().starts_with("/nonexistent/ringex.hgrm: "));
     }
 }
