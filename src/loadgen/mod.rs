@@ -28,8 +28,12 @@
 //! 3. [`schedule`] and [`workload`]: when each request is due, and what it is, signed.
 //! 4. [`run`]: one timed run: [`connection`] writers and readers, [`subscriber`]s, progress.
 //! 5. [`stats`], [`hgrm`], [`report`]: what was measured, the `.hgrm` files, the summary.
+//! 6. [`floor`]: `ringex floor`, what the machine allows any server (loopback round trip, one
+//!    verification, one `fdatasync`), for the report to compare with — the one import of a
+//!    stage beyond the development key: the server's own verifier, timed.
 
 pub mod connection;
+pub mod floor;
 pub mod hgrm;
 pub mod http;
 pub mod options;
