@@ -30,13 +30,15 @@
 //! 5. [`stats`], [`hgrm`], [`report`]: what was measured, the `.hgrm` files, the summary.
 //! 6. [`floor`]: `ringex floor`, what the machine allows any server (loopback round trip, one
 //!    verification, one `fdatasync`), for the report to compare with — the one import of a
-//!    stage beyond the development key: the server's own verifier, timed.
+//!    stage beyond the development key: the server's own verifier, timed; [`plot`]: the
+//!    report's SVG plots.
 
 pub mod connection;
 pub mod floor;
 pub mod hgrm;
 pub mod http;
 pub mod options;
+pub mod plot;
 pub mod report;
 pub mod run;
 pub mod scenario;
