@@ -31,6 +31,15 @@ impl Durability {
             _ => None,
         }
     }
+
+    /// The `--durability` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Durability::Sync => "sync",
+            Durability::Async => "async",
+            Durability::None => "none",
+        }
+    }
 }
 
 /// The last sequence number `fdatasync` covers, published by the journal thread and waited on by

@@ -267,7 +267,13 @@ impl Core {
         let durable =
             writer.as_ref().map(|_| Arc::new(Durable::new(engine.last_sequence(), notify)));
         let rings = vec![("a", ring_a.level()), ("b", ring_b.level()), ("c", ring_c.level())];
-        let metrics = Arc::new(Metrics::new(rings));
+        let info = vec![
+            ("version", env!("CARGO_PKG_VERSION").to_string()),
+            ("durability", options.durability.name().to_string()),
+            ("verify_threads", verify_threads.to_string()),
+            ("wait", format!("{wait:?}").to_lowercase()),
+        ];
+        let metrics = Arc::new(Metrics::new(rings).with_info(info));
 
         let mut threads = Vec::new();
 

@@ -171,6 +171,15 @@ fn metrics_count_requests_per_stage_fsyncs_rejections_and_rate_limits() {
     assert_eq!(reason("TooManyRequests", "TOO_MANY_REQUESTS", 429), limited);
     assert_eq!(value(&metrics, "ringex_rate_limited_total{limit=\"key\"}"), limited);
     assert_eq!(value(&metrics, "ringex_rate_limited_total{limit=\"ip\"}"), 0);
+    // Responses by class, this GET left out: the deposits, orders and balances that passed; the
+    // rejected order, the forged one and the limited queries.
+    let responses =
+        |class: &str| value(&metrics, &format!("ringex_http_responses_total{{class=\"{class}\"}}"));
+    assert_eq!(responses("2xx"), 2 + 3 + 15 - limited);
+    assert_eq!(responses("4xx"), 2 + limited);
+    assert_eq!(responses("5xx"), 0);
+    let info = metrics.lines().find(|line| line.starts_with("ringex_info{")).unwrap();
+    assert!(info.contains("durability=\"sync\"") && info.ends_with("} 1"), "{info}");
     // Levels.
     assert!(value(&metrics, "ringex_connections_open") >= 1);
     for ring in ["a", "b", "c"] {

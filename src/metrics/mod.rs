@@ -300,6 +300,10 @@ impl Default for JournalMetrics {
 /// Written by net-out only.
 #[derive(Debug)]
 pub struct NetOutMetrics {
+    /// HTTP responses by status class (`status / 100`, 1 to 5), `GET /metrics` itself left out
+    /// so that a scrape never counts in the next one: a load generator compares these with its
+    /// own counts.
+    pub responses: [Counter; 6],
     /// Per [`Span`] (indexed by `span as usize`), nanoseconds, one record per answered request
     /// (a batch counts once, at its last item).
     pub spans: [Histogram; Span::ALL.len()],
@@ -319,6 +323,7 @@ pub struct NetOutMetrics {
 impl Default for NetOutMetrics {
     fn default() -> NetOutMetrics {
         NetOutMetrics {
+            responses: [const { Counter::new() }; 6],
             spans: [const { Histogram::latency() }; Span::ALL.len()],
             rejections: [const { Counter::new() }; ErrorKind::ALL.len()],
             websocket_connections: Gauge::new(),
@@ -346,6 +351,12 @@ impl NetOutMetrics {
         }
     }
 
+    /// One HTTP response of `status` sent.
+    #[inline]
+    pub fn record_response(&self, status: u16) {
+        self.responses[usize::from(status / 100).min(5)].add(1);
+    }
+
     /// Counts one error answer.
     #[inline]
     pub fn record_rejection(&self, kind: ErrorKind) {
@@ -366,6 +377,8 @@ pub struct Metrics {
     pub net_out: CachePadded<NetOutMetrics>,
     /// The rings, by label (`a`, `b`, `c`), read at render time.
     rings: Vec<(&'static str, Arc<dyn RingLevel>)>,
+    /// How the server runs, as `ringex_info`'s labels (set once at start).
+    info: Vec<(&'static str, String)>,
 }
 
 impl Metrics {
@@ -377,7 +390,20 @@ impl Metrics {
             journal: CachePadded::new(JournalMetrics::default()),
             net_out: CachePadded::new(NetOutMetrics::default()),
             rings,
+            info: Vec::new(),
         }
+    }
+
+    /// With `ringex_info`'s labels (durability, verify threads, wait strategy, version): a
+    /// report names the mode of the server it measured from the server itself.
+    pub fn with_info(mut self, info: Vec<(&'static str, String)>) -> Metrics {
+        self.info = info;
+        self
+    }
+
+    /// `ringex_info`'s labels.
+    pub fn info(&self) -> &[(&'static str, String)] {
+        &self.info
     }
 
     /// The rings it reports.

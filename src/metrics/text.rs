@@ -17,6 +17,8 @@
 //! | `ringex_journal_durable_sequence` | gauge | — |
 //! | `ringex_rejections_total` | counter | `reason` (the error kind), `code`, `status`; only reasons seen so far |
 //! | `ringex_rate_limited_total` | counter | `limit`: `ip` (net-in), `key` (sequencer) |
+//! | `ringex_http_responses_total` | counter | `class`: `2xx` … `5xx` (`GET /metrics` itself not counted) |
+//! | `ringex_info` | gauge (1) | `version`, `durability`, `verify_threads`, `wait` |
 
 use super::{HISTOGRAM_BUCKETS, HistogramSnapshot, Metrics, SEQUENCED_TO_DURABLE, Span};
 use crate::api::error::{ApiError, ErrorKind};
@@ -46,6 +48,12 @@ impl Unit {
 /// Appends the exposition of `metrics` to `out`.
 pub fn render(metrics: &Metrics, out: &mut Vec<u8>) {
     let (net_in, net_out, journal) = (&metrics.net_in, &metrics.net_out, &metrics.journal);
+
+    let name = "ringex_info";
+    family(out, name, "gauge", "How this server runs (always 1).");
+    let info: Vec<(&str, &str)> =
+        metrics.info().iter().map(|(key, value)| (*key, value.as_str())).collect();
+    sample(out, name, &info, 1);
 
     let name = "ringex_stage_latency_microseconds";
     family(
@@ -106,6 +114,12 @@ pub fn render(metrics: &Metrics, out: &mut Vec<u8>) {
     for (name, help, value) in gauges {
         family(out, name, "gauge", help);
         sample(out, name, &[], value);
+    }
+
+    let name = "ringex_http_responses_total";
+    family(out, name, "counter", "HTTP responses by status class, GET /metrics left out.");
+    for (class, label) in [(2, "2xx"), (3, "3xx"), (4, "4xx"), (5, "5xx")] {
+        sample(out, name, &[("class", label)], net_out.responses[class].get());
     }
 
     let name = "ringex_rejections_total";

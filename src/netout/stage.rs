@@ -365,6 +365,7 @@ impl NetOut {
             Outcome::Reject(error) => Err(error),
             Outcome::Close | Outcome::Shutdown => unreachable!("handled before"),
         };
+        self.count_response(reply, outcome, &result);
         if batch_item {
             // Items arrive consecutively: open the array on the first, close it on the last.
             if reply.item == 0 {
@@ -419,6 +420,26 @@ impl NetOut {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Counts the HTTP response this answer makes (a batch's once, at its last item: always
+    /// 200), leaving `GET /metrics` out so that a scrape does not count in the next one.
+    fn count_response(
+        &self,
+        reply: &Reply,
+        outcome: &Outcome,
+        result: &Result<ContentType, ApiError>,
+    ) {
+        if matches!(outcome, Outcome::Read { query: ReadQuery::Metrics, .. }) {
+            return;
+        }
+        let net_out = &self.metrics.net_out;
+        match result {
+            _ if reply.items > 0 && reply.item + 1 == reply.items => net_out.record_response(200),
+            _ if reply.items > 0 => {}
+            Ok(_) => net_out.record_response(200),
+            Err(error) => net_out.record_response(error.status()),
         }
     }
 

@@ -91,7 +91,10 @@ fn label_values_are_escaped() {
 fn the_exposition_is_well_formed_and_carries_every_family() {
     let rings: Vec<(&'static str, Arc<dyn RingLevel>)> =
         vec![("a", Arc::new(FixedLevel(3, 8))), ("b", Arc::new(FixedLevel(0, 16)))];
-    let metrics = Metrics::new(rings);
+    let metrics = Metrics::new(rings).with_info(vec![("durability", "sync".into())]);
+    metrics.net_out.record_response(200);
+    metrics.net_out.record_response(404);
+    metrics.net_out.record_response(429);
     metrics.net_in.connections_open.set(2);
     metrics.net_in.ip_rate_limited.add(4);
     metrics.sequencer.key_rate_limited.set(5);
@@ -125,6 +128,10 @@ fn the_exposition_is_well_formed_and_carries_every_family() {
         r#"ringex_rejections_total{reason="InsufficientFunds",code="INSUFFICIENT_FUNDS",status="400"} 1"#,
         r#"ringex_rate_limited_total{limit="ip"} 4"#,
         r#"ringex_rate_limited_total{limit="key"} 5"#,
+        r#"ringex_info{durability="sync"} 1"#,
+        r#"ringex_http_responses_total{class="2xx"} 1"#,
+        r#"ringex_http_responses_total{class="4xx"} 2"#,
+        r#"ringex_http_responses_total{class="5xx"} 0"#,
     ] {
         assert!(out.lines().any(|held| held == line), "missing {line}\n{out}");
     }
@@ -173,6 +180,6 @@ fn the_exposition_is_well_formed_and_carries_every_family() {
             assert!(series.ends_with('}'), "{line}");
         }
     }
-    assert_eq!(families.len(), 12, "{families:?}");
+    assert_eq!(families.len(), 14, "{families:?}");
     assert!(out.ends_with('\n'));
 }
