@@ -1,4 +1,5 @@
-//! The `ringex` command line: `serve`, `replay`, `keygen`, `loadgen`.
+//! The `ringex` command line: `serve`, `replay`, `keygen`, `loadgen`, `floor`,
+//! `latency-report`.
 //!
 //! Exit codes: 0 clean, 2 bad arguments or configuration (one line naming the problem), 1
 //! anything else (a refused journal, an I/O failure).
@@ -72,6 +73,10 @@ enum Command {
     Keygen,
     /// Drive a running server open loop with signed orders and measure it.
     Loadgen(ringex::loadgen::Flags),
+    /// Measure this machine's floor: loopback round trip, one ED25519 verification, fdatasync.
+    Floor(ringex::loadgen::floor::FloorFlags),
+    /// Write a latency report from a directory of runs (`scripts/latency-report.sh` calls it).
+    LatencyReport(ringex::loadgen::latency_report::ReportFlags),
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
@@ -277,6 +282,22 @@ fn loadgen(flags: &ringex::loadgen::Flags) -> ExitCode {
     }
 }
 
+fn floor(flags: &ringex::loadgen::floor::FloorFlags) -> ExitCode {
+    use ringex::loadgen::floor;
+    finish("floor", floor::run(flags).map(|measured| print!("{}", floor::render(&measured))))
+}
+
+/// Exit 0, or the error's line and code.
+fn finish(command: &str, result: Result<(), ringex::loadgen::LoadgenError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ringex {command}: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -306,5 +327,12 @@ fn main() -> ExitCode {
         Command::Replay { data_dir, config } => replay(data_dir, config),
         Command::Keygen => keygen(),
         Command::Loadgen(flags) => loadgen(&flags),
+        Command::Floor(flags) => floor(&flags),
+        Command::LatencyReport(flags) => finish(
+            "latency-report",
+            ringex::loadgen::latency_report::run(&flags).map(|text| {
+                print!("{text}");
+            }),
+        ),
     }
 }

@@ -9,7 +9,9 @@ mod common;
 use common::{TestDir, TestServer, admin_state};
 use ringex::loadgen::options::{Mix, Options, PeakSearch};
 use ringex::loadgen::schedule::Phase;
+use ringex::loadgen::scrape;
 use ringex::loadgen::stats::Kind;
+use ringex::loadgen::summary::RunSummary;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -75,6 +77,8 @@ fn a_smoke_run_accounts_for_every_request_and_times_events() {
     assert_eq!(stats.event_ns.len(), placed, "{summary}");
     assert!(stats.depth_messages > 0, "{summary}");
     assert_eq!(stats.depth_gaps, 0, "{summary}");
+    assert!(stats.trade_messages > 0, "{summary}");
+    assert_eq!(stats.trade_disorders, 0, "{summary}");
     assert!((step.offered_per_s - 200.0).abs() < 1.0, "{summary}");
     assert!(summary.contains("event (orderAccepted)"), "{summary}");
     // The .hgrm files hold what was recorded.
@@ -84,6 +88,79 @@ fn a_smoke_run_accounts_for_every_request_and_times_events() {
     assert!(ack.contains(&total), "{ack}");
     let event = std::fs::read_to_string(out.0.join("smoke-event.hgrm")).unwrap();
     assert!(event.contains(&format!("Total count    = {placed:>12}]")), "{event}");
+    // The server's own counts for the run (GET /metrics before and after) agree with the
+    // client's: every acknowledgement a 2xx, every rejection an error response of its reason.
+    let server_side = step.server.as_ref().expect("the server's figures for the run");
+    assert_eq!(server_side.responses_ok, stats.acknowledged, "{summary}");
+    assert_eq!(server_side.responses_error, stats.rejected, "{summary}");
+    assert_eq!(server_side.rejections.values().sum::<u64>(), stats.rejected, "{summary}");
+    assert!(summary.contains("counts agree: server 2xx"), "{summary}");
+    // Every answered request crossed the server's stages, and the stages have figures.
+    let total = server_side.stage(scrape::SERVER_TOTAL).unwrap();
+    assert!(total.count >= stats.sent && total.mean_us > 0.0, "{summary}");
+    for (label, _) in scrape::STAGES {
+        assert!(server_side.stage(label).unwrap().count >= stats.acknowledged, "{label}");
+    }
+    // The run's summary for the report, read back.
+    let written = RunSummary::read(&out.0.join("smoke.json")).unwrap();
+    assert_eq!((written.sent, written.acknowledged), (stats.sent, stats.acknowledged));
+    let written_server = written.server.as_ref().expect("the server's figures, written");
+    assert_eq!(written_server.responses_ok, server_side.responses_ok);
+    assert_eq!(written_server.rejections, server_side.rejections);
+    assert_eq!(written_server.stage(scrape::SERVER_TOTAL).unwrap().count, total.count);
+    assert!(written.request_bytes_mean > 200.0, "{}", written.request_bytes_mean);
+    server.stop();
+}
+
+/// The tools of `scripts/latency-report.sh` at small scale, through the binary: `ringex floor`,
+/// a `loadgen` run, then `ringex latency-report` writes the README, the plots and the index.
+#[test]
+fn the_report_tools_write_a_report_from_a_real_run() {
+    let dir = TestDir::new("loadgen-report");
+    let root = TestDir::new("loadgen-report-root");
+    let report_dir = root.0.join("2026-01-01-test");
+    let mut server_options = common::options(dir.0.clone());
+    server_options.durability = ringex::durability::Durability::Async;
+    let server = TestServer::start(server_options);
+    let floor = ringex()
+        .args(["floor", "--samples", "300", "--fsync-samples", "3", "--data-dir"])
+        .arg(&dir.0)
+        .arg("--json")
+        .arg(report_dir.join("floor.json"))
+        .output()
+        .unwrap();
+    assert!(floor.status.success(), "{}", String::from_utf8_lossy(&floor.stderr));
+    let mut options = small_run(server.address.to_string(), report_dir.clone());
+    options.label = "async-half".into();
+    ringex::loadgen::run(&options).expect("the run completes");
+    let output = ringex()
+        .args(["latency-report", "--git-rev", "test", "--dir"])
+        .arg(&report_dir)
+        .arg("--index")
+        .arg(root.0.join("README.md"))
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}{}", String::from_utf8_lossy(&output.stderr));
+    let last = printed.lines().last().unwrap();
+    let ratio: f64 = last.strip_prefix("e2e_p99_vs_floor: ").unwrap().parse().unwrap();
+    assert!(ratio > 0.0, "{printed}");
+    assert!(printed.contains("p99 ≤ 2x floor"), "{printed}");
+    let readme = std::fs::read_to_string(report_dir.join("README.md")).unwrap();
+    for part in
+        ["## Floor", "## Runs", "## Where the time goes", "## Targets", "`test`", "| agree |"]
+    {
+        assert!(readme.contains(part), "{part}: {readme}");
+    }
+    assert_eq!(readme.lines().last(), Some(last));
+    for plot in ["stages.svg", "latency-async.svg"] {
+        let svg = std::fs::read_to_string(report_dir.join(plot)).unwrap();
+        assert!(svg.contains("<svg"), "{plot}");
+    }
+    let index = std::fs::read_to_string(root.0.join("README.md")).unwrap();
+    assert!(index.contains("Latest: [2026-01-01-test](2026-01-01-test/README.md)"), "{index}");
+    let run = RunSummary::read(&report_dir.join("async-half.json")).unwrap();
+    assert_eq!(run.server.unwrap().durability(), "async");
     server.stop();
 }
 

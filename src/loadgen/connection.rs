@@ -97,6 +97,7 @@ pub fn write_loop(
             last_index = Some(planned.index);
             if lane.schedule.is_recorded(planned.index) {
                 local.sent += 1;
+                local.sent_bytes += planned.bytes.len() as u64;
                 let lag_ns = Instant::now().saturating_duration_since(due).as_nanos() as u64;
                 local.send_lag_ns.saturating_record(lag_ns.max(1));
             }
@@ -224,6 +225,7 @@ fn take_answers(
             continue;
         }
         let reason = (answer.status != 200).then(|| answer.reason());
+        local.answered_bytes += answer.length_bytes as u64;
         local.record_answer(kind, lane.schedule.send_time_ns(index), read_ns, reason);
     }
     Ok(())

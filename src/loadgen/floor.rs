@@ -470,8 +470,13 @@ pub fn run(flags: &FloorFlags) -> Result<Floor, LoadgenError> {
     let floor = measure(&options).map_err(|error| LoadgenError::Failed(error.to_string()))?;
     if let Some(path) = &flags.json {
         let json = serde_json::to_string_pretty(&floor).expect("plain numbers and strings");
-        std::fs::write(path, json + "\n")
-            .map_err(|error| LoadgenError::Failed(format!("--json {}: {error}", path.display())))?;
+        let failed = |error: std::io::Error| {
+            LoadgenError::Failed(format!("--json {}: {error}", path.display()))
+        };
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(failed)?;
+        }
+        std::fs::write(path, json + "\n").map_err(failed)?;
     }
     Ok(floor)
 }

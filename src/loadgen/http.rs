@@ -22,6 +22,8 @@ pub struct Answer {
     pub status: u16,
     /// The body (the whole `Content-Length`).
     pub body: Vec<u8>,
+    /// The answer's length on the wire, head and body.
+    pub length_bytes: usize,
 }
 
 impl Answer {
@@ -110,7 +112,7 @@ impl AnswerReader {
         }
         let body = bytes[head_length..total].to_vec();
         self.start += total;
-        Ok(Some(Answer { status, body }))
+        Ok(Some(Answer { status, body, length_bytes: total }))
     }
 }
 
@@ -189,7 +191,9 @@ mod tests {
             }
         }
         assert_eq!(answers.len(), 2);
-        assert_eq!(answers[0], Answer { status: 200, body: b"{}".to_vec() });
+        assert_eq!(answers[0].status, 200);
+        assert_eq!(answers[0].body, b"{}");
+        assert_eq!(answers[0].length_bytes, answer(200, "{}").len());
         assert_eq!(answers[1].status, 400);
         assert_eq!(answers[1].reason(), "400 C m");
     }
@@ -198,9 +202,9 @@ mod tests {
     fn a_reason_names_status_code_and_message_with_numbers_folded() {
         let body =
             r#"{"code":"INVALID_ORDER","message":"Order with client ID already exists: 42"}"#;
-        let answer = Answer { status: 400, body: body.as_bytes().to_vec() };
+        let answer = Answer { status: 400, body: body.as_bytes().to_vec(), length_bytes: 0 };
         assert_eq!(answer.reason(), "400 INVALID_ORDER Order with client ID already exists: N");
-        let plain = Answer { status: 502, body: b"bad gateway".to_vec() };
+        let plain = Answer { status: 502, body: b"bad gateway".to_vec(), length_bytes: 0 };
         assert_eq!(plain.reason(), "502 - bad gateway");
     }
 

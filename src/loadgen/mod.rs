@@ -27,26 +27,33 @@
 //! 2. [`setup`]: markets, accounts, funding, leftover orders.
 //! 3. [`schedule`] and [`workload`]: when each request is due, and what it is, signed.
 //! 4. [`run`]: one timed run: [`connection`] writers and readers, [`subscriber`]s, progress.
-//! 5. [`stats`], [`hgrm`], [`report`]: what was measured, the `.hgrm` files, the summary.
+//! 5. [`stats`], [`hgrm`], [`report`]: what was measured, the `.hgrm` files, the summary;
+//!    [`scrape`]: the server's own figures for the run, from `GET /metrics`; [`summary`]: the
+//!    run as JSON for the latency report.
 //! 6. [`floor`]: `ringex floor`, what the machine allows any server (loopback round trip, one
 //!    verification, one `fdatasync`), for the report to compare with — the one import of a
-//!    stage beyond the development key: the server's own verifier, timed; [`plot`]: the
-//!    report's SVG plots.
+//!    stage beyond the development key: the server's own verifier, timed.
+//! 7. [`latency_report`]: `ringex latency-report`, a directory of runs and its floor → README,
+//!    [`targets`] judged, [`plot`]s (SVG), the index of reports.
 
 pub mod connection;
 pub mod floor;
 pub mod hgrm;
 pub mod http;
+pub mod latency_report;
 pub mod options;
 pub mod plot;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
+pub mod scrape;
 pub mod setup;
 pub mod sign;
 pub mod stats;
 pub mod subscriber;
+pub mod summary;
+pub mod targets;
 pub mod workload;
 
 pub use options::{Flags, Options};
@@ -94,6 +101,25 @@ pub struct Setup {
     pub symbols: Vec<String>,
     /// The run's accounts.
     pub accounts: Vec<sign::Account>,
+    /// The administrator (funds the accounts, reads `/metrics`).
+    pub admin: sign::Account,
+}
+
+/// One timed run between two scrapes of the server's `/metrics`: the step with the server's own
+/// figures for it ([`scrape`]). A server that refuses the scrape leaves the step without them.
+fn measured_step(
+    options: &Options,
+    setup: &Setup,
+    phases: &[Phase],
+    client_id_base: u32,
+) -> Result<StepResult, LoadgenError> {
+    let before = scrape::Scrape::fetch(&options.target, &setup.admin);
+    let mut step = run::run_step(options, setup, phases, client_id_base)?;
+    step.server = before.and_then(|before| {
+        let after = scrape::Scrape::fetch(&options.target, &setup.admin)?;
+        Ok(scrape::ServerSide::between(&before, &after))
+    });
+    Ok(step)
 }
 
 /// Sets up, runs (one run, or the `--find-peak` steps), writes the `.hgrm` files, and returns
@@ -104,16 +130,20 @@ pub fn run(options: &Options) -> Result<Report, LoadgenError> {
     let admin = sign::Account::from_seed(options.admin_seed);
     setup::fund(&options.target, &admin, &accounts, &markets)?;
     setup::cancel_everything(&options.target, &accounts, &symbols)?;
-    let setup = Setup { markets, symbols, accounts };
+    let setup = Setup { markets, symbols, accounts, admin };
     let report = match options.find_peak {
         None => {
-            let step = run::run_step(options, &setup, &options.phases, 0)?;
+            let step = measured_step(options, &setup, &options.phases, 0)?;
             Report { options: options.clone(), steps: vec![step], peak: None, stopped: None }
         }
         Some(_) => find_peak(options, &setup)?,
     };
     if let Some(dir) = &options.out {
         write_histograms(dir, &options.label, report.main_step())?;
+        let path = dir.join(format!("{}.json", options.label));
+        summary::RunSummary::of(&report, &command_line())
+            .write(&path)
+            .map_err(|error| LoadgenError::Failed(format!("--out {}: {error}", path.display())))?;
     }
     Ok(report)
 }
@@ -135,7 +165,7 @@ fn find_peak(options: &Options, setup: &Setup) -> Result<Report, LoadgenError> {
             stopped = Some("the search ran out of clientIds".into());
             break;
         };
-        let step = run::run_step(options, setup, &[phase], client_id_base)?;
+        let step = measured_step(options, setup, &[phase], client_id_base)?;
         client_id_base = next_base;
         setup::cancel_everything(&options.target, &setup.accounts, &setup.symbols)?;
         let verdict = verdict(&step, search.p99_bound_us);
@@ -182,6 +212,23 @@ pub fn verdict(step: &StepResult, p99_bound_us: f64) -> Option<String> {
     } else {
         None
     }
+}
+
+/// This process's command line, each argument quoted for a POSIX shell where it needs it.
+pub fn command_line() -> String {
+    let quoted: Vec<String> = std::env::args()
+        .map(|argument| {
+            let plain = argument
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.,:/=@%+".contains(&byte));
+            if plain && !argument.is_empty() {
+                argument
+            } else {
+                format!("'{}'", argument.replace('\'', "'\\''"))
+            }
+        })
+        .collect();
+    quoted.join(" ")
 }
 
 /// `<label>-ack.hgrm` and `<label>-event.hgrm` (µs) in `dir`.

@@ -178,6 +178,13 @@ pub struct Options {
     pub spin_us: u64,
 }
 
+impl Options {
+    /// Whether some phase is not recorded (a warm-up): the server counts what the client does not.
+    pub fn has_warm_up(&self) -> bool {
+        self.phases.iter().any(|phase| !phase.recorded)
+    }
+}
+
 /// `--flag: reason`.
 fn flag_error(flag: &str, reason: impl std::fmt::Display) -> String {
     format!("--{flag}: {reason}")

@@ -2,6 +2,7 @@
 //! summary table at its end.
 
 use super::options::Options;
+use super::scrape::{self, ServerSide};
 use super::stats::{Kind, Percentiles, Stats};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write;
@@ -66,6 +67,9 @@ pub struct StepResult {
     pub answered_per_s: f64,
     /// Everything measured.
     pub stats: Stats,
+    /// The server's own figures for the step (`GET /metrics` before and after), or why there
+    /// are none.
+    pub server: Result<ServerSide, String>,
 }
 
 impl StepResult {
@@ -79,6 +83,7 @@ impl StepResult {
             acknowledged_per_s: stats.acknowledged as f64 / span_s,
             answered_per_s: (stats.acknowledged + stats.rejected) as f64 / span_s,
             stats,
+            server: Err("not scraped".into()),
         }
     }
 }
@@ -145,14 +150,20 @@ impl Report {
             latency_row(&mut text, "event (orderAccepted)", &Percentiles::of(&stats.event_ns));
             let _ = writeln!(
                 text,
-                "depth: {} messages, {} sequence gaps",
-                stats.depth_messages, stats.depth_gaps
+                "depth: {} messages, {} sequence gaps; trades: {} messages, {} out of order",
+                stats.depth_messages, stats.depth_gaps, stats.trade_messages, stats.trade_disorders
             );
         }
         if !stats.rejections.is_empty() {
             let _ = writeln!(text, "rejections (not throughput):");
             for (reason, count) in &stats.rejections {
                 let _ = writeln!(text, "  {count:>10}  {reason}");
+            }
+        }
+        match &step.server {
+            Ok(server) => render_server(&mut text, server, stats, options.has_warm_up()),
+            Err(reason) => {
+                let _ = writeln!(text, "server side: not available ({reason})");
             }
         }
         for error in stats.errors.iter().take(10) {
@@ -214,4 +225,60 @@ fn latency_row(text: &mut String, name: &str, figures: &Percentiles) {
         micros(figures.p999_us),
         micros(figures.max_us)
     );
+}
+
+/// The server's figures for the run: where the time went, by stage, and whether its counts agree
+/// with the client's.
+fn render_server(text: &mut String, server: &ServerSide, stats: &Stats, warm_up: bool) {
+    let info: Vec<String> =
+        server.info.iter().map(|(key, value)| format!("{key} {value}")).collect();
+    let _ = writeln!(text, "server (GET /metrics, this run): {}", info.join(", "));
+    let _ = writeln!(
+        text,
+        "  {:<34} {:>10} {:>10} {:>10} {:>10}",
+        "stage (server stamps)", "count", "mean", "~p50", "~p99"
+    );
+    let names = scrape::STAGES
+        .iter()
+        .copied()
+        .chain([(scrape::SERVER_TOTAL, "server total"), (scrape::JOURNAL, "journal (beside)")]);
+    for (label, name) in names {
+        if let Some(stage) = server.stage(label).filter(|stage| stage.count > 0) {
+            let _ = writeln!(
+                text,
+                "  {name:<34} {:>10} {:>10} {:>10} {:>10}",
+                stage.count,
+                micros(stage.mean_us),
+                micros(stage.p50_us),
+                micros(stage.p99_us)
+            );
+        }
+    }
+    if server.fsync.count > 0 {
+        let _ = writeln!(
+            text,
+            "  fdatasync: {} calls, mean {}, {:.1} commands each",
+            server.fsync.count,
+            micros(server.fsync.mean_us),
+            server.commands_per_fsync
+        );
+    }
+    let _ = writeln!(text, "  {}", agreement(server, stats, warm_up));
+}
+
+/// Whether the server answered what the client counted: its 2xx responses against the client's
+/// acknowledgements, its error responses against the client's rejections.
+pub fn agreement(server: &ServerSide, stats: &Stats, warm_up: bool) -> String {
+    let counts = format!(
+        "server 2xx {} / client acknowledged {}; server errors {} / client rejected {}",
+        server.responses_ok, stats.acknowledged, server.responses_error, stats.rejected
+    );
+    if warm_up {
+        format!("counts (server includes the warm-up the client does not record): {counts}")
+    } else if server.responses_ok == stats.acknowledged && server.responses_error == stats.rejected
+    {
+        format!("counts agree: {counts}")
+    } else {
+        format!("counts DISAGREE (another client, or answers lost): {counts}")
+    }
 }

@@ -197,7 +197,7 @@ fn subscribe(options: &Options, setup: &Setup) -> Result<Vec<Subscriber>, Loadge
     }
     let mut follows: Vec<Follow> =
         setup.accounts.iter().take(ORDER_SUBSCRIBERS_MAX).map(Follow::Orders).collect();
-    follows.extend(setup.markets.iter().map(|market| Follow::Depth(&market.symbol)));
+    follows.extend(setup.markets.iter().map(|market| Follow::Market(&market.symbol)));
     let subscribers = follows
         .into_iter()
         .map(|follow| Subscriber::connect(&options.target, follow))

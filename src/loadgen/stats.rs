@@ -69,6 +69,10 @@ pub struct Stats {
     pub send_lag_ns: Histogram<u64>,
     /// Requests written to the server.
     pub sent: u64,
+    /// Bytes of the requests written (the floor's echo is sized from their mean).
+    pub sent_bytes: u64,
+    /// Bytes of the answers read, head and body.
+    pub answered_bytes: u64,
     /// Answered 200: the throughput.
     pub acknowledged: u64,
     /// Answered with an error status (counted by reason in `rejections`).
@@ -85,6 +89,10 @@ pub struct Stats {
     pub depth_messages: u64,
     /// Depth messages whose `U` was not the previous `u` + 1.
     pub depth_gaps: u64,
+    /// `trade.<sym>` messages read.
+    pub trade_messages: u64,
+    /// Trade messages whose id was not above the previous one's.
+    pub trade_disorders: u64,
     /// Nanoseconds from the run's start to the last answer of a recorded request.
     pub last_answer_ns: u64,
     /// Transport failures (connection lost, malformed answer), one line each.
@@ -105,6 +113,8 @@ impl Stats {
             event_ns: latency_histogram(),
             send_lag_ns: latency_histogram(),
             sent: 0,
+            sent_bytes: 0,
+            answered_bytes: 0,
             acknowledged: 0,
             rejected: 0,
             unanswered: 0,
@@ -113,6 +123,8 @@ impl Stats {
             rejections: BTreeMap::new(),
             depth_messages: 0,
             depth_gaps: 0,
+            trade_messages: 0,
+            trade_disorders: 0,
             last_answer_ns: 0,
             errors: Vec::new(),
         }
@@ -154,6 +166,8 @@ impl Stats {
         self.event_ns.add(&other.event_ns).expect("histograms of one shape");
         self.send_lag_ns.add(&other.send_lag_ns).expect("histograms of one shape");
         self.sent += other.sent;
+        self.sent_bytes += other.sent_bytes;
+        self.answered_bytes += other.answered_bytes;
         self.acknowledged += other.acknowledged;
         self.rejected += other.rejected;
         self.unanswered += other.unanswered;
@@ -166,6 +180,8 @@ impl Stats {
         }
         self.depth_messages += other.depth_messages;
         self.depth_gaps += other.depth_gaps;
+        self.trade_messages += other.trade_messages;
+        self.trade_disorders += other.trade_disorders;
         self.last_answer_ns = self.last_answer_ns.max(other.last_answer_ns);
         self.errors.append(&mut other.errors);
         *other = Stats { last_answer_ns: other.last_answer_ns, ..Stats::new() };

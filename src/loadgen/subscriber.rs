@@ -1,7 +1,8 @@
 //! WebSocket subscribers (`--subscribe`): one per account on `account.orderUpdate`, timing each
 //! placement's `orderAccepted` event from the placement's scheduled send time (the event's
-//! `c`, the clientId, names the request), and one per market on `depth.<sym>`, checking that
-//! every message's `U` is the previous `u` + 1.
+//! `c`, the clientId, names the request), and one per market on `depth.<sym>` and
+//! `trade.<sym>`, checking that every depth message's `U` is the previous `u` + 1 and that trade
+//! ids only grow.
 //!
 //! The client is the few lines of RFC 6455 a subscriber needs (the upgrade, masked Text frames
 //! out, Text/Ping/Close frames in) rather than a WebSocket crate in the binary: the server's
@@ -26,8 +27,8 @@ const FRAME_BYTES_MAX: usize = 1 << 16;
 pub enum Follow<'a> {
     /// An account's order updates.
     Orders(&'a Account),
-    /// A market's realtime depth.
-    Depth(&'a str),
+    /// A market's realtime depth and its trades.
+    Market(&'a str),
 }
 
 /// An upgraded connection.
@@ -62,8 +63,8 @@ impl Subscriber {
                 r#"{{"method":"SUBSCRIBE","params":["account.orderUpdate"],"signature":{}}}"#,
                 sign::subscribe_signature(account, super::setup::wall_ms(), 60_000)
             ),
-            Follow::Depth(symbol) => {
-                format!(r#"{{"method":"SUBSCRIBE","params":["depth.{symbol}"]}}"#)
+            Follow::Market(symbol) => {
+                format!(r#"{{"method":"SUBSCRIBE","params":["depth.{symbol}","trade.{symbol}"]}}"#)
             }
         };
         stream.write_all(&client_frame(0x1, text.as_bytes()))?;
@@ -71,7 +72,7 @@ impl Subscriber {
     }
 
     /// Reads frames until `stop`, recording into `stats`: event latencies (for order updates)
-    /// or depth messages and gaps.
+    /// or depth and trade messages and their sequence faults.
     pub fn follow(
         mut self,
         schedule: &Schedule,
@@ -82,7 +83,7 @@ impl Subscriber {
     ) {
         let _ = self.stream.set_read_timeout(Some(Duration::from_millis(20)));
         let mut local = Stats::new();
-        let mut last_u: Option<u64> = None;
+        let mut last = LastSeen::default();
         let mut last_flush = Instant::now();
         let mut buffer = vec![0u8; 1 << 16];
         let mut closed = false;
@@ -115,7 +116,7 @@ impl Subscriber {
                         schedule,
                         client_id_base,
                         read_ns,
-                        &mut last_u,
+                        &mut last,
                         &mut local,
                     ),
                     0x9 => {
@@ -144,13 +145,20 @@ fn stop_reading(local: &mut Stats, why: &str) {
     }
 }
 
+/// The last depth update id and trade id a market subscriber read.
+#[derive(Default)]
+struct LastSeen {
+    depth_u: Option<u64>,
+    trade_id: Option<u64>,
+}
+
 /// Takes one stream message into `local`.
 fn on_message(
     payload: &[u8],
     schedule: &Schedule,
     client_id_base: u32,
     read_ns: u64,
-    last_u: &mut Option<u64>,
+    last: &mut LastSeen,
     local: &mut Stats,
 ) {
     let Ok(message) = serde_json::from_slice::<serde_json::Value>(payload) else {
@@ -166,14 +174,24 @@ fn on_message(
             }
         }
         Some("depth") => {
-            let (Some(first), Some(last)) = (data["U"].as_u64(), data["u"].as_u64()) else {
+            let (Some(first), Some(last_u)) = (data["U"].as_u64(), data["u"].as_u64()) else {
                 return stop_reading(local, "a depth message without U and u");
             };
             local.depth_messages += 1;
-            if last_u.is_some_and(|previous| first != previous + 1) {
+            if last.depth_u.is_some_and(|previous| first != previous + 1) {
                 local.depth_gaps += 1;
             }
-            *last_u = Some(last);
+            last.depth_u = Some(last_u);
+        }
+        Some("trade") => {
+            let Some(trade_id) = data["t"].as_u64() else {
+                return stop_reading(local, "a trade message without t");
+            };
+            local.trade_messages += 1;
+            if last.trade_id.is_some_and(|previous| trade_id <= previous) {
+                local.trade_disorders += 1;
+            }
+            last.trade_id = Some(trade_id);
         }
         _ => {
             if message.get("error").is_some() {
@@ -269,14 +287,14 @@ mod tests {
     fn order_events_time_their_placement_and_depth_gaps_are_counted() {
         let schedule = Schedule::new(&[Phase::steady("s", 1000.0, 1.0)]);
         let mut stats = Stats::new();
-        let mut last_u = None;
+        let mut seen = LastSeen::default();
         let event = |c: u64| {
             format!(r#"{{"stream":"account.orderUpdate","data":{{"e":"orderAccepted","c":{c}}}}}"#)
         };
         // clientId 101 with base 100 is request 0, due at 0; request 10 is due at 10 ms.
-        on_message(event(101).as_bytes(), &schedule, 100, 2_000_000, &mut last_u, &mut stats);
-        on_message(event(111).as_bytes(), &schedule, 100, 12_500_000, &mut last_u, &mut stats);
-        on_message(event(7).as_bytes(), &schedule, 100, 1, &mut last_u, &mut stats);
+        on_message(event(101).as_bytes(), &schedule, 100, 2_000_000, &mut seen, &mut stats);
+        on_message(event(111).as_bytes(), &schedule, 100, 12_500_000, &mut seen, &mut stats);
+        on_message(event(7).as_bytes(), &schedule, 100, 1, &mut seen, &mut stats);
         assert_eq!(stats.event_ns.len(), 2);
         assert!(stats.event_ns.max() >= 2_400_000 && stats.event_ns.max() <= 2_600_000);
         let depth = |first: u64, last: u64| {
@@ -285,8 +303,14 @@ mod tests {
             )
         };
         for (first, last) in [(5, 5), (6, 8), (9, 9), (11, 11), (12, 12)] {
-            on_message(depth(first, last).as_bytes(), &schedule, 0, 0, &mut last_u, &mut stats);
+            on_message(depth(first, last).as_bytes(), &schedule, 0, 0, &mut seen, &mut stats);
         }
         assert_eq!((stats.depth_messages, stats.depth_gaps), (5, 1));
+        let trade =
+            |id: u64| format!(r#"{{"stream":"trade.SOL_USDC","data":{{"e":"trade","t":{id}}}}}"#);
+        for id in [3, 4, 9, 9, 2, 10] {
+            on_message(trade(id).as_bytes(), &schedule, 0, 0, &mut seen, &mut stats);
+        }
+        assert_eq!((stats.trade_messages, stats.trade_disorders), (6, 2));
     }
 }

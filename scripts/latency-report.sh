@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Writes latency-reports/<date>-<name>/: builds ringex, then for each durability mode starts a
+# server on a free loopback port with a fresh data directory, finds its peak (`ringex loadgen
+# --find-peak`), runs at half of the peak and at fixed rates (1,000 and 10,000 requests/s) and
+# stops it; then measures the floor on the idle machine (loopback round trip of a request and
+# answer the runs' size, one ED25519 verification, fdatasync in the data directories'
+# filesystem), and finally has `ringex latency-report` write the README, the plots and the
+# index latency-reports/README.md. Every command it runs is kept in the report's commands.txt.
+#
+# Usage: scripts/latency-report.sh [name]          (name defaults to "loopback")
+# Environment (defaults in brackets):
+#   MODES="none async sync"   durability modes to measure
+#   DURATION_S=20             seconds of each fixed-rate run
+#   STEP_S=5                  seconds of each --find-peak step
+#   START_RATE=2000           first --find-peak step, requests/s
+#   CONNECTIONS=8             keep-alive connections of every run
+#   DATA_ROOT=(a temp dir)    where the servers' data directories and the fsync probe go
+# Takes about two minutes per mode. The load generator shares the machine with the server;
+# the report says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+name=${1:-loopback}
+modes=${MODES:-"none async sync"}
+duration_s=${DURATION_S:-20}
+step_s=${STEP_S:-5}
+start_rate=${START_RATE:-2000}
+connections=${CONNECTIONS:-8}
+data_root=${DATA_ROOT:-$(mktemp -d)}
+
+cargo build --release --quiet
+bin=target/release/ringex
+dir=latency-reports/$(date -u +%F)-$name
+rm -rf "$dir"
+mkdir -p "$dir"
+commands=$dir/commands.txt
+: >"$commands"
+
+server_pid=
+cleanup() {
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+
+# Runs a command, keeping it in commands.txt.
+run() {
+    echo "$*" >>"$commands"
+    "$@"
+}
+
+# Starts `ringex serve --durability $1` on a free port; sets server_pid and target.
+start_server() {
+    local mode=$1 data=$data_root/data-$1 out=$data_root/serve-$1.out
+    rm -rf "$data"
+    echo "$bin serve --listen 127.0.0.1:0 --data-dir $data --durability $mode" >>"$commands"
+    "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --durability "$mode" >"$out" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 300); do
+        target=$(sed -n 's|^listening on http://||p' "$out")
+        [[ -n $target ]] && return 0
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "the $mode server did not start:" >&2
+    cat "$out" >&2
+    exit 1
+}
+
+stop_server() {
+    kill -TERM "$server_pid"
+    wait "$server_pid" || true
+    server_pid=
+}
+
+seed=1
+for mode in $modes; do
+    start_server "$mode"
+    common=(--target "$target" --connections "$connections" --out "$dir")
+    run "$bin" loadgen "${common[@]}" --find-peak --rate "$start_rate" --duration "$step_s" \
+        --seed $((seed++)) --label "$mode-peak" | tee "$dir/$mode-peak.txt"
+    peak=$(sed -n 's/^peak: \([0-9.]*\) answered.*/\1/p' "$dir/$mode-peak.txt")
+    if [[ -n $peak ]]; then
+        half=$(awk -v peak="$peak" 'BEGIN { printf "%.0f", peak / 2 }')
+        run "$bin" loadgen "${common[@]}" --rate "$half" --duration "$duration_s" --subscribe \
+            --seed $((seed++)) --label "$mode-half" | tee "$dir/$mode-half.txt"
+    fi
+    for rate in 1000 10000; do
+        run "$bin" loadgen "${common[@]}" --rate "$rate" --duration "$duration_s" --subscribe \
+            --seed $((seed++)) --label "$mode-$((rate / 1000))k" | tee "$dir/$mode-$((rate / 1000))k.txt"
+    done
+    stop_server
+done
+
+# The floor last, on the idle machine, with a request and answer the size of the runs' own.
+sized=$(ls "$dir"/*-half.json "$dir"/*-1k.json 2>/dev/null | head -1 || true)
+mean() { [[ -n $sized ]] && sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p" "$sized" | head -1 | awk '{ printf "%.0f", $1 }'; }
+mkdir -p "$data_root/floor"
+request_bytes=$(mean request_bytes_mean || true)
+answer_bytes=$(mean answer_bytes_mean || true)
+run "$bin" floor --data-dir "$data_root/floor" --request-bytes "${request_bytes:-420}" \
+    --answer-bytes "${answer_bytes:-330}" --json "$dir/floor.json"
+
+"$bin" latency-report --dir "$dir" --git-rev "$(git rev-parse HEAD)$(git diff --quiet || echo -dirty)" \
+    --index latency-reports/README.md
