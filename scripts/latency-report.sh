@@ -10,7 +10,8 @@
 # Usage: scripts/latency-report.sh [name]          (name defaults to "loopback")
 # Environment (defaults in brackets):
 #   MODES="none async sync"   durability modes to measure
-#   DURATION_S=20             seconds of each fixed-rate run
+#   DURATION_S=10             seconds of each fixed-rate run (the load generator signs up
+#                             to 262,144 requests ahead; beyond that it signs while it runs)
 #   STEP_S=5                  seconds of each --find-peak step
 #   START_RATE=2000           first --find-peak step, requests/s
 #   CONNECTIONS=8             keep-alive connections of every run
@@ -22,7 +23,7 @@ cd "$(dirname "$0")/.."
 
 name=${1:-loopback}
 modes=${MODES:-"none async sync"}
-duration_s=${DURATION_S:-20}
+duration_s=${DURATION_S:-10}
 step_s=${STEP_S:-5}
 start_rate=${START_RATE:-2000}
 connections=${CONNECTIONS:-8}

@@ -139,6 +139,15 @@ impl Report {
             .map(|kind| format!("{} {}", kind.name(), stats.acknowledged_by_kind[kind.position()]))
             .collect();
         let _ = writeln!(text, "acknowledged by kind: {}", by_kind.join(", "));
+        if stats.sent + stats.unsent > super::run::PRESIGNED_MAX as u64 {
+            let _ = writeln!(
+                text,
+                "note: {} requests were signed during the run, beyond the {} signed ahead: that \
+                 signing shared the machine with the server",
+                stats.sent + stats.unsent - super::run::PRESIGNED_MAX as u64,
+                super::run::PRESIGNED_MAX
+            );
+        }
         let _ = writeln!(
             text,
             "{:<24} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",

@@ -41,7 +41,7 @@
 //! | cells | writer | when |
 //! |---|---|---|
 //! | stage latencies (received → verified → sequenced → matched → answered, and the total) | net-out | as it answers each request, from the stamps the request carries |
-//! | sequenced → durable | journal | for the commands of a batch, when the `fdatasync` that covers them returns |
+//! | sequenced → durable | journal | for the commands of a batch, when the `fdatasync` that covers them returns (with `--durability async`, a sample: only the batch in hand when the periodic sync runs, the earlier ones being released already) |
 //! | `fdatasync` latency, commands per `fdatasync` | journal | each group commit |
 //! | connections open, per-IP rate-limit hits | net-in | accept and close; each 429 of the per-IP limit |
 //! | per-key rate-limit hits | sequencer | its count, published once per ring batch |
