@@ -31,6 +31,8 @@ data_root=${DATA_ROOT:-$(mktemp -d)}
 
 cargo build --release --quiet
 bin=target/release/ringex
+# The revision the binary was built from (a tree edited later does not change what runs).
+git_rev=$(git rev-parse HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo -dirty)
 dir=latency-reports/$(date -u +%F)-$name
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -80,17 +82,21 @@ seed=1
 for mode in $modes; do
     start_server "$mode"
     common=(--target "$target" --connections "$connections" --out "$dir")
+    # Each run its own accounts: a new seed (counted here, not in the piped subshell).
     run "$bin" loadgen "${common[@]}" --find-peak --rate "$start_rate" --duration "$step_s" \
-        --seed $((seed++)) --label "$mode-peak" | tee "$dir/$mode-peak.txt"
+        --seed "$seed" --label "$mode-peak" | tee "$dir/$mode-peak.txt"
+    seed=$((seed + 1))
     peak=$(sed -n 's/^peak: \([0-9.]*\) answered.*/\1/p' "$dir/$mode-peak.txt")
     if [[ -n $peak ]]; then
         half=$(awk -v peak="$peak" 'BEGIN { printf "%.0f", peak / 2 }')
         run "$bin" loadgen "${common[@]}" --rate "$half" --duration "$duration_s" --subscribe \
-            --seed $((seed++)) --label "$mode-half" | tee "$dir/$mode-half.txt"
+            --seed "$seed" --label "$mode-half" | tee "$dir/$mode-half.txt"
+        seed=$((seed + 1))
     fi
     for rate in 1000 10000; do
         run "$bin" loadgen "${common[@]}" --rate "$rate" --duration "$duration_s" --subscribe \
-            --seed $((seed++)) --label "$mode-$((rate / 1000))k" | tee "$dir/$mode-$((rate / 1000))k.txt"
+            --seed "$seed" --label "$mode-$((rate / 1000))k" | tee "$dir/$mode-$((rate / 1000))k.txt"
+        seed=$((seed + 1))
     done
     stop_server
 done
@@ -104,5 +110,5 @@ answer_bytes=$(mean answer_bytes_mean || true)
 run "$bin" floor --data-dir "$data_root/floor" --request-bytes "${request_bytes:-420}" \
     --answer-bytes "${answer_bytes:-330}" --json "$dir/floor.json"
 
-"$bin" latency-report --dir "$dir" --git-rev "$(git rev-parse HEAD)$(git diff --quiet || echo -dirty)" \
+"$bin" latency-report --dir "$dir" --git-rev "$git_rev" \
     --index latency-reports/README.md

@@ -361,9 +361,9 @@ fn render_stages(text: &mut String, runs: &[RunSummary]) {
     );
     let _ = writeln!(
         text,
-        "| run | client + network | net-in → verified | sequencer | matcher | net-out | server total (~p99) | journal beside (~p99) | fdatasync mean | commands/fdatasync |"
+        "| run | client + network | net-in → verified | sequencer | matcher | net-out | server total (~p99) | journal beside (~p99) | fdatasync mean | commands/fdatasync | server CPU (cores) | switches/s |"
     );
-    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for run in runs.iter().filter(|run| run.find_peak.is_none()) {
         let (Some(server), segments) = (&run.server, targets::segments(run)) else {
             continue;
@@ -379,11 +379,13 @@ fn render_stages(text: &mut String, runs: &[RunSummary]) {
         };
         let _ = writeln!(
             text,
-            "| {} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {:.1} | {:.2} | {:.0} |",
             figure(super::scrape::SERVER_TOTAL),
             figure(super::scrape::JOURNAL),
             if server.fsync.count > 0 { micros(server.fsync.mean_us) } else { "-".into() },
-            server.commands_per_fsync
+            server.commands_per_fsync,
+            server.cpu_cores(),
+            server.switches_per_s()
         );
     }
     text.push('\n');

@@ -114,10 +114,13 @@ fn measured_step(
     client_id_base: u32,
 ) -> Result<StepResult, LoadgenError> {
     let before = scrape::Scrape::fetch(&options.target, &setup.admin);
+    let started = std::time::Instant::now();
     let mut step = run::run_step(options, setup, phases, client_id_base)?;
     step.server = before.and_then(|before| {
         let after = scrape::Scrape::fetch(&options.target, &setup.admin)?;
-        Ok(scrape::ServerSide::between(&before, &after))
+        let mut server = scrape::ServerSide::between(&before, &after);
+        server.wall_s = started.elapsed().as_secs_f64();
+        Ok(server)
     });
     Ok(step)
 }

@@ -272,6 +272,13 @@ fn render_server(text: &mut String, server: &ServerSide, stats: &Stats, warm_up:
             server.commands_per_fsync
         );
     }
+    let _ = writeln!(
+        text,
+        "  server CPU: {:.2} cores over {:.1} s, {:.0} context switches/s",
+        server.cpu_cores(),
+        server.wall_s,
+        server.switches_per_s()
+    );
     let _ = writeln!(text, "  {}", agreement(server, stats, warm_up));
 }
 

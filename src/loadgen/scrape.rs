@@ -258,6 +258,12 @@ pub struct ServerSide {
     pub rejections: BTreeMap<String, u64>,
     /// Requests refused by a rate limit.
     pub rate_limited: u64,
+    /// CPU time of every server thread, s.
+    pub cpu_s: f64,
+    /// Context switches of every server thread.
+    pub context_switches: u64,
+    /// Wall time between the two scrapes, s (set by whoever timed them).
+    pub wall_s: f64,
 }
 
 impl ServerSide {
@@ -301,7 +307,22 @@ impl ServerSide {
                 + counter(responses, &[("class", "5xx")]),
             rejections,
             rate_limited: counter("ringex_rate_limited_total", &[]),
+            cpu_s: (after.value("process_cpu_seconds_total", &[])
+                - before.value("process_cpu_seconds_total", &[]))
+            .max(0.0),
+            context_switches: counter("ringex_context_switches_total", &[]),
+            wall_s: 0.0,
         }
+    }
+
+    /// The server's CPU over the run, in cores (1.0: one core busy throughout); 0 untimed.
+    pub fn cpu_cores(&self) -> f64 {
+        if self.wall_s > 0.0 { self.cpu_s / self.wall_s } else { 0.0 }
+    }
+
+    /// Context switches per second over the run; 0 untimed.
+    pub fn switches_per_s(&self) -> f64 {
+        if self.wall_s > 0.0 { self.context_switches as f64 / self.wall_s } else { 0.0 }
     }
 
     /// The figures of one span label.
@@ -331,6 +352,8 @@ ringex_stage_latency_microseconds_count{span=\"received_to_verified\"} 10
 ringex_http_responses_total{class=\"2xx\"} 7
 ringex_http_responses_total{class=\"4xx\"} 3
 ringex_rejections_total{reason=\"OrderNotFound\",code=\"RESOURCE_NOT_FOUND\",status=\"404\"} 3
+process_cpu_seconds_total 1.5
+ringex_context_switches_total 100
 ";
 
     /// 100 more requests: 50 within 64 µs, 40 within 128 µs, 10 beyond.
@@ -346,6 +369,8 @@ ringex_http_responses_total{class=\"4xx\"} 8
 ringex_http_responses_total{class=\"5xx\"} 1
 ringex_rejections_total{reason=\"OrderNotFound\",code=\"RESOURCE_NOT_FOUND\",status=\"404\"} 8
 ringex_rejections_total{reason=\"Internal\",code=\"INTERNAL_ERROR\",status=\"500\"} 1
+process_cpu_seconds_total 3.5
+ringex_context_switches_total 1100
 ";
 
     #[test]
@@ -368,6 +393,11 @@ ringex_rejections_total{reason=\"Internal\",code=\"INTERNAL_ERROR\",status=\"500
         .into_iter()
         .collect();
         assert_eq!(side.rejections, expected);
+        // 2 s of CPU and 1,000 switches; over 4 s of wall time, half a core.
+        let mut side = side;
+        assert_eq!((side.cpu_s, side.context_switches, side.cpu_cores()), (2.0, 1000, 0.0));
+        side.wall_s = 4.0;
+        assert_eq!((side.cpu_cores(), side.switches_per_s()), (0.5, 250.0));
         // Spans the server did not report are empty, not missing.
         assert_eq!(side.stage(JOURNAL).unwrap().count, 0);
     }

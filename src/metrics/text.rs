@@ -19,6 +19,7 @@
 //! | `ringex_rate_limited_total` | counter | `limit`: `ip` (net-in), `key` (sequencer) |
 //! | `ringex_http_responses_total` | counter | `class`: `2xx` … `5xx` (`GET /metrics` itself not counted) |
 //! | `ringex_info` | gauge (1) | `version`, `durability`, `verify_threads`, `wait` |
+//! | `process_cpu_seconds_total`, `ringex_context_switches_total` | counter | — (every thread of the process, from `/proc`) |
 
 use super::{HISTOGRAM_BUCKETS, HistogramSnapshot, Metrics, SEQUENCED_TO_DURABLE, Span};
 use crate::api::error::{ApiError, ErrorKind};
@@ -135,6 +136,59 @@ pub fn render(metrics: &Metrics, out: &mut Vec<u8>) {
     family(out, name, "counter", "Requests refused 429 by a rate limit.");
     sample(out, name, &[("limit", "ip")], net_in.ip_rate_limited.get());
     sample(out, name, &[("limit", "key")], metrics.sequencer.key_rate_limited.get());
+
+    process(out);
+}
+
+/// What the kernel counts for the whole process, every thread: CPU time (user + system) and
+/// context switches, read from `/proc` now (Linux; left out where `/proc` says nothing). A
+/// scraper's difference over a run is the server's CPU share and its switches per second.
+fn process(out: &mut Vec<u8>) {
+    if let Some(cpu_ms) = process_cpu_ms() {
+        let name = "process_cpu_seconds_total";
+        family(out, name, "counter", "User and system CPU time of every thread, seconds.");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b' ');
+        write_scaled(out, cpu_ms, 1_000);
+        out.push(b'\n');
+    }
+    if let Some(switches) = context_switches() {
+        let name = "ringex_context_switches_total";
+        family(out, name, "counter", "Voluntary and involuntary context switches, every thread.");
+        sample(out, name, &[], switches);
+    }
+}
+
+/// utime + stime of `/proc/self/stat` (fields 14 and 15, in clock ticks), in ms.
+fn process_cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks_per_s > 0).then(|| ticks * 1_000 / ticks_per_s as u64)
+}
+
+/// The sum over `/proc/self/task/*/status` of `voluntary_ctxt_switches` and
+/// `nonvoluntary_ctxt_switches`.
+fn context_switches() -> Option<u64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(status) = std::fs::read_to_string(task.ok()?.path().join("status")) else {
+            continue; // the thread ended meanwhile
+        };
+        for line in status.lines() {
+            if let Some(rest) = line
+                .strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            {
+                total += rest.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    Some(total)
 }
 
 /// `# HELP` and `# TYPE`.
