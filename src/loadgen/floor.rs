@@ -82,8 +82,13 @@ pub struct Floor {
     pub request_bytes: usize,
     /// Bytes of each loopback answer.
     pub answer_bytes: usize,
-    /// Request written → whole answer read, one in flight.
+    /// Request written → whole answer read, one in flight, client and echo on the same core
+    /// (no wake-up of another core: the network path itself).
     pub loopback_round_trip: Percentiles,
+    /// The same with the echo on another core: what a cross-core wake-up adds on this machine
+    /// (on a VM, an idle vCPU can take tens of µs to wake). Absent with one core.
+    #[serde(default)]
+    pub loopback_cross_core: Option<Percentiles>,
     /// One `verify_single` call.
     pub verify_single: Percentiles,
     /// Signatures per timed batch.
@@ -154,7 +159,17 @@ pub fn measure(options: &FloorOptions) -> io::Result<Floor> {
     assert!(options.request_bytes > 0 && options.answer_bytes > 0);
     assert!(BATCH_SIZE_RANGE.contains(&options.batch_size));
     assert!(options.journal_write_bytes > 0);
-    let loopback = loopback_round_trips(options).map_err(context("loopback round trip"))?;
+    let core_ids = core_affinity::get_core_ids().unwrap_or_default();
+    let first = core_ids.first().copied();
+    let loopback =
+        loopback_round_trips(options, first, first).map_err(context("loopback round trip"))?;
+    let cross_core = match core_ids.get(1) {
+        Some(&second) => Some(
+            loopback_round_trips(options, first, Some(second))
+                .map_err(context("loopback round trip across cores"))?,
+        ),
+        None => None,
+    };
     let orders = signed_orders(SIGNATURE_BATCH_MAX);
     let checks: Vec<Check<'_>> = orders.iter().map(SignedOrder::check).collect();
     let single = verify_single_ns(&checks, options.samples).map_err(context("verification"))?;
@@ -168,6 +183,7 @@ pub fn measure(options: &FloorOptions) -> io::Result<Floor> {
         request_bytes: options.request_bytes,
         answer_bytes: options.answer_bytes,
         loopback_round_trip: Percentiles::of(&loopback),
+        loopback_cross_core: cross_core.as_ref().map(Percentiles::of),
         verify_single: Percentiles::of(&single),
         batch_size: options.batch_size,
         verify_batch_per_signature: Percentiles::of(&batch),
@@ -191,9 +207,15 @@ fn elapsed_ns(start: Instant) -> u64 {
 // Loopback
 
 /// `options.samples` round trips through an in-process echo, ns each, after
-/// [`WARM_UP_ROUND_TRIPS`] unrecorded. The echo thread is joined before this returns, on every
-/// path.
-fn loopback_round_trips(options: &FloorOptions) -> io::Result<Histogram<u64>> {
+/// [`WARM_UP_ROUND_TRIPS`] unrecorded, the client pinned to `client_core` and the echo to
+/// `echo_core` (where given): placement decides whether each answer wakes another core, and
+/// left to the scheduler the figure swings between runs (4.5 µs or 63 µs at p50 on the same
+/// Intel VM). The echo and client threads are joined before this returns, on every path.
+fn loopback_round_trips(
+    options: &FloorOptions,
+    client_core: Option<core_affinity::CoreId>,
+    echo_core: Option<core_affinity::CoreId>,
+) -> io::Result<Histogram<u64>> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     // Connected before the echo thread exists: the kernel completes the handshake from the
     // listen backlog, so no thread ever waits in `accept` for a client that failed.
@@ -201,10 +223,22 @@ fn loopback_round_trips(options: &FloorOptions) -> io::Result<Histogram<u64>> {
     let (server, _) = listener.accept()?;
     server.set_nodelay(true)?;
     let (request_bytes, answer_bytes) = (options.request_bytes, options.answer_bytes);
-    let echo = std::thread::Builder::new()
-        .name("floor-echo".into())
-        .spawn(move || echo(server, request_bytes, answer_bytes))?;
-    let timed = time_round_trips(&mut client, options);
+    let echo = std::thread::Builder::new().name("floor-echo".into()).spawn(move || {
+        if let Some(core) = echo_core {
+            core_affinity::set_for_current(core);
+        }
+        echo(server, request_bytes, answer_bytes)
+    })?;
+    let timed = std::thread::scope(|scope| {
+        let client = &mut client;
+        let timing = scope.spawn(move || {
+            if let Some(core) = client_core {
+                core_affinity::set_for_current(core);
+            }
+            time_round_trips(client, options)
+        });
+        timing.join().unwrap_or_else(|_| Err(io::Error::other("the timing thread panicked")))
+    });
     // Closing the client ends the echo: at a request boundary its read sees the end of the
     // stream; mid-request (the client failed) its read fails.
     drop(client);
@@ -488,18 +522,21 @@ pub fn render(floor: &Floor) -> String {
     let _ =
         writeln!(text, "ringex floor: {} cores, data directory {}", floor.cores, floor.data_dir);
     let _ = writeln!(text, "{:<44} {:>10} {:>10} {:>8}", "", "p50", "p99", "count");
-    let rows = [
-        (
-            format!("loopback round trip, {} B → {} B", floor.request_bytes, floor.answer_bytes),
-            &floor.loopback_round_trip,
-        ),
+    let mut rows = vec![(
+        format!("loopback round trip, {} B → {} B", floor.request_bytes, floor.answer_bytes),
+        &floor.loopback_round_trip,
+    )];
+    if let Some(figures) = &floor.loopback_cross_core {
+        rows.push(("  the same, echo on another core (info)".to_string(), figures));
+    }
+    rows.extend([
         ("one ED25519 verification".to_string(), &floor.verify_single),
         (
             format!("per signature in batches of {}", floor.batch_size),
             &floor.verify_batch_per_signature,
         ),
         (format!("{} B append + fdatasync", floor.journal_write_bytes), &floor.fdatasync),
-    ];
+    ]);
     for (name, figures) in rows {
         let _ = writeln!(
             text,
@@ -619,7 +656,7 @@ mod tests {
         for (request_bytes, answer_bytes) in [(1, 1), (420, 330), (100_000, 3), (3, 100_000)] {
             let options =
                 FloorOptions { request_bytes, answer_bytes, samples: 3, ..FloorOptions::default() };
-            let histogram = loopback_round_trips(&options).unwrap();
+            let histogram = loopback_round_trips(&options, None, None).unwrap();
             assert_eq!(histogram.len(), 3);
         }
     }
@@ -650,6 +687,7 @@ mod tests {
             request_bytes: 420,
             answer_bytes: 330,
             loopback_round_trip: figures(30.5),
+            loopback_cross_core: Some(figures(60.0)),
             verify_single: figures(40.25),
             batch_size: 64,
             verify_batch_per_signature: figures(20.0),

@@ -199,6 +199,7 @@ mod tests {
             request_bytes: 420,
             answer_bytes: 330,
             loopback_round_trip: figures(40.0, 60.0),
+            loopback_cross_core: None,
             verify_single: figures(60.0, 70.0),
             batch_size: 64,
             verify_batch_per_signature: figures(25.0, 30.0),
