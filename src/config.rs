@@ -116,6 +116,9 @@ pub struct ServerLimits {
     pub http_output_max_kib: u32,
     /// A connection with this many requests unanswered is not read until some are answered.
     pub requests_in_flight_max: u32,
+    /// Longest a verify thread spends on one batch of signatures before it publishes their
+    /// verdicts, µs; 0: four single verifications as measured at start-up (`verify::budget`).
+    pub verify_batch_budget_us: u32,
 }
 
 impl Default for ServerLimits {
@@ -133,6 +136,7 @@ impl Default for ServerLimits {
             ws_close_grace_s: 30,
             http_output_max_kib: 256,
             requests_in_flight_max: 64,
+            verify_batch_budget_us: 0,
         }
     }
 }
@@ -528,6 +532,9 @@ fn validate_server(server: &ServerLimits) -> Result<(), String> {
         if value == 0 || value > maximum {
             return Err(format!("{key}: must be 1..={maximum}"));
         }
+    }
+    if server.verify_batch_budget_us > 1_000_000 {
+        return Err("server.verify_batch_budget_us: must be 0..=1000000 (0: measured)".into());
     }
     Ok(())
 }

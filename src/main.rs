@@ -210,6 +210,7 @@ fn serve(
         eprintln!("ringex: journal: cut a torn tail: {cut}");
     }
     eprintln!("ringex: replayed {} journal records", server.replayed_records);
+    eprintln!("ringex: {}", server.verify_budget.describe());
     if ringex::net::stage::SIGNALLED.load(Ordering::Acquire) {
         // Signalled during start-up: net-in sees the flag on its first turn and drains.
         eprintln!("ringex: signalled during start-up: stopping");

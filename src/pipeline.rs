@@ -33,6 +33,7 @@ use crate::ring::{
 use crate::sequencer::{Sequencer, SequencerLimits};
 use crate::types::{AccountKey, SequenceNumber};
 use crate::verify::Verifier;
+use crate::verify::budget::BatchBudget;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -215,6 +216,8 @@ pub struct Core {
     /// What the stages measure (the sequencer and the journal write theirs; net-in and net-out
     /// get it to write and render theirs).
     pub metrics: Arc<Metrics>,
+    /// How many signatures a verify thread checks before publishing their verdicts.
+    pub verify_budget: BatchBudget,
     /// The stage threads.
     pub threads: CoreThreads,
 }
@@ -267,7 +270,15 @@ impl Core {
         let durable =
             writer.as_ref().map(|_| Arc::new(Durable::new(engine.last_sequence(), notify)));
         let rings = vec![("a", ring_a.level()), ("b", ring_b.level()), ("c", ring_c.level())];
+        // How many signatures a verify thread checks before publishing (measured once, here).
+        let verify_budget = if options.trust_signatures {
+            BatchBudget::unbounded()
+        } else {
+            let budget_us = options.config.server.verify_batch_budget_us;
+            BatchBudget::calibrate((budget_us > 0).then_some(u64::from(budget_us)))
+        };
         let info = vec![
+            ("verify_batch_max", verify_budget.batch_max.to_string()),
             ("version", env!("CARGO_PKG_VERSION").to_string()),
             ("durability", options.durability.name().to_string()),
             ("verify_threads", verify_threads.to_string()),
@@ -286,7 +297,8 @@ impl Core {
             }
             let overflow = overflow.clone();
             let clock = options.clocks.verify_us;
-            let work = move || crate::verify::stage::run(input, verifier, &overflow, clock);
+            let work =
+                move || crate::verify::stage::run(input, verifier, &overflow, clock, verify_budget);
             threads.push(spawn_stage(&format!("verify-{index}"), pin(), work)?);
         }
 
@@ -322,6 +334,7 @@ impl Core {
             overflow,
             metrics,
             threads: CoreThreads { threads, matcher },
+            verify_budget,
         };
         Ok((core, view))
     }
@@ -391,6 +404,8 @@ pub struct Server {
     metrics: Arc<Metrics>,
     /// Records replayed at start-up.
     pub replayed_records: u64,
+    /// How many signatures a verify thread checks before publishing their verdicts.
+    pub verify_budget: BatchBudget,
     /// The torn tail recovery cut, if any.
     pub tail_cut: Option<String>,
 }
@@ -446,7 +461,8 @@ impl Server {
         };
         let notify: Arc<dyn Notify> = net_out_waker.clone();
         let (core, view) = Core::start(core_options, recovered, Some(notify), &mut pin)?;
-        let Core { ring_a, ring_c, durable, overflow, metrics, threads: core } = core;
+        let Core { ring_a, ring_c, durable, overflow, metrics, verify_budget, threads: core } =
+            core;
 
         let net_in = NetIn {
             connection_options: options.connection,
@@ -494,6 +510,7 @@ impl Server {
             durable,
             metrics,
             replayed_records,
+            verify_budget,
             tail_cut,
         })
     }

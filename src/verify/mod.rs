@@ -11,8 +11,9 @@
 //! Before all of them, the per-IP rate limit (net-in's) for a request net-in let through over the
 //! limit because it claims the administrator's key: it is answered 429 unless the administrator's
 //! signature verifies on it (the administrator is exempt; see `net::stage`).
-//! Signatures of the slots in one ring batch are verified together (batch verification, with a
-//! fallback to single verification so verdicts never differ).
+//! Signatures of a stretch of slots are verified together (batch verification, with a fallback
+//! to single verification so verdicts never differ), a stretch being as many as a latency budget
+//! allows (`budget`): its verdicts are published before the next stretch is verified.
 //!
 //! `GET /metrics` is open to a loopback peer and otherwise needs the administrator's signature
 //! (`metricsQuery`); any failure is one 403 (`metrics_refusal`, `crate::metrics`).
@@ -23,6 +24,7 @@
 //!
 //! Never blocks and never allocates after start-up; reads the wall clock once per batch.
 
+pub mod budget;
 pub mod json;
 pub mod request;
 pub mod signature;
