@@ -77,19 +77,19 @@ pub struct Flags {
 
 /// The weights of the request kinds, by [`Kind::position`].
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Mix(pub [u32; 4]);
+pub struct Mix(pub [u32; Kind::ALL.len()]);
 
 impl Mix {
     /// Parses `limit=70,cancel=20,…`; kinds not named weigh 0.
     pub fn parse(text: &str) -> Result<Mix, String> {
-        let mut weights = [0u32; 4];
+        let mut weights = [0u32; Kind::ALL.len()];
         for piece in text.split(',').filter(|piece| !piece.trim().is_empty()) {
             let (name, weight) = piece
                 .split_once('=')
                 .ok_or_else(|| format!("expected kind=weight, got `{piece}`"))?;
             let kind =
                 Kind::ALL.into_iter().find(|kind| kind.name() == name.trim()).ok_or_else(|| {
-                    format!("unknown kind `{name}` (limit, cancel, market, cancel-all)")
+                    format!("unknown kind `{name}` (limit, cancel, market, cancel-all, ping)")
                 })?;
             weights[kind.position()] = weight
                 .trim()
@@ -122,10 +122,11 @@ impl Mix {
         self.0.iter().map(|weight| u64::from(*weight)).sum()
     }
 
-    /// As `--mix` spells it.
+    /// As `--mix` spells it (`ping` only when weighed: it is not in the default mix).
     pub fn describe(&self) -> String {
         Kind::ALL
             .iter()
+            .filter(|kind| **kind != Kind::Ping || self.0[kind.position()] > 0)
             .map(|kind| format!("{}={}", kind.name(), self.0[kind.position()]))
             .collect::<Vec<_>>()
             .join(",")
@@ -345,7 +346,7 @@ mod tests {
         assert_eq!(options.target, "127.0.0.1:8080");
         assert_eq!(options.phases, [Phase::steady("steady", 1000.0, 10.0)]);
         assert_eq!((options.connections, options.accounts), (4, 4));
-        assert_eq!(options.mix, Mix([70, 20, 5, 5]));
+        assert_eq!(options.mix, Mix([70, 20, 5, 5, 0]));
         assert_eq!(options.markets, ["SOL_USDC"]);
         assert_eq!(options.admin_seed, crate::verify::DEV_ADMIN_SEED);
         assert_eq!(options.window_ms, 10_000);
@@ -380,7 +381,7 @@ mod tests {
         .unwrap();
         assert_eq!(options.target, "localhost:9000");
         assert_eq!(options.phases, [Phase::steady("step", 250.5, 2.0)]);
-        assert_eq!(options.mix, Mix([1, 0, 1, 0]));
+        assert_eq!(options.mix, Mix([1, 0, 1, 0, 0]));
         assert_eq!(options.markets, ["SOL_USDC", "BTC_USDC"]);
         assert_eq!((options.seed, options.accounts, options.connections), (99, 7, 3));
         assert_eq!(options.find_peak.unwrap().p99_bound_us, 500.0);
@@ -434,5 +435,8 @@ mod tests {
         let kinds: Vec<Kind> = (0..4).map(|roll| mix.kind(roll)).collect();
         assert_eq!(kinds, [Kind::Limit, Kind::Limit, Kind::Cancel, Kind::CancelAll]);
         assert_eq!(mix.describe(), "limit=2,cancel=1,market=0,cancel-all=1");
+        let pings = Mix::parse("ping=1,limit=1").unwrap();
+        assert_eq!((pings.kind(0), pings.kind(1)), (Kind::Limit, Kind::Ping));
+        assert_eq!(pings.describe(), "limit=1,cancel=0,market=0,cancel-all=0,ping=1");
     }
 }

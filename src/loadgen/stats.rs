@@ -35,11 +35,14 @@ pub enum Kind {
     Market,
     /// `DELETE /api/v1/orders`.
     CancelAll,
+    /// `GET /api/v1/ping`, unsigned: the server's path with no signature and no engine work.
+    Ping,
 }
 
 impl Kind {
     /// Every kind, in the order `--mix` names them.
-    pub const ALL: [Kind; 4] = [Kind::Limit, Kind::Cancel, Kind::Market, Kind::CancelAll];
+    pub const ALL: [Kind; 5] =
+        [Kind::Limit, Kind::Cancel, Kind::Market, Kind::CancelAll, Kind::Ping];
 
     /// The kind's name in `--mix`.
     pub fn name(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Kind {
             Kind::Cancel => "cancel",
             Kind::Market => "market",
             Kind::CancelAll => "cancel-all",
+            Kind::Ping => "ping",
         }
     }
 
@@ -82,7 +86,7 @@ pub struct Stats {
     /// Scheduled but never written (the connection failed first).
     pub unsent: u64,
     /// Acknowledged, by [`Kind::position`].
-    pub acknowledged_by_kind: [u64; 4],
+    pub acknowledged_by_kind: [u64; Kind::ALL.len()],
     /// Rejections by [`crate::loadgen::http::Answer::reason`].
     pub rejections: BTreeMap<String, u64>,
     /// `depth.<sym>` messages read.
@@ -119,7 +123,7 @@ impl Stats {
             rejected: 0,
             unanswered: 0,
             unsent: 0,
-            acknowledged_by_kind: [0; 4],
+            acknowledged_by_kind: [0; Kind::ALL.len()],
             rejections: BTreeMap::new(),
             depth_messages: 0,
             depth_gaps: 0,
@@ -241,7 +245,7 @@ mod tests {
         assert_eq!(stats.acknowledged, 2);
         assert_eq!(stats.rejected, 2);
         assert_eq!(stats.outstanding(), 0);
-        assert_eq!(stats.acknowledged_by_kind, [1, 1, 0, 0]);
+        assert_eq!(stats.acknowledged_by_kind, [1, 1, 0, 0, 0]);
         assert_eq!(stats.rejections["400 X gone"], 2);
         assert_eq!(stats.ack_ns.len(), 2, "rejections are not acknowledgement latency");
         let figures = Percentiles::of(&stats.ack_ns);

@@ -103,6 +103,7 @@ impl Draft {
             Kind::Limit | Kind::Market => ("POST", "/api/v1/order", "orderExecute"),
             Kind::Cancel => ("DELETE", "/api/v1/order", "orderCancel"),
             Kind::CancelAll => ("DELETE", "/api/v1/orders", "orderCancelAll"),
+            Kind::Ping => ("GET", "/api/v1/ping", ""),
         }
     }
 }
@@ -220,6 +221,7 @@ impl Workload {
                 let fields = vec![("symbol", Value::Text(self.markets[market].symbol.clone()))];
                 Draft { kind, account, fields }
             }
+            Kind::Ping => Draft { kind, account: self.accounts[0], fields: Vec::new() },
         }
     }
 
@@ -295,6 +297,10 @@ impl Workload {
                     context.wall_start_ms + context.schedule.send_time_ns(index) / 1_000_000;
                 let window_ms = self.window_for(&draft, timestamp_ms, context.window_ms);
                 let (method, path, instruction) = draft.route();
+                if draft.kind == Kind::Ping {
+                    let bytes = sign::get_bytes(&context.host, path);
+                    return Planned { index, kind: draft.kind, bytes };
+                }
                 let request = sign::Request {
                     method,
                     path,
@@ -370,7 +376,7 @@ mod tests {
         assert_eq!(first, drafts(5), "same seed, same requests");
         assert_ne!(first, drafts(6));
         let mut placed = std::collections::HashSet::new();
-        let mut counts = [0usize; 4];
+        let mut counts = [0usize; Kind::ALL.len()];
         for (index, draft) in first.iter().enumerate() {
             counts[draft.kind.position()] += 1;
             let client_id = |draft: &Draft| match draft.fields.iter().find(|f| f.0 == "clientId") {
@@ -386,6 +392,7 @@ mod tests {
                     assert!(placed.contains(&client_id(draft)), "cancels what was placed")
                 }
                 Kind::CancelAll => assert_eq!(draft.fields.len(), 1),
+                Kind::Ping => panic!("not in the mix"),
             }
         }
         for (kind, expected) in Kind::ALL.iter().zip([1000usize, 600, 200, 200]) {
@@ -429,6 +436,25 @@ mod tests {
             for _ in 0..4 {
                 assert!(windows.insert(shared.window_for(&draft, 90, 10_000)));
             }
+        }
+    }
+
+    #[test]
+    fn a_ping_is_an_unsigned_get() {
+        let mix = Mix::parse("ping=1").unwrap();
+        let mut workload = Workload::new(1, 0, vec![0], vec![sol()], mix, 0);
+        let context = PlanContext {
+            accounts: vec![Account::derived(1, 0)],
+            host: "127.0.0.1:9".into(),
+            schedule: Schedule::new(&[crate::loadgen::schedule::Phase::steady("s", 10.0, 1.0)]),
+            wall_start_ms: 1_700_000_000_000,
+            window_ms: 5_000,
+        };
+        let planned = workload.plan(0..2, &context);
+        assert_eq!(planned.len(), 2);
+        for request in planned {
+            assert_eq!(request.kind, Kind::Ping);
+            assert_eq!(request.bytes, b"GET /api/v1/ping HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n");
         }
     }
 }
