@@ -379,6 +379,8 @@ pub struct Metrics {
     rings: Vec<(&'static str, Arc<dyn RingLevel>)>,
     /// How the server runs, as `ringex_info`'s labels (set once at start).
     info: Vec<(&'static str, String)>,
+    /// `ringex_info`'s series line, rendered once at start (a scrape allocates nothing).
+    info_line: Vec<u8>,
 }
 
 impl Metrics {
@@ -391,14 +393,24 @@ impl Metrics {
             net_out: CachePadded::new(NetOutMetrics::default()),
             rings,
             info: Vec::new(),
+            info_line: b"ringex_info 1\n".to_vec(),
         }
     }
 
     /// With `ringex_info`'s labels (durability, verify threads, wait strategy, version): a
     /// report names the mode of the server it measured from the server itself.
     pub fn with_info(mut self, info: Vec<(&'static str, String)>) -> Metrics {
+        let labels: Vec<(&str, &str)> =
+            info.iter().map(|(key, value)| (*key, value.as_str())).collect();
+        self.info_line.clear();
+        text::sample(&mut self.info_line, "ringex_info", &labels, 1);
         self.info = info;
         self
+    }
+
+    /// `ringex_info`'s series line.
+    pub fn info_line(&self) -> &[u8] {
+        &self.info_line
     }
 
     /// `ringex_info`'s labels.

@@ -19,7 +19,7 @@
 //! | `ringex_rate_limited_total` | counter | `limit`: `ip` (net-in), `key` (sequencer) |
 //! | `ringex_http_responses_total` | counter | `class`: `2xx` … `5xx` (`GET /metrics` itself not counted) |
 //! | `ringex_info` | gauge (1) | `version`, `durability`, `verify_threads`, `wait` |
-//! | `process_cpu_seconds_total`, `ringex_context_switches_total` | counter | — (every thread of the process, from `/proc`) |
+//! | `process_cpu_seconds_total`, `ringex_context_switches_total` | counter | — (every thread of the process, `getrusage`) |
 
 use super::{HISTOGRAM_BUCKETS, HistogramSnapshot, Metrics, SEQUENCED_TO_DURABLE, Span};
 use crate::api::error::{ApiError, ErrorKind};
@@ -52,9 +52,7 @@ pub fn render(metrics: &Metrics, out: &mut Vec<u8>) {
 
     let name = "ringex_info";
     family(out, name, "gauge", "How this server runs (always 1).");
-    let info: Vec<(&str, &str)> =
-        metrics.info().iter().map(|(key, value)| (*key, value.as_str())).collect();
-    sample(out, name, &info, 1);
+    out.extend_from_slice(metrics.info_line());
 
     let name = "ringex_stage_latency_microseconds";
     family(
@@ -140,55 +138,28 @@ pub fn render(metrics: &Metrics, out: &mut Vec<u8>) {
     process(out);
 }
 
-/// What the kernel counts for the whole process, every thread: CPU time (user + system) and
-/// context switches, read from `/proc` now (Linux; left out where `/proc` says nothing). A
-/// scraper's difference over a run is the server's CPU share and its switches per second.
+/// What the kernel counts for the whole process, every thread (`getrusage(RUSAGE_SELF)`: one
+/// system call, no allocation): CPU time (user + system) and context switches (voluntary and
+/// involuntary). A scraper's difference over a run is the server's CPU share and its switches
+/// per second.
 fn process(out: &mut Vec<u8>) {
-    if let Some(cpu_ms) = process_cpu_ms() {
-        let name = "process_cpu_seconds_total";
-        family(out, name, "counter", "User and system CPU time of every thread, seconds.");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b' ');
-        write_scaled(out, cpu_ms, 1_000);
-        out.push(b'\n');
+    // SAFETY: an all-zero `rusage` is valid, and getrusage only writes into the one given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer to an `rusage`.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return;
     }
-    if let Some(switches) = context_switches() {
-        let name = "ringex_context_switches_total";
-        family(out, name, "counter", "Voluntary and involuntary context switches, every thread.");
-        sample(out, name, &[], switches);
-    }
-}
-
-/// utime + stime of `/proc/self/stat` (fields 14 and 15, in clock ticks), in ms.
-fn process_cpu_ms() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_name.split_whitespace().skip(11);
-    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (ticks_per_s > 0).then(|| ticks * 1_000 / ticks_per_s as u64)
-}
-
-/// The sum over `/proc/self/task/*/status` of `voluntary_ctxt_switches` and
-/// `nonvoluntary_ctxt_switches`.
-fn context_switches() -> Option<u64> {
-    let mut total = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let Ok(status) = std::fs::read_to_string(task.ok()?.path().join("status")) else {
-            continue; // the thread ended meanwhile
-        };
-        for line in status.lines() {
-            if let Some(rest) = line
-                .strip_prefix("voluntary_ctxt_switches:")
-                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-            {
-                total += rest.trim().parse::<u64>().unwrap_or(0);
-            }
-        }
-    }
-    Some(total)
+    let micros = |time: libc::timeval| time.tv_sec as u64 * 1_000_000 + time.tv_usec as u64;
+    let cpu_us = micros(usage.ru_utime) + micros(usage.ru_stime);
+    let name = "process_cpu_seconds_total";
+    family(out, name, "counter", "User and system CPU time of every thread, seconds.");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    write_scaled(out, cpu_us, 1_000_000);
+    out.push(b'\n');
+    let name = "ringex_context_switches_total";
+    family(out, name, "counter", "Voluntary and involuntary context switches, every thread.");
+    sample(out, name, &[], (usage.ru_nvcsw + usage.ru_nivcsw) as u64);
 }
 
 /// `# HELP` and `# TYPE`.
@@ -198,7 +169,7 @@ fn family(out: &mut Vec<u8>, name: &str, kind: &str, help: &str) {
 }
 
 /// `name{labels} value`.
-fn sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], value: u64) {
+pub(super) fn sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], value: u64) {
     out.extend_from_slice(name.as_bytes());
     write_labels(out, labels, None);
     let _ = writeln!(out, " {value}");
