@@ -566,24 +566,7 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    /// A directory of its own under the system's temporary directory, removed when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let path =
-                std::env::temp_dir().join(format!("ringex-floor-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::loadgen::test_dir::TempDir;
 
     fn small(data_dir: &Path) -> FloorOptions {
         FloorOptions {
@@ -605,7 +588,7 @@ mod tests {
 
     #[test]
     fn the_floor_is_measured_with_every_figure_counted_and_ordered() {
-        let dir = TempDir::new("measure");
+        let dir = TempDir::new("floor-measure");
         let floor = measure(&small(&dir.0)).unwrap();
         assert_ordered("loopback", &floor.loopback_round_trip, 200);
         assert_ordered("single", &floor.verify_single, 200);
@@ -626,7 +609,7 @@ mod tests {
 
     #[test]
     fn the_probe_file_is_removed_when_dropped_on_any_way_out() {
-        let dir = TempDir::new("probe");
+        let dir = TempDir::new("floor-probe");
         let mut probe = ProbeFile::create(&dir.0).unwrap();
         let path = probe.path.clone();
         probe.file.write_all(b"record").unwrap();
@@ -643,7 +626,7 @@ mod tests {
 
     #[test]
     fn a_data_directory_that_cannot_exist_is_an_error_naming_it() {
-        let dir = TempDir::new("blocked");
+        let dir = TempDir::new("floor-blocked");
         let file = dir.0.join("a-file");
         std::fs::write(&file, b"").unwrap();
         let options = FloorOptions { data_dir: file.join("data"), ..small(&dir.0) };

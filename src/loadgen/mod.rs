@@ -54,6 +54,8 @@ pub mod stats;
 pub mod subscriber;
 pub mod summary;
 pub mod targets;
+#[cfg(test)]
+pub(crate) mod test_dir;
 pub mod workload;
 
 pub use options::{Flags, Options};

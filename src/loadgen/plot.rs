@@ -372,26 +372,8 @@ fn segment_rectangles<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    /// A directory of its own under the system's temporary directory, removed when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let path =
-                std::env::temp_dir().join(format!("ringex-plot-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::loadgen::test_dir::TempDir;
 
     /// A curve rising from `base_us` at 0% to ten times it at 99.99%.
     fn curve(label: &str, base_us: f64) -> Series {
@@ -419,7 +401,7 @@ mod tests {
 
     #[test]
     fn a_percentile_plot_has_its_title_series_floor_and_percentile_ticks() {
-        let dir = TempDir::new("percentiles");
+        let dir = TempDir::new("plot-percentiles");
         let path = dir.0.join("latency.svg");
         let series = [curve("sync 1000/s", 150.0), curve("async 1000/s", 60.0)];
         let floors = [("floor: loopback + 1 verification".to_string(), 90.0)];
@@ -438,7 +420,7 @@ mod tests {
 
     #[test]
     fn zero_latencies_and_a_last_row_at_100_percent_are_drawn_without_panic() {
-        let dir = TempDir::new("zero");
+        let dir = TempDir::new("plot-zero");
         let path = dir.0.join("zero.svg");
         let series = [Series {
             label: "idle".to_string(),
@@ -450,7 +432,7 @@ mod tests {
 
     #[test]
     fn nothing_to_draw_is_an_error_not_a_panic() {
-        let dir = TempDir::new("empty");
+        let dir = TempDir::new("plot-empty");
         let path = dir.0.join("empty.svg");
         let floors = [("floor".to_string(), 100.0)];
         let error = percentile_plot(&path, "Empty", &[], &floors).unwrap_err();
@@ -472,7 +454,7 @@ mod tests {
 
     #[test]
     fn stage_bars_name_every_segment_once_with_one_colour_across_bars() {
-        let dir = TempDir::new("bars");
+        let dir = TempDir::new("plot-bars");
         let path = dir.0.join("stages.svg");
         let bar = |label: &str, fdatasync_us: f64| StackedBar {
             label: label.to_string(),
