@@ -158,6 +158,10 @@ fn metrics_count_requests_per_stage_fsyncs_rejections_and_rate_limits() {
     assert!((1..=5).contains(&fsyncs), "{fsyncs} fsyncs");
     assert_eq!(value(&metrics, "ringex_journal_group_commands_count"), fsyncs);
     assert_eq!(value(&metrics, "ringex_journal_group_commands_sum"), 5);
+    // Each journaled command one record, its bytes counted with its header.
+    assert_eq!(value(&metrics, "ringex_journal_records_total"), 5);
+    let bytes = value(&metrics, "ringex_journal_bytes_total");
+    assert!((5 * 24 + 5..=5 * 1024).contains(&bytes), "{bytes} journal bytes");
     assert!(value(&metrics, "ringex_journal_durable_sequence") >= 5);
     // Each rejection under its reason.
     let reason = |reason: &str, code: &str, status: u16| {

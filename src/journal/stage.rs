@@ -15,6 +15,7 @@
 //! A failed write or sync is fatal: acknowledgements stop (the durable sequence never advances
 //! again) and the process exits 1 — never retry and go on.
 
+use super::format::RECORD_HEADER_SIZE;
 use super::payload::{JOURNAL_RECORD_MAX, encode};
 use super::writer::JournalWriter;
 use crate::clock;
@@ -96,6 +97,8 @@ pub fn run(
                     fail("write", error);
                 }
                 appended += 1;
+                metrics.journal.records.add(1);
+                metrics.journal.bytes.add((RECORD_HEADER_SIZE + length) as u64);
             }
         }
         let watermark = input.slot(available_end - 1).watermark.0;

@@ -272,6 +272,15 @@ fn render_server(text: &mut String, server: &ServerSide, stats: &Stats, warm_up:
             server.commands_per_fsync
         );
     }
+    if server.journal_records > 0 {
+        let _ = writeln!(
+            text,
+            "  journal: {} records, {:.0} bytes each, {:.2} MB/s",
+            server.journal_records,
+            server.journal_bytes as f64 / server.journal_records as f64,
+            server.journal_bytes as f64 / 1e6 / server.wall_s.max(1e-9)
+        );
+    }
     let _ = writeln!(
         text,
         "  server CPU: {:.2} cores over {:.1} s, {:.0} context switches/s",

@@ -262,6 +262,10 @@ pub struct ServerSide {
     pub cpu_s: f64,
     /// Context switches of every server thread.
     pub context_switches: u64,
+    /// Records appended to the journal.
+    pub journal_records: u64,
+    /// Bytes appended to the journal, record headers included.
+    pub journal_bytes: u64,
     /// Wall time between the two scrapes, s (set by whoever timed them).
     pub wall_s: f64,
 }
@@ -311,6 +315,8 @@ impl ServerSide {
                 - before.value("process_cpu_seconds_total", &[]))
             .max(0.0),
             context_switches: counter("ringex_context_switches_total", &[]),
+            journal_records: counter("ringex_journal_records_total", &[]),
+            journal_bytes: counter("ringex_journal_bytes_total", &[]),
             wall_s: 0.0,
         }
     }

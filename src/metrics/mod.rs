@@ -285,6 +285,10 @@ pub struct JournalMetrics {
     /// recorded for the commands of the ring batch a sync ends (in `async` mode, the interval
     /// syncs' older pending commands and the idle syncs are not recorded).
     pub sequenced_to_durable_ns: Histogram,
+    /// Records appended to the journal.
+    pub records: Counter,
+    /// Bytes appended to the journal, record headers included.
+    pub bytes: Counter,
 }
 
 impl Default for JournalMetrics {
@@ -293,6 +297,8 @@ impl Default for JournalMetrics {
             fsync_ns: Histogram::latency(),
             group_commands: Histogram::new(1),
             sequenced_to_durable_ns: Histogram::latency(),
+            records: Counter::new(),
+            bytes: Counter::new(),
         }
     }
 }

@@ -18,6 +18,7 @@
 //! | `ringex_rejections_total` | counter | `reason` (the error kind), `code`, `status`; only reasons seen so far |
 //! | `ringex_rate_limited_total` | counter | `limit`: `ip` (net-in), `key` (sequencer) |
 //! | `ringex_http_responses_total` | counter | `class`: `2xx` … `5xx` (`GET /metrics` itself not counted) |
+//! | `ringex_journal_records_total`, `ringex_journal_bytes_total` | counter | — (headers included) |
 //! | `ringex_info` | gauge (1) | `version`, `durability`, `verify_threads`, `wait` |
 //! | `process_cpu_seconds_total`, `ringex_context_switches_total` | counter | — (every thread of the process, `getrusage`) |
 
@@ -114,6 +115,13 @@ pub fn render(metrics: &Metrics, out: &mut Vec<u8>) {
         family(out, name, "gauge", help);
         sample(out, name, &[], value);
     }
+
+    let name = "ringex_journal_records_total";
+    family(out, name, "counter", "Records appended to the journal.");
+    sample(out, name, &[], journal.records.get());
+    let name = "ringex_journal_bytes_total";
+    family(out, name, "counter", "Bytes appended to the journal, record headers included.");
+    sample(out, name, &[], journal.bytes.get());
 
     let name = "ringex_http_responses_total";
     family(out, name, "counter", "HTTP responses by status class, GET /metrics left out.");

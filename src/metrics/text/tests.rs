@@ -181,6 +181,6 @@ fn the_exposition_is_well_formed_and_carries_every_family() {
         }
     }
     // The process's own CPU time and switches, on Linux.
-    assert_eq!(families.len(), 16, "{families:?}");
+    assert_eq!(families.len(), 18, "{families:?}");
     assert!(out.ends_with('\n'));
 }
