@@ -27,12 +27,9 @@
 
 use super::LoadgenError;
 use super::report::micros;
-use super::sign::{Value, signing_string};
 use super::stats::{Percentiles, latency_histogram};
-use crate::verify::signature::{
-    Check, CheckedKey, SIGNATURE_BATCH_MAX, SignatureVerifier, verify_single,
-};
-use ed25519_dalek::{Signature, Signer, SigningKey};
+use crate::verify::budget::SampleSignature;
+use crate::verify::signature::{Check, SIGNATURE_BATCH_MAX, SignatureVerifier, verify_single};
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -170,8 +167,8 @@ pub fn measure(options: &FloorOptions) -> io::Result<Floor> {
         ),
         None => None,
     };
-    let orders = signed_orders(SIGNATURE_BATCH_MAX);
-    let checks: Vec<Check<'_>> = orders.iter().map(SignedOrder::check).collect();
+    let orders = SampleSignature::made_up(SIGNATURE_BATCH_MAX);
+    let checks: Vec<Check<'_>> = orders.iter().map(SampleSignature::check).collect();
     let single = verify_single_ns(&checks, options.samples).map_err(context("verification"))?;
     let batch = verify_batch_per_signature_ns(&checks[..options.batch_size], options.samples)
         .map_err(context("batch verification"))?;
@@ -294,46 +291,6 @@ fn read_request(stream: &mut TcpStream, buffer: &mut [u8]) -> io::Result<bool> {
 
 // ---------------------------------------------------------------------------------------------
 // Verification
-
-/// A signed order as the load generator makes them: a distinct key and a ~160-byte signing
-/// string.
-struct SignedOrder {
-    key: CheckedKey,
-    signature: Signature,
-    message: Vec<u8>,
-}
-
-impl SignedOrder {
-    fn check(&self) -> Check<'_> {
-        Check { key: &self.key, signature: &self.signature, message: &self.message }
-    }
-}
-
-/// `count` orders, each by its own key from a fixed seed (the same every run).
-fn signed_orders(count: usize) -> Vec<SignedOrder> {
-    let text = |text: &str| Value::Text(text.to_string());
-    (0..count)
-        .map(|index| {
-            let mut seed = [0u8; 32];
-            seed[..12].copy_from_slice(b"ringex-floor");
-            seed[24..].copy_from_slice(&(index as u64).to_le_bytes());
-            let signing = SigningKey::from_bytes(&seed);
-            let fields = [
-                ("clientId", Value::Integer(index as u64)),
-                ("orderType", text("Limit")),
-                ("price", Value::Text(format!("142.{:02}", index % 100))),
-                ("quantity", Value::Text(format!("{}.25", index % 9 + 1))),
-                ("side", text("Bid")),
-                ("symbol", text("SOL_USDC")),
-                ("timeInForce", text("GTC")),
-            ];
-            let timestamp_ms = 1_750_000_000_000 + index as u64;
-            let message = signing_string("orderExecute", &fields, timestamp_ms, 5000).into_bytes();
-            let key = CheckedKey::new(signing.verifying_key().as_bytes()).expect("an honest key");
-            SignedOrder { key, signature: signing.sign(&message), message }
-        })
-        .collect()
-}
 
 /// A refused valid signature: the verifier is wrong, and its timing would mean nothing.
 fn wrong_verdict(what: &str) -> io::Error {
@@ -641,17 +598,6 @@ mod tests {
                 FloorOptions { request_bytes, answer_bytes, samples: 3, ..FloorOptions::default() };
             let histogram = loopback_round_trips(&options, None, None).unwrap();
             assert_eq!(histogram.len(), 3);
-        }
-    }
-
-    #[test]
-    fn the_signed_orders_are_distinct_realistic_and_valid() {
-        let orders = signed_orders(SIGNATURE_BATCH_MAX);
-        for (index, order) in orders.iter().enumerate() {
-            assert!((140..=180).contains(&order.message.len()), "{}", order.message.len());
-            assert!(order.message.starts_with(b"instruction=orderExecute&clientId="));
-            assert!(verify_single(&order.check()));
-            assert!(orders[index + 1..].iter().all(|other| other.key != order.key));
         }
     }
 

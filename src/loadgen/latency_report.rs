@@ -150,10 +150,7 @@ pub fn headline_line(evaluation: &Evaluation) -> String {
 fn write_plots(dir: &Path, inputs: &Inputs) -> Result<Vec<(String, String)>, String> {
     let mut written = Vec::new();
     let floor = &inputs.floor;
-    let mut modes: Vec<String> = inputs.runs.iter().map(targets::mode_of).collect();
-    modes.sort();
-    modes.dedup();
-    for mode in &modes {
+    for mode in &targets::modes_of(&inputs.runs) {
         let mut series = Vec::new();
         let plotted = inputs.runs.iter().filter(|run| run.find_peak.is_none());
         for run in plotted.filter(|run| &targets::mode_of(run) == mode) {
@@ -243,13 +240,7 @@ pub fn render_readme(
         machine.cpu, machine.vector, inputs.floor.cores, machine.kernel
     );
     let _ = writeln!(text, "- git revision: `{git_rev}`");
-    let modes: Vec<String> = inputs
-        .runs
-        .iter()
-        .map(targets::mode_of)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let modes = targets::modes_of(&inputs.runs);
     let _ = writeln!(text, "- Durability modes: {}", modes.join(", "));
     let _ =
         writeln!(text, "- The load generator runs on the same machine and cores as the server.\n");
@@ -284,12 +275,7 @@ fn render_runs(text: &mut String, runs: &[RunSummary]) {
             None => ("-".into(), "-".into()),
         };
         let counts = match &run.server {
-            Some(server)
-                if server.responses_ok == run.acknowledged
-                    && server.responses_error == run.rejected =>
-            {
-                "agree".to_string()
-            }
+            Some(server) if server.agrees_with(run.acknowledged, run.rejected) => "agree".into(),
             Some(server) => {
                 format!("server {} ok / {} errors", server.responses_ok, server.responses_error)
             }

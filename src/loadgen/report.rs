@@ -300,8 +300,7 @@ pub fn agreement(server: &ServerSide, stats: &Stats, warm_up: bool) -> String {
     );
     if warm_up {
         format!("counts (server includes the warm-up the client does not record): {counts}")
-    } else if server.responses_ok == stats.acknowledged && server.responses_error == stats.rejected
-    {
+    } else if server.agrees_with(stats.acknowledged, stats.rejected) {
         format!("counts agree: {counts}")
     } else {
         format!("counts DISAGREE (another client, or answers lost): {counts}")

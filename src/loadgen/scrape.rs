@@ -331,6 +331,12 @@ impl ServerSide {
         if self.wall_s > 0.0 { self.context_switches as f64 / self.wall_s } else { 0.0 }
     }
 
+    /// Whether the server answered what a client counted: its 2xx responses are the client's
+    /// acknowledgements and its error responses the client's rejections.
+    pub fn agrees_with(&self, acknowledged: u64, rejected: u64) -> bool {
+        self.responses_ok == acknowledged && self.responses_error == rejected
+    }
+
     /// The figures of one span label.
     pub fn stage(&self, name: &str) -> Option<&StageFigures> {
         self.stages.iter().find(|stage| stage.name == name)

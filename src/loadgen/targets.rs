@@ -50,6 +50,12 @@ pub fn mode_of(run: &RunSummary) -> String {
     }
 }
 
+/// The modes `runs` measured, each once, in order.
+pub fn modes_of(runs: &[RunSummary]) -> Vec<String> {
+    let modes: std::collections::BTreeSet<String> = runs.iter().map(mode_of).collect();
+    modes.into_iter().collect()
+}
+
 /// The mode's peak (answered requests/s of the best passing `--find-peak` step), if searched.
 pub fn peak_of(runs: &[RunSummary], mode: &str) -> Option<f64> {
     runs.iter()
@@ -87,11 +93,7 @@ pub fn held_by(run: &RunSummary) -> Option<String> {
 pub fn evaluate(floor: &Floor, runs: &[RunSummary]) -> Evaluation {
     let floor_us = floor.floor_us();
     let mut verdicts = Vec::new();
-    let mut modes: Vec<String> = runs.iter().map(mode_of).collect();
-    modes.dedup();
-    modes.sort();
-    modes.dedup();
-    for mode in &modes {
+    for mode in &modes_of(runs) {
         let peak = peak_of(runs, mode);
         for run in runs.iter().filter(|run| &mode_of(run) == mode && run.find_peak.is_none()) {
             if let Some(peak) =
@@ -162,20 +164,13 @@ fn latency_verdicts(
 /// The `async` run at half of peak (labelled `…-half`, else the one offered nearest half of
 /// the peak): its acknowledgement p99 over the floor.
 fn headline(runs: &[RunSummary], floor_us: f64) -> Option<f64> {
-    let peak = peak_of(runs, "async");
-    let candidates = runs.iter().filter(|run| mode_of(run) == "async" && run.find_peak.is_none());
-    let half = runs
-        .iter()
-        .find(|run| {
-            mode_of(run) == "async" && run.find_peak.is_none() && run.label.ends_with("-half")
-        })
-        .or_else(|| {
-            let peak = peak?;
-            candidates.min_by(|a, b| {
-                let off = |run: &RunSummary| (run.offered_per_s - peak / 2.0).abs();
-                off(a).total_cmp(&off(b))
-            })
-        })?;
+    let fixed_rate =
+        || runs.iter().filter(|run| mode_of(run) == "async" && run.find_peak.is_none());
+    let half = fixed_rate().find(|run| run.label.ends_with("-half")).or_else(|| {
+        let half_peak = peak_of(runs, "async")? / 2.0;
+        let off = |run: &&RunSummary| (run.offered_per_s - half_peak).abs();
+        fixed_rate().min_by(|a, b| off(a).total_cmp(&off(b)))
+    })?;
     Some(half.ack.p99_us / floor_us.max(1e-9))
 }
 

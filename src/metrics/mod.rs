@@ -383,9 +383,8 @@ pub struct Metrics {
     pub net_out: CachePadded<NetOutMetrics>,
     /// The rings, by label (`a`, `b`, `c`), read at render time.
     rings: Vec<(&'static str, Arc<dyn RingLevel>)>,
-    /// How the server runs, as `ringex_info`'s labels (set once at start).
-    info: Vec<(&'static str, String)>,
-    /// `ringex_info`'s series line, rendered once at start (a scrape allocates nothing).
+    /// `ringex_info`'s series line (how the server runs), rendered once at start: a scrape
+    /// allocates nothing.
     info_line: Vec<u8>,
 }
 
@@ -398,7 +397,6 @@ impl Metrics {
             journal: CachePadded::new(JournalMetrics::default()),
             net_out: CachePadded::new(NetOutMetrics::default()),
             rings,
-            info: Vec::new(),
             info_line: b"ringex_info 1\n".to_vec(),
         }
     }
@@ -410,18 +408,12 @@ impl Metrics {
             info.iter().map(|(key, value)| (*key, value.as_str())).collect();
         self.info_line.clear();
         text::sample(&mut self.info_line, "ringex_info", &labels, 1);
-        self.info = info;
         self
     }
 
     /// `ringex_info`'s series line.
     pub fn info_line(&self) -> &[u8] {
         &self.info_line
-    }
-
-    /// `ringex_info`'s labels.
-    pub fn info(&self) -> &[(&'static str, String)] {
-        &self.info
     }
 
     /// The rings it reports.

@@ -102,33 +102,53 @@ impl BatchBudget {
     }
 }
 
+/// A made-up signed order: its own key (from a fixed seed) and a signing string of the usual
+/// shape and length (~150 bytes). What calibration here and `ringex floor` time the verifier on.
+pub struct SampleSignature {
+    key: CheckedKey,
+    signature: ed25519_dalek::Signature,
+    message: Vec<u8>,
+}
+
+impl SampleSignature {
+    /// `count` of them, the same every run, each by a distinct key.
+    pub fn made_up(count: usize) -> Vec<SampleSignature> {
+        (0..count)
+            .map(|index| {
+                let mut seed = [0u8; 32];
+                seed[..13].copy_from_slice(b"ringex-sample");
+                seed[24..].copy_from_slice(&(index as u64).to_le_bytes());
+                let signing = SigningKey::from_bytes(&seed);
+                let message = format!(
+                    "instruction=orderExecute&clientId={index}&orderType=Limit&price=142.{:02}&\
+                     quantity={}.25&side=Bid&symbol=SOL_USDC&timeInForce=GTC&\
+                     timestamp={}&window=5000",
+                    index % 100,
+                    index % 9 + 1,
+                    1_750_000_000_000 + index as u64
+                )
+                .into_bytes();
+                let key = CheckedKey::new(signing.verifying_key().as_bytes()).expect("a valid key");
+                SampleSignature { key, signature: signing.sign(&message), message }
+            })
+            .collect()
+    }
+
+    /// The verifier's view of it.
+    pub fn check(&self) -> Check<'_> {
+        Check { key: &self.key, signature: &self.signature, message: &self.message }
+    }
+
+    /// The signed bytes.
+    pub fn message(&self) -> &[u8] {
+        &self.message
+    }
+}
+
 /// (one verification, per signature in a full batch), ns: the fastest of a few rounds each.
 fn measure_costs() -> (u64, u64) {
-    let keys: Vec<SigningKey> = (0..SIGNATURE_BATCH_MAX)
-        .map(|index| SigningKey::from_bytes(&[index as u8 ^ 0x5A; 32]))
-        .collect();
-    let messages: Vec<Vec<u8>> = (0..SIGNATURE_BATCH_MAX)
-        .map(|index| {
-            format!(
-                "instruction=orderExecute&clientId={index}&orderType=Limit&price=100.25&\
-                 quantity=1.5&side=Bid&symbol=SOL_USDC&timestamp=1700000000000&window=5000"
-            )
-            .into_bytes()
-        })
-        .collect();
-    let signatures: Vec<_> =
-        keys.iter().zip(&messages).map(|(key, message)| key.sign(message)).collect();
-    let checked: Vec<CheckedKey> = keys
-        .iter()
-        .map(|key| CheckedKey::new(key.verifying_key().as_bytes()).expect("a valid key"))
-        .collect();
-    let checks: Vec<Check<'_>> = (0..SIGNATURE_BATCH_MAX)
-        .map(|index| Check {
-            key: &checked[index],
-            signature: &signatures[index],
-            message: &messages[index],
-        })
-        .collect();
+    let samples = SampleSignature::made_up(SIGNATURE_BATCH_MAX);
+    let checks: Vec<Check<'_>> = samples.iter().map(SampleSignature::check).collect();
     let fastest = |mut round: Box<dyn FnMut()>| {
         (0..CALIBRATION_ROUNDS)
             .map(|_| {
@@ -165,19 +185,15 @@ pub fn stretches(
 ) -> impl Iterator<Item = (std::ops::Range<usize>, u64)> {
     let mut start = 0;
     let budget = *budget;
-    let owned_len = owned.len();
     std::iter::from_fn(move || {
-        if start >= owned_len {
+        if start >= owned.len() {
             return None;
         }
-        let end = start + budget.take(owned_len - start);
+        let end = start + budget.take(owned.len() - start);
+        let through = owned.get(end).map_or(available_end - 1, |next_own| next_own - 1);
         let range = start..end;
         start = end;
-        Some((range, end))
-    })
-    .map(move |(range, end)| {
-        let through = if end < owned.len() { owned[end] - 1 } else { available_end - 1 };
-        (range, through)
+        Some((range, through))
     })
 }
 
@@ -222,6 +238,17 @@ mod tests {
         // own), the last through the batch's end, verifier 0's sequence 30 included.
         assert_eq!(taken, vec![(0..7, 24), (7..10, 30)]);
         assert_eq!(stretches(&[], 31, &budget).count(), 0);
+    }
+
+    #[test]
+    fn the_sample_signatures_are_distinct_order_sized_and_valid() {
+        let samples = SampleSignature::made_up(SIGNATURE_BATCH_MAX);
+        for (index, sample) in samples.iter().enumerate() {
+            assert!((140..=180).contains(&sample.message().len()), "{}", sample.message().len());
+            assert!(sample.message().starts_with(b"instruction=orderExecute&clientId="));
+            assert!(verify_single(&sample.check()));
+            assert!(samples[index + 1..].iter().all(|other| other.key != sample.key));
+        }
     }
 
     #[test]

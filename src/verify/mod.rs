@@ -22,7 +22,7 @@
 //! a SUBSCRIBE/UNSUBSCRIBE text message becomes stream actions (`subscribe`), and a private
 //! subscription's signature joins the same batches, judged once, here, by this clock.
 //!
-//! Never blocks and never allocates after start-up; reads the wall clock once per batch.
+//! Never blocks and never allocates after start-up; reads the wall clock once per stretch (`budget`).
 
 pub mod budget;
 pub mod json;
