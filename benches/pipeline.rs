@@ -37,7 +37,7 @@ use ringex::harness::{Collected, Harness};
 use ringex::matcher::Matcher;
 use ringex::net::stage::NetInOptions;
 use ringex::netout::view::ViewLimits;
-use ringex::pipeline::{CoreOptions, ServerOptions, recover};
+use ringex::pipeline::{CoreOptions, Layout, LayoutMode, ServerOptions, recover};
 use ringex::ring::WaitMode;
 use ringex::sequencer::SequencerLimits;
 use ringex::types::AssetId;
@@ -210,7 +210,8 @@ fn run_stream(durability: Durability, stream: &mut Stream, age_ms: u64) -> Run {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.clone(),
         config: Arc::new(Config::embedded_default()),
-        verify_threads: 2,
+        verify_threads: Some(2),
+        layout: LayoutMode::Split,
         wait: WaitMode::Auto,
         pin: Vec::new(),
         durability,
@@ -233,6 +234,7 @@ fn run_stream(durability: Durability, stream: &mut Stream, age_ms: u64) -> Run {
     let core = CoreOptions {
         config: options.config.clone(),
         verify_threads: 2,
+        layout: Layout::Split,
         wait: WaitMode::Auto.resolve(7, cores),
         durability,
         admin_key: options.admin_key,

@@ -12,7 +12,7 @@ use ringex::config::Config;
 use ringex::durability::Durability;
 use ringex::net::stage::NetInOptions;
 use ringex::netout::view::ViewLimits;
-use ringex::pipeline::{Server, ServerOptions, recover};
+use ringex::pipeline::{LayoutMode, Server, ServerOptions, recover};
 use ringex::ring::{WaitMode, parse_cores};
 use ringex::sequencer::SequencerLimits;
 use std::net::SocketAddr;
@@ -44,9 +44,13 @@ enum Command {
         /// TOML configuration replacing the embedded default.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Verify threads (default: the core count).
+        /// Verify threads (default: the cores the layout leaves; fused: 1 on up to 4 cores).
         #[arg(long)]
         verify_threads: Option<usize>,
+        /// Which stages share a thread: auto, split (a thread per stage) or fused (verify,
+        /// sequencer and matcher on one thread).
+        #[arg(long, default_value = "auto")]
+        layout: String,
         /// How stages wait: auto, busy-spin, yield or park.
         #[arg(long, default_value = "auto")]
         wait: String,
@@ -101,13 +105,13 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let server = config.server;
     let rates = config.rate_limits;
     ServerOptions {
         listen: "127.0.0.1:8080".parse().unwrap(),
         data_dir,
-        verify_threads: cores,
+        verify_threads: None,
+        layout: LayoutMode::Auto,
         wait: WaitMode::Auto,
         pin: Vec::new(),
         durability: Durability::Sync,
@@ -151,6 +155,7 @@ fn serve(
     data_dir: PathBuf,
     config: Option<PathBuf>,
     verify_threads: Option<usize>,
+    layout: String,
     wait: String,
     pin: Option<String>,
     durability: String,
@@ -166,8 +171,12 @@ fn serve(
         if threads == 0 || threads > 64 {
             return bad("--verify-threads: must be 1..=64".into());
         }
-        options.verify_threads = threads;
+        options.verify_threads = Some(threads);
     }
+    options.layout = match layout.parse::<LayoutMode>() {
+        Ok(layout) => layout,
+        Err(error) => return bad(format!("--layout: {error}")),
+    };
     options.wait = match wait.parse::<WaitMode>() {
         Ok(mode) => mode,
         Err(error) => return bad(format!("--wait: {error}")),
@@ -210,6 +219,7 @@ fn serve(
         eprintln!("ringex: journal: cut a torn tail: {cut}");
     }
     eprintln!("ringex: replayed {} journal records", server.replayed_records);
+    eprintln!("ringex: {}", server.placement.describe());
     eprintln!("ringex: {}", server.verify_budget.describe());
     if ringex::net::stage::SIGNALLED.load(Ordering::Acquire) {
         // Signalled during start-up: net-in sees the flag on its first turn and drains.
@@ -320,11 +330,22 @@ fn main() -> ExitCode {
             data_dir,
             config,
             verify_threads,
+            layout,
             wait,
             pin,
             durability,
             admin_key,
-        } => serve(listen, data_dir, config, verify_threads, wait, pin, durability, admin_key),
+        } => serve(
+            listen,
+            data_dir,
+            config,
+            verify_threads,
+            layout,
+            wait,
+            pin,
+            durability,
+            admin_key,
+        ),
         Command::Replay { data_dir, config } => replay(data_dir, config),
         Command::Keygen => keygen(),
         Command::Loadgen(flags) => loadgen(&flags),

@@ -85,6 +85,7 @@ fn bad_configuration_and_arguments_exit_2_naming_the_key() {
     assert!(stderr.contains("markets[0].tick_size"), "{stderr}");
     for arguments in [
         &["serve", "--wait", "sometimes"][..],
+        &["serve", "--layout", "sideways"],
         &["serve", "--durability", "maybe"],
         &["serve", "--pin", "x"],
         &["bogus"],
@@ -107,13 +108,16 @@ fn keygen_prints_a_keypair() {
 #[test]
 fn serve_then_replay_agree_and_sigterm_stops_cleanly() {
     let dir = TestDir::new("cli-replay");
-    let (child, address) = serve(&dir.0, &[]);
+    let (mut child, address) = serve(&dir.0, &["--layout", "split"]);
+    let stderr = child.stderr.take().unwrap();
     for seed in [1u8, 2, 3] {
         let body = json!({"account": public_key(&user_secret(seed)), "symbol": "USDC", "quantity": "1000"});
         assert_eq!(admin_post(address, "/api/v1/admin/deposit", "adminDeposit", body).0, 200);
     }
     let live = admin_state(address);
     assert_eq!(terminate(child), 0, "SIGTERM drains, syncs and exits 0");
+    let log = std::io::read_to_string(stderr).unwrap();
+    assert!(log.lines().any(|line| line.starts_with("ringex: layout split: a thread per stage")));
     let output = ringex().args(["replay", "--data-dir"]).arg(&dir.0).output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
@@ -122,8 +126,8 @@ fn serve_then_replay_agree_and_sigterm_stops_cleanly() {
         text.contains(&format!("state hash {}", live["stateHash"].as_str().unwrap())),
         "{text} vs {live}"
     );
-    // And a restart comes back to the same state.
-    let (child, address) = serve(&dir.0, &[]);
+    // And a restart, in the other layout, comes back to the same state.
+    let (child, address) = serve(&dir.0, &["--layout", "fused"]);
     assert_eq!(admin_state(address)["stateHash"], live["stateHash"]);
     assert_eq!(terminate(child), 0);
 }

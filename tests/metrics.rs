@@ -184,6 +184,9 @@ fn metrics_count_requests_per_stage_fsyncs_rejections_and_rate_limits() {
     assert_eq!(responses("5xx"), 0);
     let info = metrics.lines().find(|line| line.starts_with("ringex_info{")).unwrap();
     assert!(info.contains("durability=\"sync\"") && info.ends_with("} 1"), "{info}");
+    // The layout the server resolved (`auto` here) is the one it names.
+    let layout = server.server.placement.layout.name();
+    assert!(info.contains(&format!("layout=\"{layout}\"")), "{info}");
     // Levels.
     assert!(value(&metrics, "ringex_connections_open") >= 1);
     for ring in ["a", "b", "c"] {

@@ -1,10 +1,11 @@
 //! The middle of the pipeline on its threads, fed by a stand-in for net-in and drained by a
-//! stand-in for net-out (the `harness`): determinism across verify thread counts and wait
-//! strategies, restart = replay, and acknowledgements only after `fdatasync`.
+//! stand-in for net-out (the `harness`): determinism across layouts, verify thread counts and
+//! wait strategies, restart = replay, and acknowledgements only after `fdatasync` (in each
+//! layout).
 //!
 //! Command counts come from the environment so the same tests run larger in `scripts/`:
 //! `RINGEX_DETERMINISM_COMMANDS` (default 100,000) and `RINGEX_DURABLE_COMMANDS` (acknowledgements
-//! checked against the durable sequence, default at least 1,000,000).
+//! checked against the durable sequence per layout, default at least 500,000).
 
 mod common;
 
@@ -15,7 +16,7 @@ use ringex::clock::StageClocks;
 use ringex::config::Config;
 use ringex::durability::Durability;
 use ringex::harness::{Collected, Harness};
-use ringex::pipeline::{CoreOptions, ServerOptions, recover};
+use ringex::pipeline::{CoreOptions, Layout, ServerOptions, recover};
 use ringex::ring::WaitStrategy;
 use std::sync::Arc;
 
@@ -140,10 +141,16 @@ impl Stream {
     }
 }
 
-fn core_options(verify_threads: usize, wait: WaitStrategy, durability: Durability) -> CoreOptions {
+fn core_options(
+    layout: Layout,
+    verify_threads: usize,
+    wait: WaitStrategy,
+    durability: Durability,
+) -> CoreOptions {
     CoreOptions {
         config: Arc::new(Config::embedded_default()),
         verify_threads,
+        layout,
         wait,
         durability,
         admin_key: ringex::verify::dev_admin_key(),
@@ -160,11 +167,16 @@ fn server_options(dir: &TestDir, durability: Durability) -> ServerOptions {
     options
 }
 
-fn run(commands: usize, verify_threads: usize, wait: WaitStrategy) -> (Collected, u128) {
+fn run(
+    commands: usize,
+    layout: Layout,
+    verify_threads: usize,
+    wait: WaitStrategy,
+) -> (Collected, u128) {
     let dir = TestDir::new("determinism");
     let recovered = recover(&server_options(&dir, Durability::None)).unwrap();
     let mut harness =
-        Harness::start(core_options(verify_threads, wait, Durability::None), recovered);
+        Harness::start(core_options(layout, verify_threads, wait, Durability::None), recovered);
     let mut stream = Stream::new();
     for _ in 0..commands {
         harness.send(&stream.next_request());
@@ -175,34 +187,49 @@ fn run(commands: usize, verify_threads: usize, wait: WaitStrategy) -> (Collected
 }
 
 #[test]
-fn identical_streams_give_identical_events_whatever_the_threads_and_waits() {
+fn identical_streams_give_identical_events_whatever_the_layout_threads_and_waits() {
     let commands = commands_from_env("RINGEX_DETERMINISM_COMMANDS", 100_000);
-    let (reference, reference_hash) = run(commands, 1, WaitStrategy::Park);
+    let (reference, reference_hash) = run(commands, Layout::Split, 1, WaitStrategy::Park);
     assert_eq!(reference.answers, commands as u64 + 1, "every request answered, plus shutdown");
     assert!(reference.events > commands as u64, "the stream trades: {} events", reference.events);
     assert!(reference.errors < commands as u64 / 2, "{} errors", reference.errors);
-    for verify_threads in [1, 2, 4] {
-        for wait in
-            [WaitStrategy::BusySpin, WaitStrategy::Yield, WaitStrategy::Park, WaitStrategy::Backoff]
-        {
-            let (collected, state_hash) = run(commands, verify_threads, wait);
-            assert_eq!(collected, reference, "{verify_threads} verify threads, {wait:?}");
-            assert_eq!(state_hash, reference_hash, "{verify_threads} verify threads, {wait:?}");
+    for layout in [Layout::Split, Layout::Fused] {
+        for verify_threads in [1, 2, 4] {
+            for wait in [
+                WaitStrategy::BusySpin,
+                WaitStrategy::Yield,
+                WaitStrategy::Park,
+                WaitStrategy::Backoff,
+            ] {
+                let case = format!("{layout}, {verify_threads} verify threads, {wait:?}");
+                let (collected, state_hash) = run(commands, layout, verify_threads, wait);
+                assert_eq!(collected, reference, "{case}");
+                assert_eq!(state_hash, reference_hash, "{case}");
+            }
         }
     }
 }
 
 #[test]
-fn acknowledgements_wait_for_fdatasync_and_restart_equals_replay() {
+fn acknowledgements_wait_for_fdatasync_and_restart_equals_replay_split() {
+    acknowledgements_wait_for_fdatasync_and_restart_equals_replay(Layout::Split);
+}
+
+#[test]
+fn acknowledgements_wait_for_fdatasync_and_restart_equals_replay_fused() {
+    acknowledgements_wait_for_fdatasync_and_restart_equals_replay(Layout::Fused);
+}
+
+fn acknowledgements_wait_for_fdatasync_and_restart_equals_replay(layout: Layout) {
     // At least this many acknowledgements pass the durability assert; 5% of the stream is reads,
     // which get no sequence number, so a few more requests are sent.
-    let acknowledged_min = commands_from_env("RINGEX_DURABLE_COMMANDS", 1_000_000);
+    let acknowledged_min = commands_from_env("RINGEX_DURABLE_COMMANDS", 500_000);
     let commands = acknowledged_min * 100 / 94;
     let dir = TestDir::new("durable");
     let options = server_options(&dir, Durability::Sync);
     let recovered = recover(&options).unwrap();
     let mut harness =
-        Harness::start(core_options(2, WaitStrategy::Backoff, Durability::Sync), recovered);
+        Harness::start(core_options(layout, 2, WaitStrategy::Backoff, Durability::Sync), recovered);
     let mut stream = Stream::new();
     for _ in 0..commands {
         harness.send(&stream.next_request());

@@ -1,4 +1,6 @@
-//! The matcher thread: ring B → [`Matcher`] → ring C.
+//! The matcher's work: ring B → [`Matcher`] → ring C. [`MatcherStage::run`] is a thread of its
+//! own; [`MatcherStage::poll`] applies what is sequenced without waiting for input, for a
+//! thread that also verifies and sequences (`pipeline/fused.rs`).
 //!
 //! **Reads** ring B (gated on the sequencer). **Writes** ring C: each command's events, then one
 //! `Done` record per request carrying the reply, so net-out answers with everything in hand.
@@ -18,7 +20,7 @@ use super::Matcher;
 use crate::clock;
 use crate::event::{Event, EventKind, EventSink};
 use crate::records::{Outcome, Output, OutputSlot, SequencedSlot, Work};
-use crate::ring::{BatchPublisher, Consumer};
+use crate::ring::{BatchPublisher, Consumer, Poll};
 use crate::types::SequenceNumber;
 
 /// Publishes events into ring C as the matcher emits them, noting a rejection.
@@ -76,15 +78,58 @@ impl RingSink<'_> {
     }
 }
 
-/// Runs the matcher thread until `Shutdown` (or ring B closes); ring C closes when it returns.
-pub fn run(
-    mut input: Consumer<SequencedSlot>,
-    mut output: BatchPublisher<OutputSlot>,
-    mut matcher: Matcher,
-) -> Matcher {
-    let mut next = 0u64;
-    while let Some(available_end) = input.wait_for(next) {
-        for sequence in next..available_end {
+/// The matcher and its two rings.
+pub struct MatcherStage {
+    input: Consumer<SequencedSlot>,
+    output: BatchPublisher<OutputSlot>,
+    matcher: Matcher,
+    next: u64,
+}
+
+impl MatcherStage {
+    /// A matcher reading ring B `input` and writing ring C `output`.
+    pub fn new(
+        input: Consumer<SequencedSlot>,
+        output: BatchPublisher<OutputSlot>,
+        matcher: Matcher,
+    ) -> MatcherStage {
+        MatcherStage { input, output, matcher, next: 0 }
+    }
+
+    /// Runs until ring B closes (after `Shutdown`); ring C closes when it returns.
+    pub fn run(mut self) -> Matcher {
+        while let Some(available_end) = self.input.wait_for(self.next) {
+            self.match_until(available_end);
+        }
+        self.matcher
+    }
+
+    /// Applies everything sequenced, waiting only for room on ring C (net-out frees it).
+    pub fn poll(&mut self) -> Poll {
+        match self.input.try_available(self.next) {
+            Some(available_end) => {
+                self.match_until(available_end);
+                Poll::Worked
+            }
+            None if self.input.is_finished(self.next) => Poll::Finished,
+            None => Poll::Idle,
+        }
+    }
+
+    /// Waits (per ring B's strategy) until a command is sequenced.
+    pub fn wait_for_input(&mut self) {
+        let _ = self.input.wait_for(self.next);
+    }
+
+    /// The engine, as it stopped.
+    pub fn into_matcher(self) -> Matcher {
+        self.matcher
+    }
+
+    /// Applies `self.next..available_end`, publishing one batch of output on ring C.
+    fn match_until(&mut self, available_end: u64) {
+        let MatcherStage { input, output, matcher, next } = self;
+        for sequence in *next..available_end {
             // Copied out before the command runs: ring B may release this slot during it
             // (`RingSink::make_room`), and then the sequencer may reuse it. (Not the whole slot:
             // that would also copy the journal's signature data, which the matcher never reads.)
@@ -94,8 +139,8 @@ pub fn run(
             let outcome = match slot.work {
                 Work::Command(command) => {
                     let mut sink = RingSink {
-                        publisher: &mut output,
-                        input: &mut input,
+                        publisher: output,
+                        input,
                         sequence,
                         journaled: command.sequence.0 != 0,
                         watermark,
@@ -129,9 +174,8 @@ pub fn run(
         if input.cursor_end() < available_end {
             input.release_through(available_end - 1);
         }
-        next = available_end;
+        *next = available_end;
     }
-    matcher
 }
 
 #[cfg(test)]
@@ -215,7 +259,7 @@ mod tests {
         let input = ring_b.consumer(matcher_id);
         let output = BatchPublisher::new(ring_c.producer());
         let matcher = Matcher::new(Arc::new(Config::embedded_default()));
-        let matcher = std::thread::spawn(move || run(input, output, matcher));
+        let matcher = std::thread::spawn(move || MatcherStage::new(input, output, matcher).run());
 
         // A deadline only to report a deadlock as a failure rather than a hung test.
         let done = answers.recv_timeout(Duration::from_secs(120)).expect("answers stopped coming");

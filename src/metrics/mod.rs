@@ -401,7 +401,7 @@ impl Metrics {
         }
     }
 
-    /// With `ringex_info`'s labels (durability, verify threads, wait strategy, version): a
+    /// With `ringex_info`'s labels (durability, verify threads, wait strategy, layout, version): a
     /// report names the mode of the server it measured from the server itself.
     pub fn with_info(mut self, info: Vec<(&'static str, String)>) -> Metrics {
         let labels: Vec<(&str, &str)> =

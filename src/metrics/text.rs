@@ -19,7 +19,7 @@
 //! | `ringex_rate_limited_total` | counter | `limit`: `ip` (net-in), `key` (sequencer) |
 //! | `ringex_http_responses_total` | counter | `class`: `2xx` … `5xx` (`GET /metrics` itself not counted) |
 //! | `ringex_journal_records_total`, `ringex_journal_bytes_total` | counter | — (headers included) |
-//! | `ringex_info` | gauge (1) | `version`, `durability`, `verify_threads`, `wait` |
+//! | `ringex_info` | gauge (1) | `verify_batch_max`, `version`, `durability`, `verify_threads`, `wait`, `layout` |
 //! | `process_cpu_seconds_total`, `ringex_context_switches_total` | counter | — (every thread of the process, `getrusage`) |
 
 use super::{HISTOGRAM_BUCKETS, HistogramSnapshot, Metrics, SEQUENCED_TO_DURABLE, Span};

@@ -145,6 +145,20 @@ pub use wait::{PARK_TIMEOUT_NS, WaitMode, WaitModeUnknown, WaitStrategy};
 use cursor::ExternalWaiter;
 use sync::{AtomicU32, Ordering, SlotCell, fence};
 
+/// What one non-blocking turn of a stage did (`poll` on the stages a fused thread calls in
+/// turn; see `pipeline/fused.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poll {
+    /// Processed something or moved a cursor: call again.
+    Worked,
+    /// Nothing available on its input.
+    Idle,
+    /// Input available, but no room on its output ring for it.
+    Blocked,
+    /// Its input is closed and drained: it will never work again.
+    Finished,
+}
+
 /// `RingBuffer::shutdown` flag: the producer is gone.
 const SHUTDOWN_CLOSED: u32 = 1;
 /// `RingBuffer::shutdown` flag: a consumer stage panicked.

@@ -91,6 +91,22 @@ impl<T> Producer<T> {
         self.claim_end < self.free_end || self.claim_end < self.refresh_free_end()
     }
 
+    /// Whether the next `count` claims find free slots without waiting.
+    #[inline]
+    pub fn has_free_for(&mut self, count: u64) -> bool {
+        let end_needed = self.claim_end + count;
+        end_needed <= self.free_end || end_needed <= self.refresh_free_end()
+    }
+
+    /// Waits (per the ring's strategy) until the next `count` claims find free slots; `count`
+    /// may not exceed the ring.
+    pub fn wait_for_free_count(&mut self, count: u64) {
+        assert!(count <= self.ring.slot_count() as u64, "more than the ring holds");
+        if !self.has_free_for(count) {
+            self.wait_for_free(self.claim_end + count);
+        }
+    }
+
     /// Claims between 1 and `count_max` contiguous sequences, as many as are free, waiting while
     /// none is. It never waits for the whole batch: a consumer that releases only after reading
     /// further (the journal releases after `fdatasync`) would deadlock with a producer that did.
@@ -257,6 +273,18 @@ impl<T> BatchPublisher<T> {
     #[inline]
     pub fn has_room(&mut self) -> bool {
         self.producer.has_free()
+    }
+
+    /// Whether the next `count` pushes find free slots without waiting.
+    #[inline]
+    pub fn has_room_for(&mut self, count: u64) -> bool {
+        self.producer.has_free_for(count)
+    }
+
+    /// Publishes what is pushed, then waits until the next `count` pushes find free slots.
+    pub fn wait_for_room(&mut self, count: u64) {
+        self.flush();
+        self.producer.wait_for_free_count(count);
     }
 
     /// The wrapped producer (for `gate_end` and such).

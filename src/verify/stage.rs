@@ -1,11 +1,16 @@
-//! A verify thread: its share of ring A, verdicts written in place and published a budgeted
-//! stretch at a time (`budget.rs`).
+//! A verify thread's work: its share of ring A, verdicts written in place and published a
+//! budgeted stretch at a time (`budget.rs`).
+//!
+//! [`VerifyStage::run`] is a thread of its own (the `split` layout, and the helper verifiers of
+//! `fused`); [`VerifyStage::poll`] is one stretch without waiting, for a thread that calls the
+//! sequencer and the matcher in turn after it (`pipeline/fused.rs`).
 
 use super::budget::{BatchBudget, stretches};
 use super::{SlotAccess, Verifier};
 use crate::overflow::OverflowPool;
 use crate::records::RequestSlot;
-use crate::ring::Consumer;
+use crate::ring::{Consumer, Poll};
+use std::sync::Arc;
 
 /// This verifier's slots of one ring batch, handed out one at a time.
 struct OwnedSlots<'c> {
@@ -22,31 +27,112 @@ impl SlotAccess for OwnedSlots<'_> {
     }
 }
 
-/// Runs a verify thread until ring A closes. `clock_us` gives Unix µs (the wall clock, but for
-/// tests that place a request at an exact instant of its window). Each ring batch is verified
-/// in the stretches `budget` allows, each published (released to the sequencer) before the
-/// next is verified.
-pub fn run(
-    mut input: Consumer<RequestSlot>,
-    mut verifier: Verifier,
-    overflow: &OverflowPool,
+/// One verifier (a member of ring A's modulo group) and where it is.
+pub struct VerifyStage {
+    input: Consumer<RequestSlot>,
+    verifier: Verifier,
+    overflow: Arc<OverflowPool>,
+    /// Unix µs: the wall clock, but for tests that place a request at an exact instant of its
+    /// window.
     clock_us: fn() -> u64,
     budget: BatchBudget,
-) {
-    let mut owned: Vec<u64> = Vec::with_capacity(crate::constants::RING_A_SLOTS);
-    let mut next = 0u64;
-    while let Some(available_end) = input.wait_for(next) {
-        owned.clear();
-        owned.extend((next..available_end).filter(|&sequence| input.owns(sequence)));
-        for (positions, through) in stretches(&owned, available_end, &budget) {
-            let now_ms = clock_us() / 1000;
-            let mut slots = OwnedSlots { consumer: &mut input, sequences: &owned[positions] };
-            verifier.verify(&mut slots, overflow, now_ms);
-            input.release_through(through);
+    /// The sequences this member owns in the batch at hand (preallocated to ring A's size).
+    owned: Vec<u64>,
+    next: u64,
+}
+
+impl VerifyStage {
+    /// A verifier reading `input`.
+    pub fn new(
+        input: Consumer<RequestSlot>,
+        verifier: Verifier,
+        overflow: Arc<OverflowPool>,
+        clock_us: fn() -> u64,
+        budget: BatchBudget,
+    ) -> VerifyStage {
+        let owned = Vec::with_capacity(crate::constants::RING_A_SLOTS);
+        VerifyStage { input, verifier, overflow, clock_us, budget, owned, next: 0 }
+    }
+
+    /// Runs until ring A closes: each ring batch is verified in the stretches the budget
+    /// allows, each published (released to the sequencer) before the next is verified.
+    pub fn run(mut self) {
+        while let Some(available_end) = self.input.wait_for(self.next) {
+            self.collect_owned(available_end);
+            let mut released = false;
+            let Self { input, verifier, overflow, clock_us, budget, owned, .. } = &mut self;
+            for (positions, through) in stretches(owned, available_end, budget) {
+                let stretch = Stretch { sequences: &owned[positions], through };
+                stretch.verify_and_release(input, verifier, overflow, *clock_us);
+                released = true;
+            }
+            if !released {
+                self.input.release_through(available_end - 1);
+            }
+            self.next = available_end;
         }
-        if owned.is_empty() {
-            input.release_through(available_end - 1);
-        }
-        next = available_end;
+    }
+
+    /// Verifies and publishes the first budgeted stretch of what is available, without waiting.
+    pub fn poll(&mut self) -> Poll {
+        let Some(available_end) = self.input.try_available(self.next) else {
+            return self.idle_or_finished();
+        };
+        self.collect_owned(available_end);
+        let Self { input, verifier, overflow, clock_us, budget, owned, .. } = self;
+        let through = match stretches(owned, available_end, budget).next() {
+            Some((positions, through)) => {
+                let stretch = Stretch { sequences: &owned[positions], through };
+                stretch.verify_and_release(input, verifier, overflow, *clock_us);
+                through
+            }
+            None => {
+                input.release_through(available_end - 1);
+                available_end - 1
+            }
+        };
+        self.next = through + 1;
+        Poll::Worked
+    }
+
+    /// Waits (per ring A's strategy) until something is available to this verifier.
+    pub fn wait(&mut self) {
+        let _ = self.input.wait_for(self.next);
+    }
+
+    /// Sequences below this are verified and published.
+    pub fn released_end(&self) -> u64 {
+        self.input.cursor_end()
+    }
+
+    fn idle_or_finished(&self) -> Poll {
+        if self.input.is_finished(self.next) { Poll::Finished } else { Poll::Idle }
+    }
+
+    fn collect_owned(&mut self, available_end: u64) {
+        let input = &self.input;
+        self.owned.clear();
+        self.owned.extend((self.next..available_end).filter(|&sequence| input.owns(sequence)));
+    }
+}
+
+/// Requests a verifier checks together, and the sequence it then releases through.
+struct Stretch<'o> {
+    sequences: &'o [u64],
+    through: u64,
+}
+
+impl Stretch<'_> {
+    fn verify_and_release(
+        self,
+        input: &mut Consumer<RequestSlot>,
+        verifier: &mut Verifier,
+        overflow: &OverflowPool,
+        clock_us: fn() -> u64,
+    ) {
+        let now_ms = clock_us() / 1000;
+        let mut slots = OwnedSlots { consumer: input, sequences: self.sequences };
+        verifier.verify(&mut slots, overflow, now_ms);
+        input.release_through(self.through);
     }
 }

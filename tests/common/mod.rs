@@ -9,7 +9,7 @@ use ringex::durability::Durability;
 use ringex::matcher::Matcher;
 use ringex::net::stage::NetInOptions;
 use ringex::netout::view::ViewLimits;
-use ringex::pipeline::{Server, ServerOptions};
+use ringex::pipeline::{LayoutMode, Server, ServerOptions};
 use ringex::ring::WaitMode;
 use ringex::sequencer::SequencerLimits;
 use std::io::{Read, Write};
@@ -38,14 +38,24 @@ impl Drop for TestDir {
     }
 }
 
-/// Options for a test server: port 0, two verify threads, the `auto` wait strategy, sync
-/// durability, the development administrator, small tables.
+/// The layout every test server runs: `auto` (the machine's choice), or what
+/// `RINGEX_TEST_LAYOUT` names (`split`, `fused`), to run the whole suite in another layout.
+pub fn layout_from_env() -> LayoutMode {
+    match std::env::var("RINGEX_TEST_LAYOUT") {
+        Ok(name) => name.parse().expect("RINGEX_TEST_LAYOUT: auto, split or fused"),
+        Err(_) => LayoutMode::Auto,
+    }
+}
+
+/// Options for a test server: port 0, the layout's verify threads, the `auto` wait strategy,
+/// sync durability, the development administrator, small tables.
 pub fn options(data_dir: PathBuf) -> ServerOptions {
     ServerOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir,
         config: Arc::new(Config::embedded_default()),
-        verify_threads: 2,
+        verify_threads: None,
+        layout: layout_from_env(),
         wait: WaitMode::Auto,
         pin: Vec::new(),
         durability: Durability::Sync,

@@ -7,7 +7,9 @@
 //!
 //! [`Server::start`] first rebuilds the state from the journal (the same matcher code replays every
 //! record; net-out's view and the replay cache are rebuilt from the same pass), then builds the
-//! three rings, then starts one thread per stage, pinned when `--pin` names cores.
+//! three rings, then starts the stage threads in the chosen [`Layout`] (`layout.rs`: a thread per
+//! stage, or verify, sequencer and matcher fused onto one, `fused.rs`), pinned when `--pin`
+//! names cores.
 //! [`Server::stop`] asks net-in to stop: it publishes `Shutdown` and closes ring A, and each stage
 //! drains its input, passes the marker on and exits; the journal syncs last.
 
@@ -20,6 +22,7 @@ use crate::durability::{Durability, DurabilityGate, Durable};
 use crate::event::{Event, EventSink};
 use crate::journal::{self, JournalWriter, WriterOptions};
 use crate::matcher::Matcher;
+use crate::matcher::stage::MatcherStage;
 use crate::metrics::Metrics;
 use crate::net::stage::{NET_IN_LISTENER, NET_IN_WAKER, NetIn, NetInOptions};
 use crate::netout::stage::{NET_OUT_WAKER, NetOut};
@@ -30,15 +33,22 @@ use crate::ring::{
     Access, BatchPublisher, Consumer, Notify, Producer, RingBuilder, WaitMode, WaitStrategy,
     pin_current_thread,
 };
+use crate::sequencer::stage::SequencerStage;
 use crate::sequencer::{Sequencer, SequencerLimits};
 use crate::types::{AccountKey, SequenceNumber};
 use crate::verify::Verifier;
 use crate::verify::budget::BatchBudget;
+use crate::verify::stage::VerifyStage;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+
+mod fused;
+pub mod layout;
+
+pub use layout::{Layout, LayoutMode};
 
 /// Everything `serve` is told.
 #[derive(Clone, Debug)]
@@ -49,8 +59,10 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// Assets, markets, limits.
     pub config: Arc<Config>,
-    /// Verify threads.
-    pub verify_threads: usize,
+    /// Verify threads (`None`: what the layout leaves the cores for).
+    pub verify_threads: Option<usize>,
+    /// Which stages share a thread.
+    pub layout: LayoutMode,
     /// How stages wait.
     pub wait: WaitMode,
     /// Cores to pin the stage threads to, in pipeline order (empty: no pinning).
@@ -186,8 +198,10 @@ pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
 pub struct CoreOptions {
     /// Assets, markets, limits.
     pub config: Arc<Config>,
-    /// Verify threads.
+    /// Verify threads (in `fused`, the fused thread is the first).
     pub verify_threads: usize,
+    /// Which stages share a thread.
+    pub layout: Layout,
     /// How every stage waits.
     pub wait: WaitStrategy,
     /// When answers may go out.
@@ -283,35 +297,55 @@ impl Core {
             ("durability", options.durability.name().to_string()),
             ("verify_threads", verify_threads.to_string()),
             ("wait", format!("{wait:?}").to_lowercase()),
+            ("layout", options.layout.name().to_string()),
         ];
         let metrics = Arc::new(Metrics::new(rings).with_info(info));
 
         let mut threads = Vec::new();
-
-        // 4. verify ×N.
-        for (index, id) in verifier_ids.into_iter().enumerate() {
-            let input = ring_a.consumer(id);
+        let new_verifier = |id| {
             let mut verifier = Verifier::new(options.config.clone(), options.admin_key);
             if options.trust_signatures {
                 verifier = verifier.trusting_signatures();
             }
-            let overflow = overflow.clone();
             let clock = options.clocks.verify_us;
-            let work =
-                move || crate::verify::stage::run(input, verifier, &overflow, clock, verify_budget);
-            threads.push(spawn_stage(&format!("verify-{index}"), pin(), work)?);
-        }
+            VerifyStage::new(ring_a.consumer(id), verifier, overflow.clone(), clock, verify_budget)
+        };
+        let mut verifiers: Vec<VerifyStage> = verifier_ids.into_iter().map(new_verifier).collect();
+        // In `fused`, the first verifier runs on the fused thread, the others on their own.
+        let fused_verifier = (options.layout == Layout::Fused).then(|| verifiers.remove(0));
+        let sequencer = SequencerStage::new(
+            ring_a.consumer(sequencer_id),
+            BatchPublisher::new(ring_b.producer()),
+            sequencer,
+            options.clocks.sequencer_us,
+            metrics.clone(),
+        );
+        let matcher = MatcherStage::new(
+            ring_b.consumer(matcher_id),
+            BatchPublisher::new(ring_c.producer()),
+            engine,
+        );
 
-        // 5. sequencer.
-        let input = ring_a.consumer(sequencer_id);
-        let output = BatchPublisher::new(ring_b.producer());
-        let clock = options.clocks.sequencer_us;
-        let stage_metrics = metrics.clone();
-        let work =
-            move || crate::sequencer::stage::run(input, output, sequencer, clock, stage_metrics);
-        threads.push(spawn_stage("sequencer", pin(), work)?);
-
-        // 6. journal.
+        // 4. The stage threads, in pipeline order (the order `--pin` hands out cores).
+        let matcher = match fused_verifier {
+            Some(verify) => {
+                let work = move || fused::run(verify, sequencer, matcher);
+                let fused = spawn_stage("fused", pin(), work)?;
+                for (index, verify) in verifiers.into_iter().enumerate() {
+                    let name = format!("verify-helper-{index}");
+                    threads.push(spawn_stage(&name, pin(), move || verify.run())?);
+                }
+                fused
+            }
+            None => {
+                for (index, verify) in verifiers.into_iter().enumerate() {
+                    let name = format!("verify-{index}");
+                    threads.push(spawn_stage(&name, pin(), move || verify.run())?);
+                }
+                threads.push(spawn_stage("sequencer", pin(), move || sequencer.run())?);
+                spawn_stage("matcher", pin(), move || matcher.run())?
+            }
+        };
         if let (Some(id), Some(writer), Some(durable)) = (journal_id, writer, durable.clone()) {
             let input = ring_b.consumer(id);
             let durability = options.durability;
@@ -320,12 +354,6 @@ impl Core {
                 move || crate::journal::stage::run(input, writer, durable, durability, metrics);
             threads.push(spawn_stage("journal", pin(), work)?);
         }
-
-        // 7. matcher.
-        let input = ring_b.consumer(matcher_id);
-        let output = BatchPublisher::new(ring_c.producer());
-        let work = move || crate::matcher::stage::run(input, output, engine);
-        let matcher = spawn_stage("matcher", pin(), work)?;
 
         let core = Core {
             ring_a: ring_a.producer(),
@@ -373,11 +401,37 @@ fn spawn_stage<T: Send + 'static>(
         .map_err(|error| StartError::Io(format!("spawn {name}: {error}")))
 }
 
-/// The wait strategy for `options` on this machine.
-fn resolve_wait(options: &ServerOptions) -> WaitStrategy {
-    let online = std::thread::available_parallelism().map_or(1, usize::from);
-    let threads = FIXED_THREADS + options.verify_threads.max(1);
-    options.wait.resolve(threads, cores_available(&options.pin, online))
+/// How the pipeline runs on this machine: `options`' choices, `auto` resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// Which stages share a thread.
+    pub layout: Layout,
+    /// Verify threads (in `fused`, the fused thread is the first).
+    pub verify_threads: usize,
+    /// How every stage waits.
+    pub wait: WaitStrategy,
+    /// The cores the threads may run on.
+    pub cores: usize,
+}
+
+impl Placement {
+    /// Resolves `options` against the cores online (or pinned).
+    pub fn of(options: &ServerOptions) -> Placement {
+        let online = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = cores_available(&options.pin, online);
+        let layout = options.layout.resolve(cores);
+        let verify_threads =
+            options.verify_threads.unwrap_or_else(|| layout.verify_threads_default(cores));
+        let wait = options.wait.resolve(layout.threads(verify_threads), cores);
+        Placement { layout, verify_threads, wait, cores }
+    }
+
+    /// One line for the start-up log.
+    pub fn describe(&self) -> String {
+        let wait = format!("{:?}", self.wait).to_lowercase();
+        let layout = self.layout.describe(self.verify_threads);
+        format!("{layout}; wait {wait}; {} core(s)", self.cores)
+    }
 }
 
 /// The cores the pipeline's threads may run on: every online core, or, when pinned, the distinct
@@ -406,12 +460,11 @@ pub struct Server {
     pub replayed_records: u64,
     /// How many signatures a verify thread checks before publishing their verdicts.
     pub verify_budget: BatchBudget,
+    /// Layout, verify threads and wait strategy as resolved on this machine.
+    pub placement: Placement,
     /// The torn tail recovery cut, if any.
     pub tail_cut: Option<String>,
 }
-
-/// Threads in the pipeline besides the verifiers (net-in, sequencer, journal, matcher, net-out).
-const FIXED_THREADS: usize = 5;
 
 impl Server {
     /// Recovers, binds and starts every stage.
@@ -423,7 +476,8 @@ impl Server {
         let recovered = recover(&options)?;
         let replayed_records = recovered.records;
         let tail_cut = recovered.tail_cut.clone();
-        let wait = resolve_wait(&options);
+        let placement = Placement::of(&options);
+        let wait = placement.wait;
         let mut cores_in_order = options.pin.clone().into_iter().cycle();
         let pinning = !options.pin.is_empty();
         let mut pin = move || if pinning { cores_in_order.next() } else { None };
@@ -452,7 +506,8 @@ impl Server {
         // 3. verify ×N, sequencer, journal, matcher, and rings A, B, C.
         let core_options = CoreOptions {
             config: options.config.clone(),
-            verify_threads: options.verify_threads,
+            verify_threads: placement.verify_threads,
+            layout: placement.layout,
             wait,
             durability: options.durability,
             admin_key: options.admin_key,
@@ -511,6 +566,7 @@ impl Server {
             metrics,
             replayed_records,
             verify_budget,
+            placement,
             tail_cut,
         })
     }

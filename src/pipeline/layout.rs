@@ -1,0 +1,175 @@
+//! Which stages share a thread: `--layout auto|split|fused`.
+//!
+//! - `split`: a thread per stage (net-in, verify ×N, sequencer, journal, matcher, net-out), as
+//!   LMAX runs it: with a core for each, pinned and busy-spinning, a hop between stages costs a
+//!   cache-line transfer and nothing else.
+//! - `fused`: verify, sequencer and matcher called in turn on one thread (`fused.rs`), with
+//!   net-in, the journal and net-out on their own (plus `N − 1` helper verify threads if asked
+//!   for). With fewer cores than threads every hop between stages threads is a scheduler
+//!   wake-up (64 µs p50 between the two vCPUs measured by `ringex floor` on the Intel VM, against
+//!   a 3.8 µs loopback round trip on one core); fused, a request meets one between net-in and the
+//!   core thread and one between it and net-out, instead of four.
+//!
+//! `auto` picks `split` when every thread of a split pipeline with one verifier has a core of its
+//! own, and `fused` otherwise.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Threads of a split pipeline besides the verifiers: net-in, sequencer, journal, matcher,
+/// net-out.
+pub const SPLIT_FIXED_THREADS: usize = 5;
+/// Threads of a fused pipeline besides its helper verifiers: net-in, the fused thread (which
+/// is also the first verifier), journal, net-out.
+pub const FUSED_FIXED_THREADS: usize = 4;
+
+/// A resolved layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// A thread per stage.
+    Split,
+    /// Verify, sequencer and matcher on one thread.
+    Fused,
+}
+
+impl Layout {
+    /// Its `--layout` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Split => "split",
+            Layout::Fused => "fused",
+        }
+    }
+
+    /// Verify threads when `--verify-threads` is not given: the cores a split pipeline leaves
+    /// to verification; for a fused one, the fused thread plus a helper per core beyond its
+    /// fixed threads.
+    pub fn verify_threads_default(self, cores: usize) -> usize {
+        match self {
+            Layout::Split => cores.saturating_sub(SPLIT_FIXED_THREADS).max(1),
+            Layout::Fused => 1 + cores.saturating_sub(FUSED_FIXED_THREADS),
+        }
+    }
+
+    /// The pipeline's threads with `verify_threads` verifiers (the journal's included: it is
+    /// there in both durable modes).
+    pub fn threads(self, verify_threads: usize) -> usize {
+        let verify_threads = verify_threads.max(1);
+        match self {
+            Layout::Split => SPLIT_FIXED_THREADS + verify_threads,
+            Layout::Fused => FUSED_FIXED_THREADS + verify_threads - 1,
+        }
+    }
+
+    /// One line for the start-up log.
+    pub fn describe(self, verify_threads: usize) -> String {
+        let verifiers = match verify_threads {
+            1 => "1 verify thread".to_string(),
+            n => format!("{n} verify threads"),
+        };
+        match self {
+            Layout::Split => format!("layout split: a thread per stage, {verifiers}"),
+            Layout::Fused if verify_threads > 1 => format!(
+                "layout fused: verify, sequencer and matcher on one thread, with {} helper \
+                 verify thread(s)",
+                verify_threads - 1
+            ),
+            Layout::Fused => {
+                "layout fused: verify, sequencer and matcher on one thread".to_string()
+            }
+        }
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The `--layout` choice, before `auto` is resolved against the core count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutMode {
+    /// `auto`: see the module doc.
+    Auto,
+    /// `split`.
+    Split,
+    /// `fused`.
+    Fused,
+}
+
+impl LayoutMode {
+    /// The layout on `cores` cores.
+    pub fn resolve(self, cores: usize) -> Layout {
+        match self {
+            LayoutMode::Auto if cores > SPLIT_FIXED_THREADS => Layout::Split,
+            LayoutMode::Auto => Layout::Fused,
+            LayoutMode::Split => Layout::Split,
+            LayoutMode::Fused => Layout::Fused,
+        }
+    }
+}
+
+/// A `--layout` value that is none of `auto|split|fused`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayoutModeUnknown;
+
+impl fmt::Display for LayoutModeUnknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("expected one of auto, split, fused")
+    }
+}
+
+impl std::error::Error for LayoutModeUnknown {}
+
+impl FromStr for LayoutMode {
+    type Err = LayoutModeUnknown;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "auto" => Ok(LayoutMode::Auto),
+            "split" => Ok(LayoutMode::Split),
+            "fused" => Ok(LayoutMode::Fused),
+            _ => Err(LayoutModeUnknown),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_splits_only_with_a_core_per_thread() {
+        // A split pipeline with one verifier is six threads.
+        for (cores, expected) in
+            [(1, Layout::Fused), (2, Layout::Fused), (5, Layout::Fused), (6, Layout::Split)]
+        {
+            assert_eq!(LayoutMode::Auto.resolve(cores), expected, "{cores} cores");
+        }
+        assert_eq!(LayoutMode::Split.resolve(2), Layout::Split);
+        assert_eq!(LayoutMode::Fused.resolve(64), Layout::Fused);
+    }
+
+    #[test]
+    fn verify_threads_fill_the_cores_the_other_stages_leave() {
+        assert_eq!(Layout::Split.verify_threads_default(2), 1);
+        assert_eq!(Layout::Split.verify_threads_default(20), 15);
+        assert_eq!(Layout::Fused.verify_threads_default(2), 1);
+        assert_eq!(Layout::Fused.verify_threads_default(5), 2);
+        // Threads per layout: split 5 + N, fused 4 + helpers.
+        assert_eq!(Layout::Split.threads(15), 20);
+        assert_eq!(Layout::Fused.threads(1), 4);
+        assert_eq!(Layout::Fused.threads(2), 5);
+    }
+
+    #[test]
+    fn layout_parses_the_cli_strings() {
+        assert_eq!("auto".parse(), Ok(LayoutMode::Auto));
+        assert_eq!("split".parse(), Ok(LayoutMode::Split));
+        assert_eq!("fused".parse(), Ok(LayoutMode::Fused));
+        assert_eq!("Fused".parse::<LayoutMode>(), Err(LayoutModeUnknown));
+        assert!(Layout::Fused.describe(1).starts_with("layout fused"));
+        assert!(Layout::Split.describe(3).contains("3 verify threads"));
+    }
+}
