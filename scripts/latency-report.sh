@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Writes latency-reports/<date>-<name>/: builds ringex, then for each durability mode starts a
-# server on a free loopback port with a fresh data directory, finds its peak (`ringex loadgen
-# --find-peak`), runs at half of the peak and at fixed rates (1,000 and 10,000 requests/s) and
-# stops it; then measures the floor on the idle machine (loopback round trip of a request and
+# Writes latency-reports/<date>-<name>/: builds ringex, then for each thread layout and
+# durability mode starts a server on a free loopback port with a fresh data directory, finds its
+# peak (`ringex loadgen --find-peak`), runs at fixed rates (RATES), at half and at 80% of the
+# peak, and stops it; then measures the floor on the idle machine (loopback round trip of a request and
 # answer the runs' size, one ED25519 verification, fdatasync in the data directories'
 # filesystem), and finally has `ringex latency-report` write the README, the plots and the
 # index latency-reports/README.md. Every command it runs is kept in the report's commands.txt.
@@ -10,19 +10,23 @@
 # Usage: scripts/latency-report.sh [name]          (name defaults to "loopback")
 # Environment (defaults in brackets):
 #   MODES="none async sync"   durability modes to measure
+#   LAYOUTS="split fused"     thread layouts to measure (`serve --layout`)
+#   RATES="1000 2500 5000 10000"  fixed offered rates, requests/s (the load curve's points)
 #   DURATION_S=10             seconds of each fixed-rate run (the load generator signs up
 #                             to 262,144 requests ahead; beyond that it signs while it runs)
 #   STEP_S=5                  seconds of each --find-peak step
 #   START_RATE=2000           first --find-peak step, requests/s
 #   CONNECTIONS=8             keep-alive connections of every run
 #   DATA_ROOT=(a temp dir)    where the servers' data directories and the fsync probe go
-# Takes about two minutes per mode. The load generator shares the machine with the server;
+# Takes about two minutes per layout and mode. The load generator shares the machine with the server;
 # the report says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 name=${1:-loopback}
 modes=${MODES:-"none async sync"}
+layouts=${LAYOUTS:-"split fused"}
+rates=${RATES:-"1000 2500 5000 10000"}
 duration_s=${DURATION_S:-10}
 step_s=${STEP_S:-5}
 start_rate=${START_RATE:-2000}
@@ -54,12 +58,14 @@ run() {
     "$@"
 }
 
-# Starts `ringex serve --durability $1` on a free port; sets server_pid and target.
+# Starts `ringex serve --durability $1 --layout $2` on a free port; sets server_pid and target.
 start_server() {
-    local mode=$1 data=$data_root/data-$1 out=$data_root/serve-$1.out
+    local mode=$1 layout=$2 data=$data_root/data-$1-$2 out=$data_root/serve-$1-$2.out
     rm -rf "$data"
-    echo "$bin serve --listen 127.0.0.1:0 --data-dir $data --durability $mode" >>"$commands"
-    "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --durability "$mode" >"$out" 2>&1 &
+    echo "$bin serve --listen 127.0.0.1:0 --data-dir $data --durability $mode --layout $layout" \
+        >>"$commands"
+    "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --durability "$mode" --layout "$layout" \
+        >"$out" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 300); do
         target=$(sed -n 's|^listening on http://||p' "$out")
@@ -78,31 +84,37 @@ stop_server() {
     server_pid=
 }
 
+# One timed run at $1 requests/s labelled $2, with subscribers; each run its own accounts: a
+# new seed (counted here, not in the piped subshell).
+timed_run() {
+    run "$bin" loadgen "${common[@]}" --rate "$1" --duration "$duration_s" --subscribe \
+        --seed "$seed" --label "$2" | tee "$dir/$2.txt"
+    seed=$((seed + 1))
+}
+
 seed=1
 for mode in $modes; do
-    start_server "$mode"
-    common=(--target "$target" --connections "$connections" --out "$dir")
-    # Each run its own accounts: a new seed (counted here, not in the piped subshell).
-    run "$bin" loadgen "${common[@]}" --find-peak --rate "$start_rate" --duration "$step_s" \
-        --seed "$seed" --label "$mode-peak" | tee "$dir/$mode-peak.txt"
-    seed=$((seed + 1))
-    peak=$(sed -n 's/^peak: \([0-9.]*\) answered.*/\1/p' "$dir/$mode-peak.txt")
-    if [[ -n $peak ]]; then
-        half=$(awk -v peak="$peak" 'BEGIN { printf "%.0f", peak / 2 }')
-        run "$bin" loadgen "${common[@]}" --rate "$half" --duration "$duration_s" --subscribe \
-            --seed "$seed" --label "$mode-half" | tee "$dir/$mode-half.txt"
+    for layout in $layouts; do
+        start_server "$mode" "$layout"
+        common=(--target "$target" --connections "$connections" --out "$dir")
+        name=$mode-$layout
+        run "$bin" loadgen "${common[@]}" --find-peak --rate "$start_rate" --duration "$step_s" \
+            --seed "$seed" --label "$name-peak" | tee "$dir/$name-peak.txt"
         seed=$((seed + 1))
-    fi
-    for rate in 1000 10000; do
-        run "$bin" loadgen "${common[@]}" --rate "$rate" --duration "$duration_s" --subscribe \
-            --seed "$seed" --label "$mode-$((rate / 1000))k" | tee "$dir/$mode-$((rate / 1000))k.txt"
-        seed=$((seed + 1))
+        for rate in $rates; do
+            timed_run "$rate" "$name-$rate"
+        done
+        peak=$(sed -n 's/^peak: \([0-9.]*\) answered.*/\1/p' "$dir/$name-peak.txt")
+        if [[ -n $peak ]]; then
+            timed_run "$(awk -v peak="$peak" 'BEGIN { printf "%.0f", peak / 2 }')" "$name-half"
+            timed_run "$(awk -v peak="$peak" 'BEGIN { printf "%.0f", peak * 0.8 }')" "$name-80pct"
+        fi
+        stop_server
     done
-    stop_server
 done
 
 # The floor last, on the idle machine, with a request and answer the size of the runs' own.
-sized=$(ls "$dir"/*-half.json "$dir"/*-1k.json 2>/dev/null | head -1 || true)
+sized=$(ls "$dir"/*-half.json "$dir"/*-1000.json 2>/dev/null | head -1 || true)
 mean() { [[ -n $sized ]] && sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p" "$sized" | head -1 | awk '{ printf "%.0f", $1 }'; }
 mkdir -p "$data_root/floor"
 request_bytes=$(mean request_bytes_mean || true)

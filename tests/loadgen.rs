@@ -153,7 +153,9 @@ fn the_report_tools_write_a_report_from_a_real_run() {
         assert!(readme.contains(part), "{part}: {readme}");
     }
     assert_eq!(readme.lines().last(), Some(last));
-    for plot in ["stages.svg", "latency-async.svg"] {
+    // The mode is durability and layout: the server names both.
+    let by_mode = format!("latency-async-{}.svg", server.server.placement.layout.name());
+    for plot in ["stages.svg", by_mode.as_str()] {
         let svg = std::fs::read_to_string(report_dir.join(plot)).unwrap();
         assert!(svg.contains("<svg"), "{plot}");
     }

@@ -170,14 +170,17 @@ fn write_plots(dir: &Path, inputs: &Inputs) -> Result<Vec<(String, String)>, Str
             format!("floor: loopback + 1 verification ({})", micros(floor.floor_us())),
             floor.floor_us(),
         )];
-        if mode == "sync" {
+        if mode.starts_with("sync") {
             let fsync = floor.fdatasync.p50_us;
             floor_lines.push((format!("fdatasync p50 ({})", micros(fsync)), fsync));
         }
         let name = format!("latency-{mode}.svg");
         let title = format!("{mode}: latency from scheduled send, by percentile");
         plot::percentile_plot(&dir.join(&name), &title, &series, &floor_lines)?;
-        written.push((name, format!("Acknowledgement and event latency, `--durability {mode}`")));
+        written.push((name, format!("Acknowledgement and event latency, {mode}")));
+    }
+    if let Some(curve) = write_load_curve(dir, inputs)? {
+        written.push(curve);
     }
     let bars: Vec<StackedBar> = inputs
         .runs
@@ -191,6 +194,41 @@ fn write_plots(dir: &Path, inputs: &Inputs) -> Result<Vec<(String, String)>, Str
         written.push(("stages.svg".into(), "Mean acknowledgement by stretch, per run".into()));
     }
     Ok(written)
+}
+
+/// `load-curve.svg`: ack p50 and p99 against the offered rate, a line each per mode (layout and
+/// durability), the floor drawn in; `None` when no mode has two fixed-rate runs.
+fn write_load_curve(dir: &Path, inputs: &Inputs) -> Result<Option<(String, String)>, String> {
+    let mut series = Vec::new();
+    for mode in &targets::modes_of(&inputs.runs) {
+        let runs: Vec<&RunSummary> = inputs
+            .runs
+            .iter()
+            .filter(|run| run.find_peak.is_none() && &targets::mode_of(run) == mode)
+            .collect();
+        if runs.len() < 2 {
+            continue;
+        }
+        let figures: [(&str, fn(&RunSummary) -> f64); 2] =
+            [("p50", |run| run.ack.p50_us), ("p99", |run| run.ack.p99_us)];
+        for (name, figure) in figures {
+            let points = runs.iter().map(|run| (run.offered_per_s, figure(run))).collect();
+            series.push(Series { label: format!("{mode} {name}"), points });
+        }
+    }
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let floor_us = inputs.floor.floor_us();
+    let floors = [(format!("floor: loopback + 1 verification ({})", micros(floor_us)), floor_us)];
+    let name = "load-curve.svg";
+    plot::load_curve(
+        &dir.join(name),
+        "Acknowledgement latency against offered load",
+        &series,
+        &floors,
+    )?;
+    Ok(Some((name.into(), "Ack p50 and p99 against offered load, per mode and layout".into())))
 }
 
 fn non_empty(points: Vec<(f64, f64)>) -> Result<Vec<(f64, f64)>, String> {
@@ -241,7 +279,11 @@ pub fn render_readme(
     );
     let _ = writeln!(text, "- git revision: `{git_rev}`");
     let modes = targets::modes_of(&inputs.runs);
-    let _ = writeln!(text, "- Durability modes: {}", modes.join(", "));
+    let _ = writeln!(
+        text,
+        "- Modes (durability, and layout where the server names it): {}",
+        modes.join(", ")
+    );
     let _ =
         writeln!(text, "- The load generator runs on the same machine and cores as the server.\n");
     let _ = writeln!(

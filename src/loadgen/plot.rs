@@ -1,6 +1,6 @@
 //! The latency report's plots, as SVG files: latency by percentile of several runs against the
-//! machine's floor ([`percentile_plot`]), and where each run's time goes, stage by stage
-//! ([`stage_bars`]).
+//! machine's floor ([`percentile_plot`]), latency against offered load ([`load_curve`]), and
+//! where each run's time goes, stage by stage ([`stage_bars`]).
 //!
 //! Drawn with `plotters`, SVG backend only and without its font libraries: an SVG file carries
 //! its text as text and the viewer lays it out, so plotters' built-in width estimate is all the
@@ -264,6 +264,97 @@ fn draw_percentiles(
         .draw()
 }
 
+/// Latency against offered load: x is the offered rate (requests/s, log scale), y latency (µs,
+/// log scale); one line per series, its points `(offered/s, µs)` (e.g. the ack p50 of each run
+/// of one layout and durability mode), and the floor lines as in [`percentile_plot`].
+pub fn load_curve(
+    path: &Path,
+    title: &str,
+    series: &[Series],
+    floor_lines: &[(String, f64)],
+) -> Result<(), String> {
+    let mut curves = Vec::with_capacity(series.len());
+    for one in series {
+        let mut points = Vec::with_capacity(one.points.len());
+        for &(rate, us) in &one.points {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(format!("series `{}`: offered rate {rate} is not positive", one.label));
+            }
+            points.push((rate, drawable_us(&one.label, us)?));
+        }
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        curves.push(Curve { label: &one.label, points });
+    }
+    if curves.iter().all(|curve| curve.points.is_empty()) {
+        return Err("load curve: no series has a point to draw".to_string());
+    }
+    let mut floors = Vec::with_capacity(floor_lines.len());
+    for (label, us) in floor_lines {
+        floors.push((label.as_str(), drawable_us(label, *us)?));
+    }
+    let points = curves.iter().flat_map(|curve| curve.points.iter());
+    let rates = log_span_us(points.clone().map(|(rate, _)| *rate));
+    let span_us = log_span_us(points.map(|(_, us)| *us).chain(floors.iter().map(|(_, us)| *us)));
+    let root = SVGBackend::new(path, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
+    draw_load_curve(&root, title, &curves, &floors, rates, span_us)
+        .and_then(|()| root.present())
+        .map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// Draws [`load_curve`]'s chart on `root`.
+fn draw_load_curve(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    title: &str,
+    curves: &[Curve<'_>],
+    floors: &[(&str, f64)],
+    (low_rate, high_rate): (f64, f64),
+    (low_us, high_us): (f64, f64),
+) -> DrawResult {
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(16)
+        .margin_right(40)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(log_axis_us(low_rate, high_rate), log_axis_us(low_us, high_us))?;
+    chart
+        .configure_mesh()
+        .x_desc("offered load (requests/s)")
+        .y_desc("latency (µs)")
+        .x_label_formatter(&|rate| axis_us(*rate))
+        .y_label_formatter(&|us| axis_us(*us))
+        .draw()?;
+    for (position, curve) in curves.iter().enumerate() {
+        let style = colour(position).stroke_width(2);
+        let points = curve.points.iter().copied();
+        chart
+            .draw_series(LineSeries::new(points.clone(), style))?
+            .label(curve.label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        chart.draw_series(points.map(|point| Circle::new(point, 3, style.filled())))?;
+    }
+    let label_style =
+        ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Bottom));
+    for (label, us) in floors {
+        let style = BLACK.stroke_width(1);
+        let line = [(low_rate, *us), (high_rate, *us)];
+        chart.draw_series(DashedLineSeries::new(line, 8, 5, style))?;
+        let at = (high_rate / 1.02, *us);
+        chart.draw_series(std::iter::once(Text::new(
+            label.to_string(),
+            at,
+            label_style.clone(),
+        )))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+}
+
 /// The distinct segment names of `bars`, in order of first appearance: a name's position is
 /// its colour in every bar.
 fn segment_names(bars: &[StackedBar]) -> Vec<&str> {
@@ -450,6 +541,29 @@ mod tests {
         let error = stage_bars(&path, "Stages", &[negative]).unwrap_err();
         assert_eq!(error, "bar `run`: segment `verify` is -1 µs");
         assert!(!path.exists(), "nothing written for refused input");
+    }
+
+    #[test]
+    fn a_load_curve_draws_each_series_over_the_offered_rates() {
+        let dir = TempDir::new("plot-load");
+        let path = dir.0.join("load.svg");
+        let line = |label: &str, base_us: f64| Series {
+            label: label.to_string(),
+            points: vec![(10_000.0, base_us * 3.0), (1_000.0, base_us), (5_000.0, base_us * 2.0)],
+        };
+        let series = [line("async fused p50", 150.0), line("async split p50", 200.0)];
+        let floors = [("floor".to_string(), 60.0)];
+        load_curve(&path, "Latency against load", &series, &floors).unwrap();
+        let text = svg(&path);
+        for expected in ["Latency against load", "async fused p50", "async split p50", "floor"] {
+            assert!(draws(&text, expected), "{expected} missing");
+        }
+        for tick in ["1000", "2000", "5000", "10000"] {
+            assert!(draws(&text, tick), "{tick} missing");
+        }
+        let bad = [Series { label: "bad".into(), points: vec![(0.0, 1.0)] }];
+        assert!(load_curve(&path, "t", &bad, &[]).unwrap_err().contains("not positive"));
+        assert!(load_curve(&path, "t", &[], &[]).is_err());
     }
 
     #[test]

@@ -346,6 +346,11 @@ impl ServerSide {
     pub fn durability(&self) -> &str {
         self.info.get("durability").map_or("?", String::as_str)
     }
+
+    /// The thread layout the server ran (`None` from a server that does not say).
+    pub fn layout(&self) -> Option<&str> {
+        self.info.get("layout").map(String::as_str)
+    }
 }
 
 #[cfg(test)]
