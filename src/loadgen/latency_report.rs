@@ -209,10 +209,8 @@ fn write_load_curve(dir: &Path, inputs: &Inputs) -> Result<Option<(String, Strin
         if runs.len() < 2 {
             continue;
         }
-        let figures: [(&str, fn(&RunSummary) -> f64); 2] =
-            [("p50", |run| run.ack.p50_us), ("p99", |run| run.ack.p99_us)];
-        for (name, figure) in figures {
-            let points = runs.iter().map(|run| (run.offered_per_s, figure(run))).collect();
+        for (name, figure) in [("p50", Figure::P50), ("p99", Figure::P99)] {
+            let points = runs.iter().map(|run| (run.offered_per_s, figure.of(run))).collect();
             series.push(Series { label: format!("{mode} {name}"), points });
         }
     }
@@ -229,6 +227,22 @@ fn write_load_curve(dir: &Path, inputs: &Inputs) -> Result<Option<(String, Strin
         &floors,
     )?;
     Ok(Some((name.into(), "Ack p50 and p99 against offered load, per mode and layout".into())))
+}
+
+/// A point of the load curve.
+#[derive(Clone, Copy)]
+enum Figure {
+    P50,
+    P99,
+}
+
+impl Figure {
+    fn of(self, run: &RunSummary) -> f64 {
+        match self {
+            Figure::P50 => run.ack.p50_us,
+            Figure::P99 => run.ack.p99_us,
+        }
+    }
 }
 
 fn non_empty(points: Vec<(f64, f64)>) -> Result<Vec<(f64, f64)>, String> {
