@@ -151,10 +151,45 @@ struct State {
     dirty_groups: Vec<u32>,
 }
 
+/// What one [`NetOutLoop::answer_available`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answered {
+    /// Handled records (answers written to outboxes and flushed).
+    Progressed,
+    /// Nothing it may handle yet.
+    Idle,
+    /// `Shutdown` was handled: call [`NetOutLoop::finish`].
+    Shutdown,
+}
+
+/// Net-out between turns: the stage, its state and where it is in ring C. [`NetOut::run`]
+/// turns it on a thread of its own; the `fused` layout turns it after the matcher on the
+/// matcher's thread (`pipeline/fused.rs`), sleeping in its poll.
+pub struct NetOutLoop {
+    stage: NetOut,
+    state: State,
+    poll_events: Events,
+    next: u64,
+    /// The durable sequence the last turn stopped at, if the gate held it.
+    blocked_on: Option<u64>,
+    progressed: bool,
+    next_grace_check_ms: u64,
+    next_websocket_timers_ms: u64,
+}
+
 impl NetOut {
     /// Runs until the `Shutdown` record has been answered and every outbox flushed (or given up).
-    pub fn run(mut self) {
-        let mut state = State {
+    pub fn run(self) {
+        let mut turns = self.into_loop();
+        while turns.answer_available() != Answered::Shutdown {
+            turns.wait(true);
+        }
+        turns.finish();
+    }
+
+    /// Net-out ready to turn, its buffers allocated.
+    pub fn into_loop(self) -> NetOutLoop {
+        let state = State {
             outboxes: (0..self.connections.len()).map(|_| Outbox::new()).collect(),
             dirty: Vec::with_capacity(self.connections.len()),
             events: Vec::with_capacity(COMMAND_EVENTS_INITIAL),
@@ -170,56 +205,84 @@ impl NetOut {
             group_buffers: Vec::new(),
             dirty_groups: Vec::with_capacity(self.connections.len()),
         };
-        let mut poll_events = Events::with_capacity(1024);
-        let mut next = 0u64;
-        let mut shutting_down = false;
-        let mut next_grace_check_ms = clock::wall_ms() + IDLE_POLL.as_millis() as u64;
-        let mut next_websocket_timers_ms = 0;
-        loop {
-            let (processed_end, blocked_on, shutdown) = self.process(&mut state, next);
-            let progressed = processed_end > next;
-            if progressed {
-                self.input.release_through(processed_end - 1);
-                next = processed_end;
-            }
-            shutting_down |= shutdown;
-            self.flush(&mut state);
-            if shutting_down {
-                self.drain_on_shutdown(&mut state, &mut poll_events);
-                return;
-            }
-            let mut timeout = self.sleep_timeout(next, blocked_on, progressed);
-            if state.websockets > 0 {
-                timeout = timeout.map(|timeout| timeout.min(WEBSOCKET_TIMER_PERIOD));
-            }
-            match self.poll.poll(&mut poll_events, timeout) {
-                Ok(()) => {}
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(error) => panic!("net-out poll failed: {error}"),
-            }
-            if let Some(durable) = self.gate.durable() {
-                durable.disarm();
-            }
-            self.input.disarm_external_wait();
-            for event in poll_events.iter() {
-                if event.token() != NET_OUT_WAKER && event.is_writable() {
-                    let index = event.token().0 as u32;
-                    self.write_out(&mut state, index);
-                }
-            }
-            let now_ms = clock::wall_ms();
-            if state.websockets > 0 && now_ms >= next_websocket_timers_ms {
-                self.websocket_timers(&mut state);
-                self.flush(&mut state);
-                next_websocket_timers_ms = now_ms + WEBSOCKET_TIMER_PERIOD.as_millis() as u64;
-            }
-            if now_ms >= next_grace_check_ms {
-                self.expire_closing(&mut state, now_ms);
-                next_grace_check_ms = now_ms + IDLE_POLL.as_millis() as u64;
-            }
+        NetOutLoop {
+            stage: self,
+            state,
+            poll_events: Events::with_capacity(1024),
+            next: 0,
+            blocked_on: None,
+            progressed: false,
+            next_grace_check_ms: clock::wall_ms() + IDLE_POLL.as_millis() as u64,
+            next_websocket_timers_ms: 0,
+        }
+    }
+}
+
+impl NetOutLoop {
+    /// Answers every record of ring C the durability gate lets through, and flushes.
+    pub fn answer_available(&mut self) -> Answered {
+        let (processed_end, blocked_on, shutdown) = self.stage.process(&mut self.state, self.next);
+        self.blocked_on = blocked_on;
+        self.progressed = processed_end > self.next;
+        if self.progressed {
+            self.stage.input.release_through(processed_end - 1);
+            self.next = processed_end;
+        }
+        self.stage.flush(&mut self.state);
+        match (shutdown, self.progressed) {
+            (true, _) => Answered::Shutdown,
+            (false, true) => Answered::Progressed,
+            (false, false) => Answered::Idle,
         }
     }
 
+    /// Polls its sockets and wakers — sleeping, if `may_sleep` and nothing is pending, until
+    /// ring C, the journal or a socket has something for it, or its [`super::NET_OUT_WAKER`]
+    /// is woken — then writes to the sockets that became writable and runs its timers.
+    pub fn wait(&mut self, may_sleep: bool) {
+        let stage = &mut self.stage;
+        let mut timeout = if may_sleep {
+            stage.sleep_timeout(self.next, self.blocked_on, self.progressed)
+        } else {
+            Some(Duration::ZERO)
+        };
+        if self.state.websockets > 0 {
+            timeout = timeout.map(|timeout| timeout.min(WEBSOCKET_TIMER_PERIOD));
+        }
+        match stage.poll.poll(&mut self.poll_events, timeout) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => panic!("net-out poll failed: {error}"),
+        }
+        if let Some(durable) = stage.gate.durable() {
+            durable.disarm();
+        }
+        stage.input.disarm_external_wait();
+        for event in self.poll_events.iter() {
+            if event.token() != NET_OUT_WAKER && event.is_writable() {
+                let index = event.token().0 as u32;
+                stage.write_out(&mut self.state, index);
+            }
+        }
+        let now_ms = clock::wall_ms();
+        if self.state.websockets > 0 && now_ms >= self.next_websocket_timers_ms {
+            stage.websocket_timers(&mut self.state);
+            stage.flush(&mut self.state);
+            self.next_websocket_timers_ms = now_ms + WEBSOCKET_TIMER_PERIOD.as_millis() as u64;
+        }
+        if now_ms >= self.next_grace_check_ms {
+            stage.expire_closing(&mut self.state, now_ms);
+            self.next_grace_check_ms = now_ms + IDLE_POLL.as_millis() as u64;
+        }
+    }
+
+    /// After [`Answered::Shutdown`]: sends what can be sent (bounded) and stops.
+    pub fn finish(mut self) {
+        self.stage.drain_on_shutdown(&mut self.state, &mut self.poll_events);
+    }
+}
+
+impl NetOut {
     /// Gives up on closed connections whose peer has not taken their last answers within the
     /// grace period, so their slots go back to net-in.
     fn expire_closing(&mut self, state: &mut State, now_ms: u64) {

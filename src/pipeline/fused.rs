@@ -1,60 +1,148 @@
-//! The fused thread: verify, sequencer and matcher called in turn on one thread, LMAX handler
-//! style, so no request waits for the scheduler between them.
+//! The fused thread: verify, sequencer, matcher and (in the server) net-out called in turn on
+//! one thread, LMAX handler style, so no request waits for the scheduler between them.
 //!
-//! **Reads** ring A (as verify member 0, then as the sequencer) and ring B (as the matcher).
-//! **Writes** verdicts into ring A's slots, ring B and ring C, exactly as the three stage
-//! threads of the `split` layout do: it runs their code (`poll` on each), so the output, the
-//! journal and the state hash are the same in every layout (`tests/pipeline.rs`).
+//! **Reads** ring A (as verify member 0, then as the sequencer), ring B (as the matcher) and,
+//! with net-out, ring C. **Writes** verdicts into ring A's slots, ring B, ring C and the
+//! sockets, exactly as the stage threads of the `split` layout do: it runs their code (`poll`
+//! on each, [`crate::netout::stage::NetOutLoop`]'s turns), so the output, the journal and the state hash are the same
+//! in every layout (`tests/pipeline.rs`).
 //!
-//! Each turn verifies one budgeted stretch, sequences everything verified, and applies
-//! everything sequenced; it sleeps only when no stage did anything, and then on the one cursor
-//! that can give it work:
+//! Each turn verifies one budgeted stretch, sequences everything verified, applies everything
+//! sequenced and answers everything applied (as far as the durability gate lets it). It sleeps
+//! only when no stage did anything, and then on what can give it work ([`Blocker`]):
+//! - ring A's producer (net-in): in net-out's poll, armed on ring A and on what net-out waits
+//!   for (the journal, writable sockets), so a request after a quiet spell costs one wake-up;
+//!   without net-out (the harness), on ring A's cursor;
 //! - ring B's free space, when the sequencer has verified requests but no room for them (the
 //!   journal frees it: the matcher, on this thread, has released all it could);
-//! - the other verifiers' cursors, when the sequencer waits for them;
-//! - ring A's producer (net-in) otherwise: a request after a quiet spell costs one wake-up here.
+//! - the other verifiers' cursors, when the sequencer waits for them.
 //!
 //! Invariant: the thread never waits for room that only it can free. The sequencer sequences a
-//! request only once ring B holds all its records (`SequencerStage::poll`), and the matcher
-//! waits for ring C only after releasing on ring B what the journal needs (`matcher/stage.rs`),
-//! while net-out, which frees ring C, is another thread.
+//! request only once ring B holds all its records (`SequencerStage::poll`); the matcher waits for
+//! room on ring C only without net-out on this thread (then net-out, which frees it, is another
+//! thread or the harness's consumer); with net-out here, ring C's room is freed by answering,
+//! and the matcher's ring C (64 Ki slots) only fills past what one turn publishes if net-out is
+//! held by the durability gate, which the journal (another thread) lifts.
 
 use crate::matcher::Matcher;
 use crate::matcher::stage::MatcherStage;
+use crate::netout::stage::{Answered, NetOut};
 use crate::ring::Poll;
 use crate::sequencer::stage::SequencerStage;
 use crate::verify::stage::VerifyStage;
 
-/// Runs the three stages until ring A closes and everything before is applied; ring B closes
-/// once the sequencer is done, ring C when this returns.
-pub fn run(
-    mut verify: VerifyStage,
-    sequencer: SequencerStage,
-    mut matcher: MatcherStage,
-) -> Matcher {
-    let mut sequencer = Some(sequencer);
-    loop {
-        let verified = verify.poll();
-        let sequenced = sequencer.as_mut().map_or(Poll::Finished, SequencerStage::poll);
-        if sequenced == Poll::Finished && sequencer.take().is_some() {
-            continue; // ring B closed: the matcher drains it, then finishes
+/// Verify member 0, the sequencer and the matcher, for one thread.
+pub struct FusedCore {
+    verify: VerifyStage,
+    /// `None` once ring A is drained: dropping it closed ring B.
+    sequencer: Option<SequencerStage>,
+    /// `None` once ring B is drained: dropping it closed ring C.
+    matcher: Option<MatcherStage>,
+    /// The engine, once the matcher is done.
+    stopped: Option<Matcher>,
+}
+
+/// What an idle [`FusedCore`] waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Blocker {
+    /// A request on ring A (net-in).
+    RingA,
+    /// Room on ring B (the journal).
+    RingBRoom,
+    /// The other verifiers' verdicts.
+    OtherVerifiers,
+    /// Ring B's end (the sequencer is gone; the matcher drains what is left).
+    RingBEnd,
+    /// Nothing: every stage is done.
+    Done,
+}
+
+impl FusedCore {
+    /// The three stages, not yet running.
+    pub fn new(verify: VerifyStage, sequencer: SequencerStage, matcher: MatcherStage) -> Self {
+        FusedCore { verify, sequencer: Some(sequencer), matcher: Some(matcher), stopped: None }
+    }
+
+    /// Runs the three stages until ring A closes and everything before is applied, ring C
+    /// drained by another thread; ring B closes once the sequencer is done, ring C once the
+    /// matcher is. Returns the engine.
+    pub fn run(mut self) -> Matcher {
+        loop {
+            match self.turn() {
+                None => {}
+                Some(Blocker::Done) => return self.stopped.expect("done means stopped"),
+                Some(blocker) => self.wait(blocker),
+            }
+        }
+    }
+
+    /// As [`FusedCore::run`], with net-out answering on this thread after the matcher.
+    pub fn run_with_net_out(mut self, net_out: NetOut) -> Matcher {
+        let mut net_out = net_out.into_loop();
+        loop {
+            let blocker = self.turn();
+            let answered = net_out.answer_available();
+            match (blocker, answered) {
+                (_, Answered::Shutdown) => {
+                    // Nothing is published after `Shutdown`: finish sending, then let the
+                    // stages see their rings close.
+                    net_out.finish();
+                    return self.run();
+                }
+                (Some(Blocker::RingA), Answered::Idle) => {
+                    let armed = self.verify.arm_external_wait();
+                    net_out.wait(armed);
+                    self.verify.disarm_external_wait();
+                }
+                // Only net-out has work left (answers the durability gate holds).
+                (Some(Blocker::Done), Answered::Idle) => net_out.wait(true),
+                (Some(blocker), Answered::Idle) => {
+                    net_out.wait(false);
+                    self.wait(blocker);
+                }
+                (None, _) | (_, Answered::Progressed) => net_out.wait(false),
+            }
+        }
+    }
+
+    /// Verifies one budgeted stretch, sequences what is verified, applies what is sequenced;
+    /// `None` if any of it worked, else what to wait for.
+    fn turn(&mut self) -> Option<Blocker> {
+        let Some(matcher) = self.matcher.as_mut() else {
+            return Some(Blocker::Done);
+        };
+        let verified = self.verify.poll();
+        let sequenced = self.sequencer.as_mut().map_or(Poll::Finished, SequencerStage::poll);
+        if sequenced == Poll::Finished && self.sequencer.take().is_some() {
+            return None; // ring B closed: the matcher drains it, then finishes
         }
         let matched = matcher.poll();
         if matched == Poll::Finished {
-            return matcher.into_matcher();
+            self.stopped = self.matcher.take().map(MatcherStage::into_matcher);
+            return Some(Blocker::Done);
         }
         if [verified, sequenced, matched].contains(&Poll::Worked) {
-            continue;
+            return None;
         }
-        match sequencer.as_mut() {
-            Some(sequencer) if sequenced == Poll::Blocked => sequencer.wait_for_room(),
-            // Verified here, but another verifier is behind.
-            Some(sequencer) if sequencer.next() < verify.released_end() => {
-                sequencer.wait_for_input()
+        Some(match &self.sequencer {
+            Some(_) if sequenced == Poll::Blocked => Blocker::RingBRoom,
+            Some(sequencer) if sequencer.next() < self.verify.released_end() => {
+                Blocker::OtherVerifiers
             }
-            Some(_) if verified != Poll::Finished => verify.wait(),
-            Some(sequencer) => sequencer.wait_for_input(),
-            None => matcher.wait_for_input(),
+            Some(_) if verified != Poll::Finished => Blocker::RingA,
+            Some(_) => Blocker::OtherVerifiers,
+            None => Blocker::RingBEnd,
+        })
+    }
+
+    /// Waits (per the rings' strategy) for what `blocker` names.
+    fn wait(&mut self, blocker: Blocker) {
+        match (blocker, self.sequencer.as_mut(), self.matcher.as_mut()) {
+            (Blocker::RingA, _, _) => self.verify.wait(),
+            (Blocker::RingBRoom, Some(sequencer), _) => sequencer.wait_for_room(),
+            (Blocker::OtherVerifiers, Some(sequencer), _) => sequencer.wait_for_input(),
+            (_, _, Some(matcher)) => matcher.wait_for_input(),
+            (_, _, None) => {}
         }
     }
 }

@@ -3,12 +3,12 @@
 //! - `split`: a thread per stage (net-in, verify ×N, sequencer, journal, matcher, net-out), as
 //!   LMAX runs it: with a core for each, pinned and busy-spinning, a hop between stages costs a
 //!   cache-line transfer and nothing else.
-//! - `fused`: verify, sequencer and matcher called in turn on one thread (`fused.rs`), with
-//!   net-in, the journal and net-out on their own (plus `N − 1` helper verify threads if asked
-//!   for). With fewer cores than threads every hop between stages threads is a scheduler
+//! - `fused`: verify, sequencer, matcher and net-out called in turn on one thread (`fused.rs`),
+//!   with net-in and the journal on their own (plus `N − 1` helper verify threads if asked
+//!   for). With fewer cores than threads every hop between stage threads is a scheduler
 //!   wake-up (64 µs p50 between the two vCPUs measured by `ringex floor` on the Intel VM, against
-//!   a 3.8 µs loopback round trip on one core); fused, a request meets one between net-in and the
-//!   core thread and one between it and net-out, instead of four.
+//!   a 3.8 µs loopback round trip on one core); fused, a request meets one, between net-in and
+//!   the fused thread, instead of four.
 //!
 //! `auto` picks `split` when every thread of a split pipeline with one verifier has a core of its
 //! own, and `fused` otherwise.
@@ -19,16 +19,16 @@ use std::str::FromStr;
 /// Threads of a split pipeline besides the verifiers: net-in, sequencer, journal, matcher,
 /// net-out.
 pub const SPLIT_FIXED_THREADS: usize = 5;
-/// Threads of a fused pipeline besides its helper verifiers: net-in, the fused thread (which
-/// is also the first verifier), journal, net-out.
-pub const FUSED_FIXED_THREADS: usize = 4;
+/// Threads of a fused pipeline besides its helper verifiers: net-in, the fused thread (the
+/// first verifier, the sequencer, the matcher and net-out), journal.
+pub const FUSED_FIXED_THREADS: usize = 3;
 
 /// A resolved layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
     /// A thread per stage.
     Split,
-    /// Verify, sequencer and matcher on one thread.
+    /// Verify, sequencer, matcher and net-out on one thread.
     Fused,
 }
 
@@ -70,12 +70,12 @@ impl Layout {
         match self {
             Layout::Split => format!("layout split: a thread per stage, {verifiers}"),
             Layout::Fused if verify_threads > 1 => format!(
-                "layout fused: verify, sequencer and matcher on one thread, with {} helper \
-                 verify thread(s)",
+                "layout fused: verify, sequencer, matcher and net-out on one thread, with {} \
+                 helper verify thread(s)",
                 verify_threads - 1
             ),
             Layout::Fused => {
-                "layout fused: verify, sequencer and matcher on one thread".to_string()
+                "layout fused: verify, sequencer, matcher and net-out on one thread".to_string()
             }
         }
     }
@@ -156,11 +156,12 @@ mod tests {
         assert_eq!(Layout::Split.verify_threads_default(2), 1);
         assert_eq!(Layout::Split.verify_threads_default(20), 15);
         assert_eq!(Layout::Fused.verify_threads_default(2), 1);
-        assert_eq!(Layout::Fused.verify_threads_default(5), 2);
-        // Threads per layout: split 5 + N, fused 4 + helpers.
+        assert_eq!(Layout::Fused.verify_threads_default(3), 1);
+        assert_eq!(Layout::Fused.verify_threads_default(5), 3);
+        // Threads per layout: split 5 + N, fused 3 + helpers.
         assert_eq!(Layout::Split.threads(15), 20);
-        assert_eq!(Layout::Fused.threads(1), 4);
-        assert_eq!(Layout::Fused.threads(2), 5);
+        assert_eq!(Layout::Fused.threads(1), 3);
+        assert_eq!(Layout::Fused.threads(2), 4);
     }
 
     #[test]

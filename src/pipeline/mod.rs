@@ -48,6 +48,8 @@ use std::thread::JoinHandle;
 mod fused;
 pub mod layout;
 
+use fused::FusedCore;
+
 pub use layout::{Layout, LayoutMode};
 
 /// Everything `serve` is told.
@@ -234,6 +236,9 @@ pub struct Core {
     pub verify_budget: BatchBudget,
     /// The stage threads.
     pub threads: CoreThreads,
+    /// In the server's `fused` layout: the fused stages and their core, for the thread that
+    /// also runs net-out.
+    fused: Option<(FusedCore, Option<usize>)>,
 }
 
 /// A waker for rings whose consumers never sleep outside the ring.
@@ -251,8 +256,22 @@ impl Core {
         options: CoreOptions,
         recovered: RecoveredState,
         ring_c_notify: Option<Arc<dyn Notify>>,
-        mut pin: impl FnMut() -> Option<usize>,
+        pin: impl FnMut() -> Option<usize>,
     ) -> Result<(Core, View), StartError> {
+        Core::build(options, recovered, ring_c_notify, pin, false)
+    }
+
+    /// As [`Core::start`]; with `net_out_fused` in the `fused` layout the fused thread is left
+    /// to the caller ([`Core::fused`]), to run with net-out, whose waker (`ring_c_notify`) then
+    /// also wakes it for ring A.
+    fn build(
+        options: CoreOptions,
+        recovered: RecoveredState,
+        ring_c_notify: Option<Arc<dyn Notify>>,
+        mut pin: impl FnMut() -> Option<usize>,
+        net_out_fused: bool,
+    ) -> Result<(Core, View), StartError> {
+        let net_out_fused = net_out_fused && options.layout == Layout::Fused;
         let RecoveredState { matcher: engine, view, sequencer, writer, .. } = recovered;
         let wait = options.wait;
         let verify_threads = options.verify_threads.max(1);
@@ -262,6 +281,10 @@ impl Core {
         let mut ring_a = RingBuilder::new(RING_A_SLOTS, wait, RequestSlot::empty);
         let verifier_ids = ring_a.modulo_consumers(&[], verify_threads, Access::Write);
         let sequencer_id = ring_a.consumer(&verifier_ids, Access::Read);
+        if net_out_fused {
+            let notify = ring_c_notify.clone().expect("net-out's waker");
+            ring_a.notify_with(verifier_ids[0], notify);
+        }
         let mut ring_a = ring_a.build();
 
         // 2. Ring B: sequencer → matcher (marks applied commands) → journal.
@@ -320,22 +343,26 @@ impl Core {
             options.clocks.sequencer_us,
             metrics.clone(),
         );
-        let matcher = MatcherStage::new(
+        let matcher_stage = MatcherStage::new(
             ring_b.consumer(matcher_id),
             BatchPublisher::new(ring_c.producer()),
             engine,
         );
 
         // 4. The stage threads, in pipeline order (the order `--pin` hands out cores).
-        let matcher = match fused_verifier {
+        let (mut matcher, mut fused) = (None, None);
+        match fused_verifier {
             Some(verify) => {
-                let work = move || fused::run(verify, sequencer, matcher);
-                let fused = spawn_stage("fused", pin(), work)?;
+                let core = FusedCore::new(verify, sequencer, matcher_stage);
+                if net_out_fused {
+                    fused = Some((core, pin()));
+                } else {
+                    matcher = Some(spawn_stage("fused", pin(), move || core.run())?);
+                }
                 for (index, verify) in verifiers.into_iter().enumerate() {
                     let name = format!("verify-helper-{index}");
                     threads.push(spawn_stage(&name, pin(), move || verify.run())?);
                 }
-                fused
             }
             None => {
                 for (index, verify) in verifiers.into_iter().enumerate() {
@@ -343,9 +370,9 @@ impl Core {
                     threads.push(spawn_stage(&name, pin(), move || verify.run())?);
                 }
                 threads.push(spawn_stage("sequencer", pin(), move || sequencer.run())?);
-                spawn_stage("matcher", pin(), move || matcher.run())?
+                matcher = Some(spawn_stage("matcher", pin(), move || matcher_stage.run())?);
             }
-        };
+        }
         if let (Some(id), Some(writer), Some(durable)) = (journal_id, writer, durable.clone()) {
             let input = ring_b.consumer(id);
             let durability = options.durability;
@@ -363,6 +390,7 @@ impl Core {
             metrics,
             threads: CoreThreads { threads, matcher },
             verify_budget,
+            fused,
         };
         Ok((core, view))
     }
@@ -371,7 +399,8 @@ impl Core {
 /// The join handles of a [`Core`]'s threads.
 pub struct CoreThreads {
     threads: Vec<JoinHandle<()>>,
-    matcher: JoinHandle<Matcher>,
+    /// The thread that returns the engine (the matcher's or the fused one).
+    matcher: Option<JoinHandle<Matcher>>,
 }
 
 impl CoreThreads {
@@ -381,7 +410,8 @@ impl CoreThreads {
         for handle in self.threads {
             handle.join().map_err(|_| "a pipeline thread panicked".to_string())?;
         }
-        self.matcher.join().map_err(|_| "the matcher panicked".to_string())
+        let matcher = self.matcher.ok_or("the matcher never started")?;
+        matcher.join().map_err(|_| "the matcher panicked".to_string())
     }
 }
 
@@ -452,7 +482,8 @@ pub struct Server {
     shutdown: Arc<AtomicBool>,
     net_in_waker: Arc<mio::Waker>,
     net_in: JoinHandle<Vec<mio::net::TcpStream>>,
-    net_out: JoinHandle<()>,
+    /// Net-out's own thread (none when it runs on the fused thread).
+    net_out: Option<JoinHandle<()>>,
     core: CoreThreads,
     durable: Option<Arc<Durable>>,
     metrics: Arc<Metrics>,
@@ -515,9 +546,17 @@ impl Server {
             clocks: options.clocks,
         };
         let notify: Arc<dyn Notify> = net_out_waker.clone();
-        let (core, view) = Core::start(core_options, recovered, Some(notify), &mut pin)?;
-        let Core { ring_a, ring_c, durable, overflow, metrics, verify_budget, threads: core } =
-            core;
+        let (core, view) = Core::build(core_options, recovered, Some(notify), &mut pin, true)?;
+        let Core {
+            ring_a,
+            ring_c,
+            durable,
+            overflow,
+            metrics,
+            verify_budget,
+            threads: mut core,
+            fused,
+        } = core;
 
         let net_in = NetIn {
             connection_options: options.connection,
@@ -542,7 +581,7 @@ impl Server {
         };
         let net_in = spawn_stage("net-in", net_in_core, move || net_in.run())?;
 
-        // 4. net-out.
+        // 4. net-out: on its own thread, or after the matcher on the fused one.
         let net_out = NetOut {
             options: options.connection,
             input: ring_c,
@@ -554,7 +593,14 @@ impl Server {
             wait,
             metrics: metrics.clone(),
         };
-        let net_out = spawn_stage("net-out", pin(), move || net_out.run())?;
+        let net_out = match fused {
+            Some((fused, fused_core)) => {
+                let work = move || fused.run_with_net_out(net_out);
+                core.matcher = Some(spawn_stage("fused", fused_core, work)?);
+                None
+            }
+            None => Some(spawn_stage("net-out", pin(), move || net_out.run())?),
+        };
         Ok(Server {
             local_addr,
             shutdown,
@@ -608,7 +654,9 @@ impl Server {
     pub fn join(self) -> Result<Matcher, String> {
         let streams = self.net_in.join().map_err(|_| "net-in panicked".to_string())?;
         let matcher = self.core.join()?;
-        self.net_out.join().map_err(|_| "net-out panicked".to_string())?;
+        if let Some(net_out) = self.net_out {
+            net_out.join().map_err(|_| "net-out panicked".to_string())?;
+        }
         // Only now may the sockets close: net-out is done writing to them.
         drop(streams);
         Ok(matcher)

@@ -9,7 +9,7 @@ use super::budget::{BatchBudget, stretches};
 use super::{SlotAccess, Verifier};
 use crate::overflow::OverflowPool;
 use crate::records::RequestSlot;
-use crate::ring::{Consumer, Poll};
+use crate::ring::{Consumer, ExternalWait, Poll};
 use std::sync::Arc;
 
 /// This verifier's slots of one ring batch, handed out one at a time.
@@ -98,6 +98,18 @@ impl VerifyStage {
     /// Waits (per ring A's strategy) until something is available to this verifier.
     pub fn wait(&mut self) {
         let _ = self.input.wait_for(self.next);
+    }
+
+    /// Prepares to sleep outside the ring (in net-out's poll, `fused` layout) until a request
+    /// arrives: true when armed (sleep, then [`VerifyStage::disarm_external_wait`]), false when
+    /// one is already there or ring A is closed (do not sleep).
+    pub fn arm_external_wait(&mut self) -> bool {
+        self.input.arm_external_wait(self.next) == ExternalWait::Armed
+    }
+
+    /// Ends what [`VerifyStage::arm_external_wait`] armed (a no-op if nothing is).
+    pub fn disarm_external_wait(&mut self) {
+        self.input.disarm_external_wait();
     }
 
     /// Sequences below this are verified and published.
