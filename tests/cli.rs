@@ -126,10 +126,12 @@ fn serve_then_replay_agree_and_sigterm_stops_cleanly() {
         text.contains(&format!("state hash {}", live["stateHash"].as_str().unwrap())),
         "{text} vs {live}"
     );
-    // And a restart, in the other layout, comes back to the same state.
-    let (child, address) = serve(&dir.0, &["--layout", "fused"]);
-    assert_eq!(admin_state(address)["stateHash"], live["stateHash"]);
-    assert_eq!(terminate(child), 0);
+    // And a restart, in each other layout, comes back to the same state.
+    for layout in ["fused", "single"] {
+        let (child, address) = serve(&dir.0, &["--layout", layout]);
+        assert_eq!(admin_state(address)["stateHash"], live["stateHash"], "{layout}");
+        assert_eq!(terminate(child), 0, "{layout}");
+    }
 }
 
 #[test]

@@ -35,7 +35,10 @@
 //! [`LINGER_BYTES_MAX`], [`LINGER_IDLE_MS`] without input and [`LINGER_TIME_MS`] in all. One path
 //! serves every close; a peer already known gone (end of stream or error) is closed at once.
 
+mod turns;
 mod upgraded;
+
+pub use turns::NetInLoop;
 
 use super::http::{Framed, frame, header_slots};
 use super::websocket::Message;
@@ -50,19 +53,21 @@ use crate::rate_limit::RateLimiter;
 use crate::records::{ConnectionToken, RequestKind, RequestSlot};
 use crate::ring::Producer;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::{Interest, Poll, Token};
 use std::collections::VecDeque;
 use std::io::Read;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
 
 /// The listener's token.
 pub const NET_IN_LISTENER: Token = Token(usize::MAX - 2);
 /// The token of net-in's waker (net-out's releases and aborts, shutdown).
 pub const NET_IN_WAKER: Token = Token(usize::MAX - 1);
+/// The token of another poll watched from net-in's (`single` layout: net-out's, so the one
+/// thread sleeps in one place).
+pub const NET_IN_NESTED_POLL: Token = Token(usize::MAX - 3);
 
 /// Set by the process's SIGTERM/SIGINT handler (signals are process-wide, so this one flag is
 /// too); net-in stops as if its shutdown flag were set.
@@ -208,75 +213,6 @@ fn peer_key(stream: &TcpStream) -> (u128, bool) {
 }
 
 impl NetIn {
-    /// Runs until shutdown; returns the open streams, which the caller drops only after net-out
-    /// has finished (so no descriptor is closed under it).
-    pub fn run(mut self) -> Vec<TcpStream> {
-        let connections_max = self.options.connections_max;
-        let mut state = State {
-            connections: (0..connections_max)
-                .map(|_| Connection {
-                    stream: None,
-                    generation: 0,
-                    phase: Phase::Free,
-                    input: vec![0; INPUT_BYTES_INITIAL],
-                    filled: 0,
-                    partial_since_ms: 0,
-                    last_activity_ms: 0,
-                    peer: 0,
-                    loopback: false,
-                    backlogged: false,
-                    peer_closed: false,
-                    linger_since_ms: 0,
-                    linger_bytes: 0,
-                    throttled: false,
-                    websocket: false,
-                    ws_message: Message::default(),
-                    ws_message_len: 0,
-                    ws_last_pong_ms: 0,
-                    ws_close_pending: None,
-                })
-                .collect(),
-            free: (0..connections_max as u32).rev().collect(),
-            overflow_free: (0..self.overflow.len() as u32).rev().collect(),
-            overflow_in_use: VecDeque::with_capacity(self.overflow.len()),
-            ip_limiter: RateLimiter::new(
-                self.options.ip_rate_per_s,
-                self.options.ip_burst,
-                1 << 16,
-            ),
-            claimed_end: None,
-            backlog: Vec::with_capacity(connections_max),
-        };
-        let mut events = Events::with_capacity(1024);
-        let mut next_timer_ms = clock::wall_ms() + TIMER_PERIOD_MS;
-        loop {
-            let timeout = if state.backlog.is_empty() { TIMER_PERIOD_MS } else { 1 };
-            match self.poll.poll(&mut events, Some(Duration::from_millis(timeout))) {
-                Ok(()) => {}
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(error) => panic!("net-in poll failed: {error}"),
-            }
-            for event in events.iter() {
-                match event.token() {
-                    NET_IN_LISTENER => self.accept(&mut state),
-                    NET_IN_WAKER => {}
-                    token => self.read(&mut state, token.0 as u32),
-                }
-            }
-            self.handle_handback(&mut state);
-            self.retry_backlog(&mut state);
-            let now_ms = clock::wall_ms();
-            if now_ms >= next_timer_ms {
-                self.check_timeouts(&mut state, now_ms);
-                next_timer_ms = now_ms + TIMER_PERIOD_MS;
-            }
-            self.publish(&mut state);
-            if self.shutdown.load(Ordering::Acquire) || SIGNALLED.load(Ordering::Acquire) {
-                return self.stop(state);
-            }
-        }
-    }
-
     fn accept(&mut self, state: &mut State) {
         loop {
             let (mut stream, _) = match self.listener.accept() {
@@ -694,42 +630,6 @@ impl NetIn {
         if let Some(end) = state.claimed_end.take() {
             self.output.publish_through(end - 1);
         }
-    }
-
-    /// Shutdown: stop accepting and reading, close every connection behind what it already sent,
-    /// publish `Shutdown` last and close ring A.
-    fn stop(mut self, mut state: State) -> Vec<TcpStream> {
-        let _ = self.poll.registry().deregister(&mut self.listener);
-        for index in 0..state.connections.len() as u32 {
-            if state.connections[index as usize].phase == Phase::Reading {
-                if state.connections[index as usize].websocket {
-                    self.going_away(&mut state, index);
-                }
-                self.stop_reading(&mut state, index);
-            }
-        }
-        // Closes that waited for ring space: wait for it now (the consumers are running).
-        self.publish(&mut state);
-        for index in 0..state.connections.len() as u32 {
-            if state.connections[index as usize].phase == Phase::ClosePending {
-                let sequence = self.output.claim();
-                let token = ConnectionToken {
-                    index,
-                    generation: state.connections[index as usize].generation,
-                };
-                let slot = self.output.slot_mut(sequence);
-                slot.kind = RequestKind::Closed;
-                slot.reply.connection = token;
-                self.output.publish(sequence);
-                state.connections[index as usize].phase = Phase::Closing;
-            }
-        }
-        let sequence = self.output.claim();
-        self.output.slot_mut(sequence).kind = RequestKind::Shutdown;
-        self.output.publish(sequence);
-        // Dropping the producer closes ring A: every stage drains and exits in turn.
-        drop(self.output);
-        state.connections.into_iter().filter_map(|connection| connection.stream).collect()
     }
 }
 

@@ -240,16 +240,26 @@ impl NetOutLoop {
     /// ring C, the journal or a socket has something for it, or its [`super::NET_OUT_WAKER`]
     /// is woken — then writes to the sockets that became writable and runs its timers.
     pub fn wait(&mut self, may_sleep: bool) {
+        let timeout = if may_sleep { self.prepare_sleep() } else { Duration::ZERO };
+        self.poll_and_serve(timeout);
+    }
+
+    /// How long it may sleep, its wakers armed (ring C, the journal): zero with work pending.
+    /// Sleep in this poll or in one that watches it, then call [`NetOutLoop::poll_and_serve`].
+    pub fn prepare_sleep(&mut self) -> Duration {
         let stage = &mut self.stage;
-        let mut timeout = if may_sleep {
-            stage.sleep_timeout(self.next, self.blocked_on, self.progressed)
-        } else {
-            Some(Duration::ZERO)
-        };
+        let mut timeout = stage.sleep_timeout(self.next, self.blocked_on, self.progressed);
         if self.state.websockets > 0 {
-            timeout = timeout.map(|timeout| timeout.min(WEBSOCKET_TIMER_PERIOD));
+            timeout = timeout.min(WEBSOCKET_TIMER_PERIOD);
         }
-        match stage.poll.poll(&mut self.poll_events, timeout) {
+        timeout
+    }
+
+    /// Polls (sleeping at most `timeout` if nothing is ready), disarms its wakers, writes to the
+    /// sockets that became writable and runs its timers.
+    pub fn poll_and_serve(&mut self, timeout: Duration) {
+        let stage = &mut self.stage;
+        match stage.poll.poll(&mut self.poll_events, Some(timeout)) {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
             Err(error) => panic!("net-out poll failed: {error}"),
@@ -301,22 +311,17 @@ impl NetOut {
 
     /// How long to sleep: not at all with work pending or when busy-spinning; otherwise until
     /// the matcher publishes, the journal syncs, or a socket becomes writable.
-    fn sleep_timeout(
-        &mut self,
-        next: u64,
-        blocked_on: Option<u64>,
-        progressed: bool,
-    ) -> Option<Duration> {
+    fn sleep_timeout(&mut self, next: u64, blocked_on: Option<u64>, progressed: bool) -> Duration {
         if progressed || self.wait == WaitStrategy::BusySpin {
-            return Some(Duration::ZERO);
+            return Duration::ZERO;
         }
         if let Some(observed) = blocked_on {
             let durable = self.gate.durable().expect("blocked only when waiting for durability");
-            return if durable.arm(observed) { Some(IDLE_POLL) } else { Some(Duration::ZERO) };
+            return if durable.arm(observed) { IDLE_POLL } else { Duration::ZERO };
         }
         match self.input.arm_external_wait(next) {
-            ExternalWait::Armed => Some(IDLE_POLL),
-            ExternalWait::Available(_) | ExternalWait::Finished => Some(Duration::ZERO),
+            ExternalWait::Armed => IDLE_POLL,
+            ExternalWait::Available(_) | ExternalWait::Finished => Duration::ZERO,
         }
     }
 

@@ -1,10 +1,12 @@
 //! The fused thread: verify, sequencer, matcher and (in the server) net-out called in turn on
-//! one thread, LMAX handler style, so no request waits for the scheduler between them.
+//! one thread, LMAX handler style, so no request waits for the scheduler between them; in the
+//! `single` layout net-in too, so a request wakes no thread but this one.
 //!
 //! **Reads** ring A (as verify member 0, then as the sequencer), ring B (as the matcher) and,
-//! with net-out, ring C. **Writes** verdicts into ring A's slots, ring B, ring C and the
-//! sockets, exactly as the stage threads of the `split` layout do: it runs their code (`poll`
-//! on each, [`crate::netout::stage::NetOutLoop`]'s turns), so the output, the journal and the state hash are the same
+//! with net-out, ring C; with net-in, the sockets. **Writes** verdicts into ring A's slots,
+//! ring B, ring C and the sockets (and, with net-in, ring A), exactly as the stage threads of
+//! the `split` layout do: it runs their code (`poll`
+//! on each, [`NetOutLoop`]'s turns), so the output, the journal and the state hash are the same
 //! in every layout (`tests/pipeline.rs`).
 //!
 //! Each turn verifies one budgeted stretch, sequences everything verified, applies everything
@@ -26,10 +28,12 @@
 
 use crate::matcher::Matcher;
 use crate::matcher::stage::MatcherStage;
-use crate::netout::stage::{Answered, NetOut};
+use crate::net::stage::NetIn;
+use crate::netout::stage::{Answered, NetOut, NetOutLoop};
 use crate::ring::Poll;
 use crate::sequencer::stage::SequencerStage;
 use crate::verify::stage::VerifyStage;
+use std::time::Duration;
 
 /// Verify member 0, the sequencer and the matcher, for one thread.
 pub struct FusedCore {
@@ -76,9 +80,51 @@ impl FusedCore {
         }
     }
 
-    /// As [`FusedCore::run`], with net-out answering on this thread after the matcher.
-    pub fn run_with_net_out(mut self, net_out: NetOut) -> Matcher {
-        let mut net_out = net_out.into_loop();
+    /// As [`FusedCore::run`], with net-out answering on this thread after the matcher
+    /// (`fused`).
+    pub fn run_with_net_out(self, net_out: NetOut) -> Matcher {
+        self.answer_until_shutdown(net_out.into_loop())
+    }
+
+    /// As [`FusedCore::run_with_net_out`], with net-in before the stages: the whole request
+    /// path on this thread (`single`). It sleeps in net-in's poll, which watches net-out's
+    /// ([`crate::net::stage::NET_IN_NESTED_POLL`]); ring A needs no waker, as this thread
+    /// fills it.
+    pub fn run_with_network(mut self, net_in: NetIn, net_out: NetOut) -> Matcher {
+        let (mut net_in, mut net_out) = (net_in.into_loop(), net_out.into_loop());
+        let mut timeout = Duration::ZERO;
+        while !net_in.turn(timeout) {
+            net_out.poll_and_serve(Duration::ZERO);
+            let blocker = self.turn();
+            timeout = match (blocker, net_out.answer_available()) {
+                (Some(Blocker::RingA), Answered::Idle) => {
+                    net_out.prepare_sleep().min(net_in.timeout_max())
+                }
+                (Some(Blocker::RingA | Blocker::Done) | None, _) | (_, Answered::Progressed) => {
+                    Duration::ZERO
+                }
+                (Some(blocker), _) => {
+                    self.wait(blocker);
+                    Duration::ZERO
+                }
+            };
+        }
+        net_out.poll_and_serve(Duration::ZERO);
+        // Ring A may be full when net-in publishes its last records: the stages make room.
+        let streams = net_in.stop(Some(&mut || {
+            self.turn();
+            net_out.answer_available();
+            net_out.poll_and_serve(Duration::ZERO);
+        }));
+        let matcher = self.answer_until_shutdown(net_out);
+        // Only now may the sockets close: net-out is done writing to them.
+        drop(streams);
+        matcher
+    }
+
+    /// Turns the stages and net-out until net-out has answered `Shutdown`, then lets the
+    /// stages see their rings close; returns the engine.
+    fn answer_until_shutdown(mut self, mut net_out: NetOutLoop) -> Matcher {
         loop {
             let blocker = self.turn();
             let answered = net_out.answer_available();

@@ -9,9 +9,11 @@
 //!   wake-up (64 µs p50 between the two vCPUs measured by `ringex floor` on the Intel VM, against
 //!   a 3.8 µs loopback round trip on one core); fused, a request meets one, between net-in and
 //!   the fused thread, instead of four.
+//! - `single`: net-in too on that thread, which sleeps in its poll: a request wakes one thread,
+//!   the one that answers it; the journal keeps its own (it waits on the disk).
 //!
 //! `auto` picks `split` when every thread of a split pipeline with one verifier has a core of its
-//! own, and `fused` otherwise.
+//! own, and `single` otherwise.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,6 +24,8 @@ pub const SPLIT_FIXED_THREADS: usize = 5;
 /// Threads of a fused pipeline besides its helper verifiers: net-in, the fused thread (the
 /// first verifier, the sequencer, the matcher and net-out), journal.
 pub const FUSED_FIXED_THREADS: usize = 3;
+/// Threads of a single-thread pipeline besides its helper verifiers: the one thread, journal.
+pub const SINGLE_FIXED_THREADS: usize = 2;
 
 /// A resolved layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +34,8 @@ pub enum Layout {
     Split,
     /// Verify, sequencer, matcher and net-out on one thread.
     Fused,
+    /// Net-in, verify, sequencer, matcher and net-out on one thread.
+    Single,
 }
 
 impl Layout {
@@ -38,6 +44,7 @@ impl Layout {
         match self {
             Layout::Split => "split",
             Layout::Fused => "fused",
+            Layout::Single => "single",
         }
     }
 
@@ -48,6 +55,7 @@ impl Layout {
         match self {
             Layout::Split => cores.saturating_sub(SPLIT_FIXED_THREADS).max(1),
             Layout::Fused => 1 + cores.saturating_sub(FUSED_FIXED_THREADS),
+            Layout::Single => 1 + cores.saturating_sub(SINGLE_FIXED_THREADS),
         }
     }
 
@@ -58,6 +66,7 @@ impl Layout {
         match self {
             Layout::Split => SPLIT_FIXED_THREADS + verify_threads,
             Layout::Fused => FUSED_FIXED_THREADS + verify_threads - 1,
+            Layout::Single => SINGLE_FIXED_THREADS + verify_threads - 1,
         }
     }
 
@@ -76,6 +85,15 @@ impl Layout {
             ),
             Layout::Fused => {
                 "layout fused: verify, sequencer, matcher and net-out on one thread".to_string()
+            }
+            Layout::Single if verify_threads > 1 => format!(
+                "layout single: net-in, verify, sequencer, matcher and net-out on one thread, \
+                 with {} helper verify thread(s)",
+                verify_threads - 1
+            ),
+            Layout::Single => {
+                "layout single: net-in, verify, sequencer, matcher and net-out on one thread"
+                    .to_string()
             }
         }
     }
@@ -96,6 +114,8 @@ pub enum LayoutMode {
     Split,
     /// `fused`.
     Fused,
+    /// `single`.
+    Single,
 }
 
 impl LayoutMode {
@@ -103,9 +123,10 @@ impl LayoutMode {
     pub fn resolve(self, cores: usize) -> Layout {
         match self {
             LayoutMode::Auto if cores > SPLIT_FIXED_THREADS => Layout::Split,
-            LayoutMode::Auto => Layout::Fused,
+            LayoutMode::Auto => Layout::Single,
             LayoutMode::Split => Layout::Split,
             LayoutMode::Fused => Layout::Fused,
+            LayoutMode::Single => Layout::Single,
         }
     }
 }
@@ -116,7 +137,7 @@ pub struct LayoutModeUnknown;
 
 impl fmt::Display for LayoutModeUnknown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("expected one of auto, split, fused")
+        f.write_str("expected one of auto, split, fused, single")
     }
 }
 
@@ -130,6 +151,7 @@ impl FromStr for LayoutMode {
             "auto" => Ok(LayoutMode::Auto),
             "split" => Ok(LayoutMode::Split),
             "fused" => Ok(LayoutMode::Fused),
+            "single" => Ok(LayoutMode::Single),
             _ => Err(LayoutModeUnknown),
         }
     }
@@ -143,7 +165,7 @@ mod tests {
     fn auto_splits_only_with_a_core_per_thread() {
         // A split pipeline with one verifier is six threads.
         for (cores, expected) in
-            [(1, Layout::Fused), (2, Layout::Fused), (5, Layout::Fused), (6, Layout::Split)]
+            [(1, Layout::Single), (2, Layout::Single), (5, Layout::Single), (6, Layout::Split)]
         {
             assert_eq!(LayoutMode::Auto.resolve(cores), expected, "{cores} cores");
         }
@@ -162,6 +184,8 @@ mod tests {
         assert_eq!(Layout::Split.threads(15), 20);
         assert_eq!(Layout::Fused.threads(1), 3);
         assert_eq!(Layout::Fused.threads(2), 4);
+        assert_eq!(Layout::Single.verify_threads_default(2), 1);
+        assert_eq!(Layout::Single.threads(1), 2);
     }
 
     #[test]
@@ -169,6 +193,7 @@ mod tests {
         assert_eq!("auto".parse(), Ok(LayoutMode::Auto));
         assert_eq!("split".parse(), Ok(LayoutMode::Split));
         assert_eq!("fused".parse(), Ok(LayoutMode::Fused));
+        assert_eq!("single".parse(), Ok(LayoutMode::Single));
         assert_eq!("Fused".parse::<LayoutMode>(), Err(LayoutModeUnknown));
         assert!(Layout::Fused.describe(1).starts_with("layout fused"));
         assert!(Layout::Split.describe(3).contains("3 verify threads"));

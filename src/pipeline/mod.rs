@@ -24,7 +24,7 @@ use crate::journal::{self, JournalWriter, WriterOptions};
 use crate::matcher::Matcher;
 use crate::matcher::stage::MatcherStage;
 use crate::metrics::Metrics;
-use crate::net::stage::{NET_IN_LISTENER, NET_IN_WAKER, NetIn, NetInOptions};
+use crate::net::stage::{NET_IN_LISTENER, NET_IN_NESTED_POLL, NET_IN_WAKER, NetIn, NetInOptions};
 use crate::netout::stage::{NET_OUT_WAKER, NetOut};
 use crate::netout::view::{View, ViewLimits};
 use crate::overflow::OverflowPool;
@@ -261,17 +261,18 @@ impl Core {
         Core::build(options, recovered, ring_c_notify, pin, false)
     }
 
-    /// As [`Core::start`]; with `net_out_fused` in the `fused` layout the fused thread is left
-    /// to the caller ([`Core::fused`]), to run with net-out, whose waker (`ring_c_notify`) then
-    /// also wakes it for ring A.
+    /// As [`Core::start`]; with `network_fused` in the `fused` and `single` layouts the fused
+    /// thread is left to the caller (`Core::fused`), to run with net-out (and net-in), whose
+    /// waker (`ring_c_notify`) then also wakes it for ring A.
     fn build(
         options: CoreOptions,
         recovered: RecoveredState,
         ring_c_notify: Option<Arc<dyn Notify>>,
         mut pin: impl FnMut() -> Option<usize>,
-        net_out_fused: bool,
+        network_fused: bool,
     ) -> Result<(Core, View), StartError> {
-        let net_out_fused = net_out_fused && options.layout == Layout::Fused;
+        let fused_here = options.layout != Layout::Split;
+        let network_fused = network_fused && fused_here;
         let RecoveredState { matcher: engine, view, sequencer, writer, .. } = recovered;
         let wait = options.wait;
         let verify_threads = options.verify_threads.max(1);
@@ -281,7 +282,7 @@ impl Core {
         let mut ring_a = RingBuilder::new(RING_A_SLOTS, wait, RequestSlot::empty);
         let verifier_ids = ring_a.modulo_consumers(&[], verify_threads, Access::Write);
         let sequencer_id = ring_a.consumer(&verifier_ids, Access::Read);
-        if net_out_fused {
+        if network_fused {
             let notify = ring_c_notify.clone().expect("net-out's waker");
             ring_a.notify_with(verifier_ids[0], notify);
         }
@@ -334,8 +335,8 @@ impl Core {
             VerifyStage::new(ring_a.consumer(id), verifier, overflow.clone(), clock, verify_budget)
         };
         let mut verifiers: Vec<VerifyStage> = verifier_ids.into_iter().map(new_verifier).collect();
-        // In `fused`, the first verifier runs on the fused thread, the others on their own.
-        let fused_verifier = (options.layout == Layout::Fused).then(|| verifiers.remove(0));
+        // Unless split, the first verifier runs on the fused thread, the others on their own.
+        let fused_verifier = fused_here.then(|| verifiers.remove(0));
         let sequencer = SequencerStage::new(
             ring_a.consumer(sequencer_id),
             BatchPublisher::new(ring_b.producer()),
@@ -354,7 +355,7 @@ impl Core {
         match fused_verifier {
             Some(verify) => {
                 let core = FusedCore::new(verify, sequencer, matcher_stage);
-                if net_out_fused {
+                if network_fused {
                     fused = Some((core, pin()));
                 } else {
                     matcher = Some(spawn_stage("fused", pin(), move || core.run())?);
@@ -452,7 +453,12 @@ impl Placement {
         let layout = options.layout.resolve(cores);
         let verify_threads =
             options.verify_threads.unwrap_or_else(|| layout.verify_threads_default(cores));
-        let wait = options.wait.resolve(layout.threads(verify_threads), cores);
+        // A fused thread sleeps in epoll between requests: auto busy-spins only a split
+        // pipeline with a core per thread.
+        let wait = match (options.wait, layout) {
+            (WaitMode::Auto, Layout::Fused | Layout::Single) => WaitStrategy::Backoff,
+            (mode, _) => mode.resolve(layout.threads(verify_threads), cores),
+        };
         Placement { layout, verify_threads, wait, cores }
     }
 
@@ -481,7 +487,8 @@ pub struct Server {
     local_addr: SocketAddr,
     shutdown: Arc<AtomicBool>,
     net_in_waker: Arc<mio::Waker>,
-    net_in: JoinHandle<Vec<mio::net::TcpStream>>,
+    /// Net-in's own thread (none when it runs on the single thread).
+    net_in: Option<JoinHandle<Vec<mio::net::TcpStream>>>,
     /// Net-out's own thread (none when it runs on the fused thread).
     net_out: Option<JoinHandle<()>>,
     core: CoreThreads,
@@ -526,13 +533,24 @@ impl Server {
             .registry()
             .register(&mut listener, NET_IN_LISTENER, mio::Interest::READABLE)
             .map_err(io("listen"))?;
+        let single = placement.layout == Layout::Single;
+        if single {
+            // One thread sleeps in net-in's poll: it watches net-out's too.
+            use std::os::fd::AsRawFd;
+            let nested = net_out_poll.as_raw_fd();
+            let interest = mio::Interest::READABLE;
+            let mut source = mio::unix::SourceFd(&nested);
+            let registry = net_in_poll.registry();
+            registry.register(&mut source, NET_IN_NESTED_POLL, interest).map_err(io("poll"))?;
+        }
         let connections = Arc::new(ConnectionTable::new(options.net_in.connections_max));
         let handback =
             Arc::new(Handback::new(options.net_in.connections_max, net_in_waker.clone()));
         let shutdown = Arc::new(AtomicBool::new(false));
 
-        // 2. net-in: its thread comes first in pipeline order (and in pinning).
-        let net_in_core = pin();
+        // 2. net-in: its thread comes first in pipeline order (and in pinning), unless it runs on
+        // the single thread.
+        let net_in_core = if single { None } else { pin() };
 
         // 3. verify ×N, sequencer, journal, matcher, and rings A, B, C.
         let core_options = CoreOptions {
@@ -579,7 +597,11 @@ impl Server {
             },
             metrics: metrics.clone(),
         };
-        let net_in = spawn_stage("net-in", net_in_core, move || net_in.run())?;
+        let (net_in, net_in_thread) = if single {
+            (Some(net_in), None)
+        } else {
+            (None, Some(spawn_stage("net-in", net_in_core, move || net_in.run())?))
+        };
 
         // 4. net-out: on its own thread, or after the matcher on the fused one.
         let net_out = NetOut {
@@ -593,19 +615,24 @@ impl Server {
             wait,
             metrics: metrics.clone(),
         };
-        let net_out = match fused {
-            Some((fused, fused_core)) => {
+        let net_out = match (fused, net_in) {
+            (Some((fused, fused_core)), Some(net_in)) => {
+                let work = move || fused.run_with_network(net_in, net_out);
+                core.matcher = Some(spawn_stage("single", fused_core, work)?);
+                None
+            }
+            (Some((fused, fused_core)), None) => {
                 let work = move || fused.run_with_net_out(net_out);
                 core.matcher = Some(spawn_stage("fused", fused_core, work)?);
                 None
             }
-            None => Some(spawn_stage("net-out", pin(), move || net_out.run())?),
+            (None, _) => Some(spawn_stage("net-out", pin(), move || net_out.run())?),
         };
         Ok(Server {
             local_addr,
             shutdown,
             net_in_waker,
-            net_in,
+            net_in: net_in_thread,
             net_out,
             core,
             durable,
@@ -652,7 +679,10 @@ impl Server {
 
     /// Waits until the server stops (after the shutdown flag is set).
     pub fn join(self) -> Result<Matcher, String> {
-        let streams = self.net_in.join().map_err(|_| "net-in panicked".to_string())?;
+        let streams = match self.net_in {
+            Some(net_in) => net_in.join().map_err(|_| "net-in panicked".to_string())?,
+            None => Vec::new(), // the single thread closes them itself
+        };
         let matcher = self.core.join()?;
         if let Some(net_out) = self.net_out {
             net_out.join().map_err(|_| "net-out panicked".to_string())?;
