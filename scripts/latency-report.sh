@@ -10,7 +10,7 @@
 # Usage: scripts/latency-report.sh [name]          (name defaults to "loopback")
 # Environment (defaults in brackets):
 #   MODES="none async sync"   durability modes to measure
-#   LAYOUTS="split fused"     thread layouts to measure (`serve --layout`)
+#   LAYOUTS="split fused single"  thread layouts to measure (`serve --layout`)
 #   RATES="1000 2500 5000 10000"  fixed offered rates, requests/s (the load curve's points)
 #   DURATION_S=10             seconds of each fixed-rate run (the load generator signs up
 #                             to 262,144 requests ahead; beyond that it signs while it runs)
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 name=${1:-loopback}
 modes=${MODES:-"none async sync"}
-layouts=${LAYOUTS:-"split fused"}
+layouts=${LAYOUTS:-"split fused single"}
 rates=${RATES:-"1000 2500 5000 10000"}
 duration_s=${DURATION_S:-10}
 step_s=${STEP_S:-5}
