@@ -133,6 +133,11 @@ fn the_report_tools_write_a_report_from_a_real_run() {
     let mut options = small_run(server.address.to_string(), report_dir.clone());
     options.label = "async-half".into();
     ringex::loadgen::run(&options).expect("the run completes");
+    // A second rate: two points of the load curve.
+    options.label = "async-300".into();
+    options.seed += 1;
+    options.phases = vec![Phase::steady("steady", 300.0, 0.5)];
+    ringex::loadgen::run(&options).expect("the second run completes");
     let output = ringex()
         .args(["latency-report", "--git-rev", "test", "--dir"])
         .arg(&report_dir)
@@ -155,7 +160,7 @@ fn the_report_tools_write_a_report_from_a_real_run() {
     assert_eq!(readme.lines().last(), Some(last));
     // The mode is durability and layout: the server names both.
     let by_mode = format!("latency-async-{}.svg", server.server.placement.layout.name());
-    for plot in ["stages.svg", by_mode.as_str()] {
+    for plot in ["stages.svg", by_mode.as_str(), "load-curve-async.svg"] {
         let svg = std::fs::read_to_string(report_dir.join(plot)).unwrap();
         assert!(svg.contains("<svg"), "{plot}");
     }

@@ -179,9 +179,7 @@ fn write_plots(dir: &Path, inputs: &Inputs) -> Result<Vec<(String, String)>, Str
         plot::percentile_plot(&dir.join(&name), &title, &series, &floor_lines)?;
         written.push((name, format!("Acknowledgement and event latency, {mode}")));
     }
-    if let Some(curve) = write_load_curve(dir, inputs)? {
-        written.push(curve);
-    }
+    written.extend(write_load_curves(dir, inputs)?);
     let bars: Vec<StackedBar> = inputs
         .runs
         .iter()
@@ -196,37 +194,41 @@ fn write_plots(dir: &Path, inputs: &Inputs) -> Result<Vec<(String, String)>, Str
     Ok(written)
 }
 
-/// `load-curve.svg`: ack p50 and p99 against the offered rate, a line each per mode (layout and
-/// durability), the floor drawn in; `None` when no mode has two fixed-rate runs.
-fn write_load_curve(dir: &Path, inputs: &Inputs) -> Result<Option<(String, String)>, String> {
-    let mut series = Vec::new();
-    for mode in &targets::modes_of(&inputs.runs) {
-        let runs: Vec<&RunSummary> = inputs
-            .runs
-            .iter()
-            .filter(|run| run.find_peak.is_none() && &targets::mode_of(run) == mode)
-            .collect();
-        if runs.len() < 2 {
-            continue;
-        }
-        for (name, figure) in [("p50", Figure::P50), ("p99", Figure::P99)] {
-            let points = runs.iter().map(|run| (run.offered_per_s, figure.of(run))).collect();
-            series.push(Series { label: format!("{mode} {name}"), points });
-        }
-    }
-    if series.is_empty() {
-        return Ok(None);
-    }
+/// `load-curve-<durability>.svg`: ack p50 and p99 against the offered rate, a line each per
+/// layout (one plot per durability mode, so that no two lines share a colour), the floor drawn
+/// in; a mode with fewer than two fixed-rate runs has no line.
+fn write_load_curves(dir: &Path, inputs: &Inputs) -> Result<Vec<(String, String)>, String> {
+    let fixed_rate = || inputs.runs.iter().filter(|run| run.find_peak.is_none());
+    let durabilities: std::collections::BTreeSet<String> =
+        fixed_rate().map(targets::durability_of).collect();
     let floor_us = inputs.floor.floor_us();
     let floors = [(format!("floor: loopback + 1 verification ({})", micros(floor_us)), floor_us)];
-    let name = "load-curve.svg";
-    plot::load_curve(
-        &dir.join(name),
-        "Acknowledgement latency against offered load",
-        &series,
-        &floors,
-    )?;
-    Ok(Some((name.into(), "Ack p50 and p99 against offered load, per mode and layout".into())))
+    let mut written = Vec::new();
+    for durability in &durabilities {
+        let mut series = Vec::new();
+        for mode in &targets::modes_of(&inputs.runs) {
+            let runs: Vec<&RunSummary> = fixed_rate()
+                .filter(|run| &targets::mode_of(run) == mode)
+                .filter(|run| &targets::durability_of(run) == durability)
+                .collect();
+            if runs.len() < 2 {
+                continue;
+            }
+            for (name, figure) in [("p50", Figure::P50), ("p99", Figure::P99)] {
+                let points = runs.iter().map(|run| (run.offered_per_s, figure.of(run))).collect();
+                series.push(Series { label: format!("{mode} {name}"), points });
+            }
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let name = format!("load-curve-{durability}.svg");
+        let title = format!("{durability}: acknowledgement latency against offered load");
+        plot::load_curve(&dir.join(&name), &title, &series, &floors)?;
+        let caption = format!("Ack p50 and p99 against offered load, `--durability {durability}`");
+        written.push((name, caption));
+    }
+    Ok(written)
 }
 
 /// A point of the load curve.

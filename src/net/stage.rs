@@ -1,4 +1,5 @@
-//! The net-in thread: the listening socket and every connection's reads → ring A.
+//! Net-in: the listening socket and every connection's reads → ring A. It runs on a thread of
+//! its own, or on the `single` layout's one thread, in turns (`turns.rs`).
 //!
 //! **Reads** sockets (mio, edge-triggered), each connection into its own preallocated input buffer.
 //! **Writes** ring A: one slot per framed request (route resolved, per-IP rate limit applied,

@@ -1,4 +1,5 @@
-//! The net-out thread: ring C → HTTP answers on the connections that asked, and WebSocket frames
+//! Net-out (its own thread, or turns on the `fused` and `single` layouts' one thread:
+//! [`NetOutLoop`]): ring C → HTTP answers on the connections that asked, and WebSocket frames
 //! to upgraded ones (`stage/websocket.rs`: the upgrade's answer, Pongs, Close frames, the
 //! subscriptions' actions, Pings; the stream messages come from `fanout.rs`).
 //!
