@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Writes latency-reports/<date>-<name>/: builds ringex, then for each thread layout and
 # durability mode starts a server on a free loopback port with a fresh data directory, finds its
-# peak (`ringex loadgen --find-peak`), runs at fixed rates (RATES), at half and at 80% of the
-# peak, and stops it; then measures the floor on the idle machine (loopback round trip of a request and
+# peak (`ringex loadgen --find-peak`), runs at fixed rates (RATES), pings at 1,000/s, runs at
+# half and at 80% of the peak, and stops it; then measures the floor on the idle machine (loopback round trip of a request and
 # answer the runs' size, one ED25519 verification, fdatasync in the data directories'
 # filesystem), and finally has `ringex latency-report` write the README, the plots and the
 # index latency-reports/README.md. Every command it runs is kept in the report's commands.txt.
@@ -104,6 +104,10 @@ for mode in $modes; do
         for rate in $rates; do
             timed_run "$rate" "$name-$rate"
         done
+        # Unsigned pings at 1,000/s: the request path without a signature or the matcher.
+        run "$bin" loadgen "${common[@]}" --rate 1000 --duration "$duration_s" --mix ping=1 \
+            --seed "$seed" --label "$name-ping" | tee "$dir/$name-ping.txt"
+        seed=$((seed + 1))
         peak=$(sed -n 's/^peak: \([0-9.]*\) answered.*/\1/p' "$dir/$name-peak.txt")
         if [[ -n $peak ]]; then
             timed_run "$(awk -v peak="$peak" 'BEGIN { printf "%.0f", peak / 2 }')" "$name-half"

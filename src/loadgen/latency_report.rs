@@ -198,7 +198,11 @@ fn write_plots(dir: &Path, inputs: &Inputs) -> Result<Vec<(String, String)>, Str
 /// layout (one plot per durability mode, so that no two lines share a colour), the floor drawn
 /// in; a mode with fewer than two fixed-rate runs has no line.
 fn write_load_curves(dir: &Path, inputs: &Inputs) -> Result<Vec<(String, String)>, String> {
-    let fixed_rate = || inputs.runs.iter().filter(|run| run.find_peak.is_none());
+    // Orders only: a ping run's point would sit on the orders' line.
+    let fixed_rate = || {
+        let orders = |run: &&RunSummary| !run.label.ends_with(targets::PING_SUFFIX);
+        inputs.runs.iter().filter(|run| run.find_peak.is_none()).filter(orders)
+    };
     let durabilities: std::collections::BTreeSet<String> =
         fixed_rate().map(targets::durability_of).collect();
     let floor_us = inputs.floor.floor_us();
