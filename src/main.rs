@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use ringex::alloc::RingexAllocator;
 use ringex::config::Config;
 use ringex::durability::Durability;
@@ -31,39 +31,43 @@ struct Cli {
     command: Command,
 }
 
+/// `ringex serve`'s flags.
+#[derive(Args)]
+struct ServeFlags {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Journal directory.
+    #[arg(long, default_value = "./data")]
+    data_dir: PathBuf,
+    /// TOML configuration replacing the embedded default.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Verify threads (default: the cores the layout leaves, at least 1).
+    #[arg(long)]
+    verify_threads: Option<usize>,
+    /// Which stages share a thread: auto, split (a thread per stage), fused (verify to
+    /// net-out on one thread) or single (net-in too).
+    #[arg(long, default_value = "auto")]
+    layout: String,
+    /// How stages wait: auto, busy-spin, yield or park.
+    #[arg(long, default_value = "auto")]
+    wait: String,
+    /// Cores to pin stage threads to, in pipeline order (e.g. `0,1` or `0-5`).
+    #[arg(long)]
+    pin: Option<String>,
+    /// sync (answer after fdatasync), async (answer at once) or none (no journal).
+    #[arg(long, default_value = "sync")]
+    durability: String,
+    /// The administrator's public key (base64); default: the development key.
+    #[arg(long)]
+    admin_key: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the exchange.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Journal directory.
-        #[arg(long, default_value = "./data")]
-        data_dir: PathBuf,
-        /// TOML configuration replacing the embedded default.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Verify threads (default: the cores the layout leaves; fused: 1 on up to 4 cores).
-        #[arg(long)]
-        verify_threads: Option<usize>,
-        /// Which stages share a thread: auto, split (a thread per stage) or fused (verify,
-        /// sequencer and matcher on one thread).
-        #[arg(long, default_value = "auto")]
-        layout: String,
-        /// How stages wait: auto, busy-spin, yield or park.
-        #[arg(long, default_value = "auto")]
-        wait: String,
-        /// Cores to pin stage threads to, in pipeline order (e.g. `0,1` or `0-5`).
-        #[arg(long)]
-        pin: Option<String>,
-        /// sync (answer after fdatasync), async (answer at once) or none (no journal).
-        #[arg(long, default_value = "sync")]
-        durability: String,
-        /// The administrator's public key (base64); default: the development key.
-        #[arg(long)]
-        admin_key: Option<String>,
-    },
+    Serve(ServeFlags),
     /// Replay a journal offline and print its record count and state hash.
     Replay {
         /// Journal directory.
@@ -149,18 +153,18 @@ fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn serve(
-    listen: SocketAddr,
-    data_dir: PathBuf,
-    config: Option<PathBuf>,
-    verify_threads: Option<usize>,
-    layout: String,
-    wait: String,
-    pin: Option<String>,
-    durability: String,
-    admin_key: Option<String>,
-) -> ExitCode {
+fn serve(flags: ServeFlags) -> ExitCode {
+    let ServeFlags {
+        listen,
+        data_dir,
+        config,
+        verify_threads,
+        layout,
+        wait,
+        pin,
+        durability,
+        admin_key,
+    } = flags;
     let config = match load_config(config.as_ref()) {
         Ok(config) => Arc::new(config),
         Err(error) => return bad(format!("bad configuration: {error}")),
@@ -325,27 +329,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Serve {
-            listen,
-            data_dir,
-            config,
-            verify_threads,
-            layout,
-            wait,
-            pin,
-            durability,
-            admin_key,
-        } => serve(
-            listen,
-            data_dir,
-            config,
-            verify_threads,
-            layout,
-            wait,
-            pin,
-            durability,
-            admin_key,
-        ),
+        Command::Serve(flags) => serve(flags),
         Command::Replay { data_dir, config } => replay(data_dir, config),
         Command::Keygen => keygen(),
         Command::Loadgen(flags) => loadgen(&flags),

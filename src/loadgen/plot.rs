@@ -235,26 +235,43 @@ fn draw_percentiles(
         .x_label_formatter(&|nines| percentile_label(*nines))
         .y_label_formatter(&|us| axis_us(*us))
         .draw()?;
-    for (position, curve) in curves.iter().enumerate() {
-        let style = colour(position).stroke_width(2);
-        chart
-            .draw_series(LineSeries::new(curve.points.iter().copied(), style))?
-            .label(curve.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-    }
     // Labels at the right end, above their line: the curves rise to the right, so the floors
     // lie below them there.
+    draw_curves_and_floors(&mut chart, curves, false, floors, (0.0, nines_max), nines_max * 0.99)
+}
+
+/// Draws `curves` (one colour each, with dots at their points if `dots`) and the legend, and
+/// each floor as a dashed horizontal line across `x_span`, labelled at `label_x`.
+fn draw_curves_and_floors<'chart, 'file: 'chart, X, Y>(
+    chart: &mut ChartContext<'chart, SVGBackend<'file>, Cartesian2d<X, Y>>,
+    curves: &[Curve<'_>],
+    dots: bool,
+    floors: &[(&str, f64)],
+    (x_low, x_high): (f64, f64),
+    label_x: f64,
+) -> DrawResult
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (position, curve) in curves.iter().enumerate() {
+        let style = colour(position).stroke_width(2);
+        let points = curve.points.iter().copied();
+        chart
+            .draw_series(LineSeries::new(points.clone(), style))?
+            .label(curve.label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        if dots {
+            chart.draw_series(points.map(|point| Circle::new(point, 3, style.filled())))?;
+        }
+    }
     let label_style =
         ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Bottom));
     for (label, us) in floors {
         let style = BLACK.stroke_width(1);
-        chart.draw_series(DashedLineSeries::new([(0.0, *us), (nines_max, *us)], 8, 5, style))?;
-        let at = (nines_max * 0.99, *us);
-        chart.draw_series(std::iter::once(Text::new(
-            label.to_string(),
-            at,
-            label_style.clone(),
-        )))?;
+        chart.draw_series(DashedLineSeries::new([(x_low, *us), (x_high, *us)], 8, 5, style))?;
+        let text = Text::new(label.to_string(), (label_x, *us), label_style.clone());
+        chart.draw_series(std::iter::once(text))?;
     }
     chart
         .configure_series_labels()
@@ -325,34 +342,8 @@ fn draw_load_curve(
         .x_label_formatter(&|rate| axis_us(*rate))
         .y_label_formatter(&|us| axis_us(*us))
         .draw()?;
-    for (position, curve) in curves.iter().enumerate() {
-        let style = colour(position).stroke_width(2);
-        let points = curve.points.iter().copied();
-        chart
-            .draw_series(LineSeries::new(points.clone(), style))?
-            .label(curve.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        chart.draw_series(points.map(|point| Circle::new(point, 3, style.filled())))?;
-    }
-    let label_style =
-        ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Bottom));
-    for (label, us) in floors {
-        let style = BLACK.stroke_width(1);
-        let line = [(low_rate, *us), (high_rate, *us)];
-        chart.draw_series(DashedLineSeries::new(line, 8, 5, style))?;
-        let at = (high_rate / 1.02, *us);
-        chart.draw_series(std::iter::once(Text::new(
-            label.to_string(),
-            at,
-            label_style.clone(),
-        )))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
+    let span = (low_rate, high_rate);
+    draw_curves_and_floors(&mut chart, curves, true, floors, span, high_rate / 1.02)
 }
 
 /// The distinct segment names of `bars`, in order of first appearance: a name's position is
