@@ -201,6 +201,19 @@ fn serve(flags: ServeFlags) -> ExitCode {
             None => return bad("--admin-key: not a base64 32-byte public key".into()),
         };
     }
+    if options.admin_key == ringex::verify::dev_admin_key() {
+        // Its secret is in the README: anyone who reaches the port could mint, drain or freeze.
+        if !listen.ip().to_canonical().is_loopback() {
+            return bad(format!(
+                "--listen {listen}: the development administrator key's secret is public; \
+                 give --admin-key (see `ringex keygen`) to listen beyond loopback"
+            ));
+        }
+        eprintln!(
+            "ringex: warning: the administrator is the development key, whose secret is public \
+             (README); give --admin-key for anything but a test"
+        );
+    }
     // Before the journal is replayed (which may take long): a SIGTERM or SIGINT from here on stops
     // the server cleanly — replay finishes, then net-in sees the flag at once and drains — instead
     // of killing the process with the default action.

@@ -96,6 +96,24 @@ fn bad_configuration_and_arguments_exit_2_naming_the_key() {
 }
 
 #[test]
+fn the_development_key_stays_on_loopback_and_is_warned_about() {
+    // Beyond loopback with the public development key: refused before anything starts.
+    let output = ringex().args(["serve", "--listen", "0.0.0.0:0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--admin-key"), "{stderr}");
+    // With a key of one's own, no warning.
+    let dir = TestDir::new("cli-admin-key");
+    let admin = public_key(&user_secret(77));
+    let (mut child, _) = serve(&dir.0, &["--admin-key", &admin]);
+    let stderr = child.stderr.take().unwrap();
+    assert_eq!(terminate(child), 0);
+    let log = std::io::read_to_string(stderr).unwrap();
+    assert!(!log.contains("warning"), "{log}");
+}
+
+#[test]
 fn keygen_prints_a_keypair() {
     let output = ringex().arg("keygen").output().unwrap();
     assert!(output.status.success());
@@ -118,6 +136,12 @@ fn serve_then_replay_agree_and_sigterm_stops_cleanly() {
     assert_eq!(terminate(child), 0, "SIGTERM drains, syncs and exits 0");
     let log = std::io::read_to_string(stderr).unwrap();
     assert!(log.lines().any(|line| line.starts_with("ringex: layout split: a thread per stage")));
+    assert!(
+        log.lines()
+            .any(|line| line
+                .starts_with("ringex: warning: the administrator is the development key")),
+        "{log}"
+    );
     let output = ringex().args(["replay", "--data-dir"]).arg(&dir.0).output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
