@@ -201,6 +201,15 @@ fn serve(flags: ServeFlags) -> ExitCode {
             None => return bad("--admin-key: not a base64 32-byte public key".into()),
         };
     }
+    // A stage that panics would leave the others waiting on its rings while net-in keeps
+    // accepting: end the process at once, naming the thread, so a supervisor restarts it and
+    // the journal recovers what was acknowledged.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let stage = thread.name().unwrap_or("unnamed thread");
+        eprintln!("ringex: stage {stage} panicked: {info}; exiting");
+        std::process::exit(1);
+    }));
     if options.admin_key == ringex::verify::dev_admin_key() {
         // Its secret is in the README: anyone who reaches the port could mint, drain or freeze.
         if !listen.ip().to_canonical().is_loopback() {

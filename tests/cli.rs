@@ -114,6 +114,23 @@ fn the_development_key_stays_on_loopback_and_is_warned_about() {
 }
 
 #[test]
+fn a_panicking_stage_ends_the_process_with_exit_1_naming_it() {
+    for stage in ["journal", "net-out", "single"] {
+        let dir = TestDir::new("cli-panic");
+        // `single` exists in that layout only, the others in split.
+        let layout = if stage == "single" { "single" } else { "split" };
+        let output = serve_command(&dir.0, &["--layout", layout, "--durability", "async"])
+            .env(ringex::pipeline::INJECT_PANIC_ENV, stage)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{stage}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let line = format!("ringex: stage {stage} panicked");
+        assert!(stderr.lines().any(|text| text.starts_with(&line)), "{stage}: {stderr}");
+    }
+}
+
+#[test]
 fn keygen_prints_a_keypair() {
     let output = ringex().arg("keygen").output().unwrap();
     assert!(output.status.success());

@@ -416,6 +416,19 @@ impl CoreThreads {
     }
 }
 
+/// The environment variable naming a stage thread (`single`, `net-in`, `journal`, …) that
+/// panics as it starts: the test-only hook with which `tests/cli.rs` shows that a panicking
+/// stage ends the process (`serve`'s panic hook). Read once per stage thread, at its start.
+pub const INJECT_PANIC_ENV: &str = "RINGEX_INJECT_PANIC";
+
+/// Panics if [`INJECT_PANIC_ENV`] names this thread.
+fn inject_panic_if_asked() {
+    let name = std::thread::current().name().map(str::to_owned);
+    if name.is_some() && std::env::var(INJECT_PANIC_ENV).ok() == name {
+        panic!("injected by {INJECT_PANIC_ENV}");
+    }
+}
+
 /// Starts one stage's thread: named, pinned to `core` if given, its heap allocations counted.
 fn spawn_stage<T: Send + 'static>(
     name: &str,
@@ -427,6 +440,7 @@ fn spawn_stage<T: Send + 'static>(
         .spawn(move || {
             pin_current_thread(core);
             crate::alloc::count_this_thread();
+            inject_panic_if_asked();
             work()
         })
         .map_err(|error| StartError::Io(format!("spawn {name}: {error}")))
