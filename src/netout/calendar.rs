@@ -3,7 +3,10 @@
 //!
 //! Howard Hinnant's `days_from_civil` / `civil_from_days` algorithms: exact for the proleptic
 //! Gregorian calendar, integer only, no tables, no allocation. Times before 1970 never occur
-//! (engine time is Unix time now), so everything here is unsigned.
+//! (engine time is Unix time now), so everything here is unsigned. Times come from clients too
+//! (a klines `startTime` up to `u64::MAX` seconds): years are `u64` (a `u32` year wrapped at
+//! about 1.4e17 s, and `1month` then answered another month's data), and a boundary past the
+//! last representable second saturates at `u64::MAX` instead of overflowing.
 
 /// Seconds in a day.
 pub const DAY_S: u64 = 86_400;
@@ -14,7 +17,7 @@ pub const WEEK_S: u64 = 7 * DAY_S;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CivilTime {
     /// Year, e.g. 2025.
-    pub year: u32,
+    pub year: u64,
     /// Month, 1..=12.
     pub month: u32,
     /// Day of the month, 1..=31.
@@ -28,7 +31,7 @@ pub struct CivilTime {
 }
 
 /// `(year, month, day)` of the day `days` after 1970-01-01.
-pub fn civil_from_days(days: u64) -> (u32, u32, u32) {
+pub fn civil_from_days(days: u64) -> (u64, u32, u32) {
     let z = days + 719_468;
     let era = z / 146_097;
     let day_of_era = z - era * 146_097;
@@ -39,13 +42,14 @@ pub fn civil_from_days(days: u64) -> (u32, u32, u32) {
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
     let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year as u32, month as u32, day as u32)
+    (year, month as u32, day as u32)
 }
 
-/// Days from 1970-01-01 to `year-month-day` (on or after 1970-01-01).
-pub fn days_from_civil(year: u32, month: u32, day: u32) -> u64 {
+/// Days from 1970-01-01 to `year-month-day` (on or after 1970-01-01; any year up to those
+/// of `u64::MAX` seconds).
+pub fn days_from_civil(year: u64, month: u32, day: u32) -> u64 {
     debug_assert!((1..=12).contains(&month) && (1..=31).contains(&day) && year >= 1970);
-    let year = u64::from(year) - u64::from(month <= 2);
+    let year = year - u64::from(month <= 2);
     let era = year / 400;
     let year_of_era = year - era * 400;
     let month_index = u64::from(if month > 2 { month - 3 } else { month + 9 });
@@ -74,16 +78,17 @@ pub fn month_start_s(unix_s: u64) -> u64 {
     days_from_civil(year, month, 1) * DAY_S
 }
 
-/// Start of the UTC month after the one holding `unix_s`.
+/// Start of the UTC month after the one holding `unix_s` (`u64::MAX` if past it).
 pub fn next_month_start_s(unix_s: u64) -> u64 {
     let (year, month, _) = civil_from_days(unix_s / DAY_S);
     let (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-    days_from_civil(year, month, 1) * DAY_S
+    days_from_civil(year, month, 1).saturating_mul(DAY_S)
 }
 
 /// Start of the week (Monday 00:00 UTC) holding `unix_s`. 1970-01-01 was a Thursday.
 pub fn week_start_s(unix_s: u64) -> u64 {
-    let since_monday = (unix_s + 3 * DAY_S) % WEEK_S;
+    // Reduced first: a client's `u64::MAX` would overflow the sum.
+    let since_monday = (unix_s % WEEK_S + 3 * DAY_S) % WEEK_S;
     unix_s.saturating_sub(since_monday)
 }
 
@@ -102,6 +107,7 @@ mod tests {
             (4_102_444_799, [2099, 12, 31, 23, 59, 59]),
         ];
         for &(unix_s, [year, month, day, hour, minute, second]) in cases {
+            let year = u64::from(year);
             let expected = CivilTime { year, month, day, hour, minute, second };
             assert_eq!(civil_time(unix_s), expected, "{unix_s}");
             assert_eq!(days_from_civil(year, month, day), unix_s / DAY_S);
@@ -130,7 +136,23 @@ mod tests {
         assert_eq!(week_start_s(3 * DAY_S), 0);
     }
 
-    fn civil(year: u32, month: u32, day: u32) -> CivilTime {
+    #[test]
+    fn client_times_up_to_u64_max_neither_wrap_nor_overflow() {
+        // Around 1.4e17 s a u32 year wrapped (to a year near now); it is ~4.4e9 now.
+        let far_s = 140_000_000_000_000_000;
+        let year = civil_time(far_s).year;
+        assert!(year > u64::from(u32::MAX), "{year}");
+        assert!(month_start_s(far_s) <= far_s && far_s < next_month_start_s(far_s));
+        for unix_s in [u64::MAX, u64::MAX - DAY_S * 40, far_s] {
+            let start_s = month_start_s(unix_s);
+            assert!(start_s <= unix_s && unix_s - start_s < 31 * DAY_S, "{unix_s}");
+            assert!(next_month_start_s(unix_s) > start_s);
+            assert!(week_start_s(unix_s) <= unix_s);
+        }
+        assert_eq!(next_month_start_s(u64::MAX), u64::MAX);
+    }
+
+    fn civil(year: u64, month: u32, day: u32) -> CivilTime {
         CivilTime { year, month, day, hour: 0, minute: 0, second: 0 }
     }
 }

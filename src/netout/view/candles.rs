@@ -151,7 +151,7 @@ pub(super) fn bucket_start_s(interval: KlineInterval, unix_s: u64) -> u64 {
 /// End (exclusive) of the kline bucket starting at `start_s`.
 pub(super) fn bucket_end_s(interval: KlineInterval, start_s: u64) -> u64 {
     match interval {
-        KlineInterval::Seconds(size) => start_s + u64::from(size),
+        KlineInterval::Seconds(size) => start_s.saturating_add(u64::from(size)),
         KlineInterval::Month => next_month_start_s(start_s),
     }
 }

@@ -305,6 +305,13 @@ fn klines_aggregate_aligned_buckets() {
     assert_eq!(months, vec![(july, days_from_civil(2025, 8, 1) * 86_400, months[0].2)]);
     assert_eq!(months[0].2.trades, 5);
     assert_eq!(months[0].2.high, PriceTicks(15500));
+    // Starts from a client at the far end of time find nothing (a u32 year wrapped near
+    // 1.4e17 s and found this month; past u64::MAX - a bucket, the bounds overflowed).
+    for interval in [&b"1month"[..], b"1w", b"1d", b"1s"] {
+        for start_s in [140_000_000_000_000_000, u64::MAX - 86_400, u64::MAX - 1] {
+            assert!(klines(&h, interval, start_s, u64::MAX).is_empty(), "{start_s}");
+        }
+    }
 
     // 1 s buckets only for the last hour before the newest trade.
     assert_eq!(klines(&h, b"1s", 0, end).len(), 1);
