@@ -235,7 +235,7 @@ impl<'a> JsonWriter<'a> {
     /// `YYYY-MM-DD<separator>HH:MM:SS`.
     fn date_time(&mut self, unix_s: u64, separator: u8) {
         let civil = civil_time(unix_s);
-        self.padded(u64::from(civil.year), 4);
+        self.padded(civil.year, 4);
         self.out.push(b'-');
         self.padded(u64::from(civil.month), 2);
         self.out.push(b'-');
