@@ -72,30 +72,21 @@ impl Layout {
 
     /// One line for the start-up log.
     pub fn describe(self, verify_threads: usize) -> String {
-        let verifiers = match verify_threads {
-            1 => "1 verify thread".to_string(),
-            n => format!("{n} verify threads"),
+        let fused = match self {
+            Layout::Split => {
+                let plural = if verify_threads == 1 { "" } else { "s" };
+                return format!(
+                    "layout split: a thread per stage, {verify_threads} verify thread{plural}"
+                );
+            }
+            Layout::Fused => "verify, sequencer, matcher and net-out",
+            Layout::Single => "net-in, verify, sequencer, matcher and net-out",
         };
-        match self {
-            Layout::Split => format!("layout split: a thread per stage, {verifiers}"),
-            Layout::Fused if verify_threads > 1 => format!(
-                "layout fused: verify, sequencer, matcher and net-out on one thread, with {} \
-                 helper verify thread(s)",
-                verify_threads - 1
-            ),
-            Layout::Fused => {
-                "layout fused: verify, sequencer, matcher and net-out on one thread".to_string()
-            }
-            Layout::Single if verify_threads > 1 => format!(
-                "layout single: net-in, verify, sequencer, matcher and net-out on one thread, \
-                 with {} helper verify thread(s)",
-                verify_threads - 1
-            ),
-            Layout::Single => {
-                "layout single: net-in, verify, sequencer, matcher and net-out on one thread"
-                    .to_string()
-            }
-        }
+        let helpers = match verify_threads.saturating_sub(1) {
+            0 => String::new(),
+            helpers => format!(", with {helpers} helper verify thread(s)"),
+        };
+        format!("layout {}: {fused} on one thread{helpers}", self.name())
     }
 }
 
@@ -195,7 +186,12 @@ mod tests {
         assert_eq!("fused".parse(), Ok(LayoutMode::Fused));
         assert_eq!("single".parse(), Ok(LayoutMode::Single));
         assert_eq!("Fused".parse::<LayoutMode>(), Err(LayoutModeUnknown));
-        assert!(Layout::Fused.describe(1).starts_with("layout fused"));
+        assert_eq!(
+            Layout::Fused.describe(1),
+            "layout fused: verify, sequencer, matcher and net-out on one thread"
+        );
+        assert!(Layout::Single.describe(3).ends_with("one thread, with 2 helper verify thread(s)"));
+        assert_eq!(Layout::Split.describe(1), "layout split: a thread per stage, 1 verify thread");
         assert!(Layout::Split.describe(3).contains("3 verify threads"));
     }
 }
