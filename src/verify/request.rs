@@ -357,6 +357,9 @@ pub fn parse(
     extras: &mut Extras,
 ) -> Result<Parsed, ApiError> {
     let Request { route, method, query, body, account } = request;
+    // The slot is reused: whatever an earlier request left in its extras (a withdrawal address, a
+    // clientId, a WebSocket key) must not ride along in this command's journal record.
+    *extras = Extras::default();
     let config = context.config;
     let empty = FlatObject::default();
     let object = match body {

@@ -97,6 +97,29 @@ fn a_signed_order_becomes_a_command() {
 }
 
 #[test]
+fn a_command_carries_no_extras_from_what_its_slot_held_before() {
+    let order = signed_request(&user(), "POST", "/api/v1/order", ORDER, ORDER_STRING, "");
+    let clean = verify_all(std::slice::from_ref(&order)).remove(0);
+    // The same order in a slot an earlier withdrawal left its address and clientId in.
+    let mut dirty = slot_from(&order);
+    dirty.extras.address[..5].copy_from_slice(b"addr1");
+    dirty.extras.address_len = 5;
+    dirty.extras.client_id[..3].copy_from_slice(b"w-1");
+    dirty.extras.client_id_len = 3;
+    dirty.extras.has_client_id = true;
+    let mut verifier = Verifier::new(
+        Arc::new(Config::embedded_default()),
+        AccountKey(*admin().verifying_key().as_bytes()),
+    );
+    let mut references = [&mut *dirty];
+    verifier.verify(&mut references[..], &OverflowPool::with_buffers(1), NOW_MS);
+    assert_eq!(dirty.verdict, Verdict::Commands { count: 1 });
+    assert_eq!(dirty.extras, clean.extras);
+    assert!(dirty.extras.is_empty());
+    assert_eq!(dirty.items[0], clean.items[0]);
+}
+
+#[test]
 fn the_signature_matrix() {
     let good = || signed_request(&user(), "POST", "/api/v1/order", ORDER, ORDER_STRING, "");
     let mut flipped = good();
