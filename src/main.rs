@@ -132,6 +132,8 @@ fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
             key_rate_per_s: rates.per_key_per_second,
             key_burst: rates.per_key_burst,
             keys_max: 1 << 16,
+            // Set from `[limits] accounts_max` when the pipeline starts.
+            ..SequencerLimits::default()
         },
         view: ViewLimits {
             fills_max: server.fills_history_max,

@@ -156,10 +156,19 @@ impl Matcher {
     }
 
     /// Applies one command, writing its events to `sink`. The only entry point that changes state.
+    ///
+    /// A command with sequence 0 is a query, or the command of a key the sequencer never saw a
+    /// deposit to (`sequencer::accounts`): such a key has no account here, so the command is
+    /// answered (rejected, or a cancel-all of nothing) and changes nothing.
     pub fn apply(&mut self, command: &Command, sink: &mut impl EventSink) {
-        if !command.action.is_query() {
+        if command.sequence.0 != 0 {
             assert!(command.sequence > self.last_sequence, "sequence numbers must increase");
             self.last_sequence = command.sequence;
+        } else if !command.action.is_query() {
+            debug_assert!(
+                self.accounts.find(&command.account).is_none(),
+                "an unsequenced command from a key with an account"
+            );
         }
         let outcome = match command.action {
             Action::Place(place) => self.place(command, &place, sink),

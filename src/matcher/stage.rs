@@ -6,7 +6,8 @@
 //! `Done` record per request carrying the reply, so net-out answers with everything in hand.
 //! Reads, rejections and closes pass through as `Done` records in order. Also marks each ring B
 //! slot `applied` when its command changed state: the journal thread, gated on the matcher, keeps
-//! only those, so a rejected command leaves nothing in the journal. **Owns** the [`Matcher`].
+//! only those, so a rejected command, or one that emitted no event (a cancel-all of nothing),
+//! leaves nothing in the journal. **Owns** the [`Matcher`].
 //! Matching never waits for the disk: net-out holds answers back until the journal is durable.
 //!
 //! Invariant: the matcher never waits for room on ring C while holding back on ring B a command
@@ -148,7 +149,9 @@ impl MatcherStage {
                         emitted: false,
                     };
                     matcher.apply(&command, &mut sink);
-                    applied = command.sequence.0 != 0 && !sink.rejected;
+                    // Every change of state emits an event: a command that emitted none (a
+                    // cancel-all with nothing to cancel) changed nothing and is not journaled.
+                    applied = command.sequence.0 != 0 && sink.emitted && !sink.rejected;
                     Outcome::Command { sequence: command.sequence, account: command.account }
                 }
                 Work::Read { account, query } => Outcome::Read { account, query },

@@ -140,7 +140,10 @@ impl EventSink for ViewSink<'_> {
 pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
     let mut matcher = Matcher::new(options.config.clone());
     let mut view = View::new(options.config.clone(), options.view);
-    let mut sequencer = Sequencer::new(options.sequencer, SequenceNumber(0), 0);
+    // The known-key set is as large as the matcher's account table.
+    let accounts_max = options.config.limits.accounts_max as usize;
+    let limits = SequencerLimits { accounts_max, ..options.sequencer };
+    let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
     if options.durability == Durability::None {
         return Ok(RecoveredState {
             matcher,
@@ -169,7 +172,7 @@ pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
         let sequence = command.sequence;
         matcher.apply(&command, &mut ViewSink { view: &mut view });
         view.finish(&Outcome::Command { sequence, account: command.account }, &extras);
-        sequencer.remember(&auth, now_ms);
+        sequencer.remember(&command, &auth, now_ms);
         last_time_us = command.time_us;
         records += 1;
     })

@@ -30,16 +30,19 @@
 //! Invariants: sequence numbers are contiguous from 1; engine time never decreases; nothing here
 //! allocates, blocks or does I/O.
 
+pub mod accounts;
 pub mod replay;
 pub mod stage;
 
 use crate::api::error::ApiError;
+use crate::command::Action;
 use crate::command::Command;
 use crate::rate_limit::RateLimiter;
 use crate::records::{
     Auth, Extras, ReadQuery, RequestSlot, SequencedSlot, Verdict, Work, WsRequest,
 };
 use crate::types::SequenceNumber;
+use accounts::KnownAccounts;
 use replay::{ReplayCache, ReplayError};
 
 /// Retry-After when the replay cache is full: entries free up within one window.
@@ -56,6 +59,8 @@ pub struct SequencerLimits {
     pub key_burst: u64,
     /// Keys the rate limiter remembers.
     pub keys_max: usize,
+    /// Accounts the engine holds at most (`[limits] accounts_max`): the known-key set's size.
+    pub accounts_max: usize,
 }
 
 impl Default for SequencerLimits {
@@ -65,6 +70,7 @@ impl Default for SequencerLimits {
             key_rate_per_s: 0,
             key_burst: 0,
             keys_max: 1 << 16,
+            accounts_max: 1 << 16,
         }
     }
 }
@@ -80,6 +86,8 @@ pub struct Sequencer {
     last_time_us: u64,
     replay: ReplayCache,
     key_limiter: RateLimiter,
+    /// Keys a deposit was sequenced to; the others' commands are unsequenced (see `accounts`).
+    known: KnownAccounts,
     /// Signed POST/DELETE requests stamped before this (Unix ms) are refused as expired unless
     /// the replay cache already holds them; 0 when there was no earlier run.
     signed_since_ms: u64,
@@ -100,6 +108,7 @@ impl Sequencer {
             last_time_us,
             replay: ReplayCache::with_entries_max(limits.replay_entries_max),
             key_limiter: RateLimiter::new(limits.key_rate_per_s, limits.key_burst, limits.keys_max),
+            known: KnownAccounts::with_accounts_max(limits.accounts_max),
             signed_since_ms: 0,
             key_rate_limited: 0,
         }
@@ -131,9 +140,13 @@ impl Sequencer {
         SequenceNumber(self.next_sequence - 1)
     }
 
-    /// Restores a replay-cache entry from a journal record at start-up (`now_ms`: the wall clock
-    /// then). Expired ones stay out: their copies are refused as expired.
-    pub fn remember(&mut self, auth: &Auth, now_ms: u64) {
+    /// Restores what a journal record tells the sequencer at start-up (`now_ms`: the wall clock
+    /// then): a deposit's key becomes known, and the replay cache gets the record's entry.
+    /// Expired entries stay out: their copies are refused as expired.
+    pub fn remember(&mut self, command: &Command, auth: &Auth, now_ms: u64) {
+        if let Action::Deposit { .. } = command.action {
+            self.known.note_deposit(&command.account);
+        }
         let expires_ms = auth.timestamp_ms.saturating_add(auth.window_ms).max(1);
         // A batch journals one record per order with the same signature: later ones are
         // duplicates of the first, which is what they are.
@@ -208,7 +221,17 @@ impl Sequencer {
         if now_ms > expires_ms {
             return Err(ApiError::new(ErrorKind::RequestExpired));
         }
-        if slot.replay_checked {
+        // The per-key limit first: a request it refuses leaves no replay entry behind.
+        if !slot.signer_is_admin {
+            let key = u128::from_le_bytes(signer.0[..16].try_into().unwrap());
+            if let Err(retry_after_s) = self.key_limiter.take(key, now_ms) {
+                self.key_rate_limited += 1;
+                return Err(ApiError::too_many_requests(retry_after_s));
+            }
+        }
+        // A key with no account gets no entry: its commands run unsequenced and change nothing,
+        // so a copy of one is as harmless as the first (see `accounts`).
+        if slot.replay_checked && self.holds_state(slot) {
             let admitted = self.replay.admit(&slot.auth.replay_digest, expires_ms, now_ms);
             let before_restart = slot.auth.timestamp_ms < self.signed_since_ms;
             match admitted {
@@ -225,14 +248,13 @@ impl Sequencer {
                 Ok(()) => {}
             }
         }
-        if !slot.signer_is_admin {
-            let key = u128::from_le_bytes(signer.0[..16].try_into().unwrap());
-            if let Err(retry_after_s) = self.key_limiter.take(key, now_ms) {
-                self.key_rate_limited += 1;
-                return Err(ApiError::too_many_requests(retry_after_s));
-            }
-        }
         Ok(())
+    }
+
+    /// Whether the slot's commands may change state: the administrator's always; a user's only
+    /// once a deposit to its key was sequenced.
+    fn holds_state(&self, slot: &RequestSlot) -> bool {
+        slot.signer_is_admin || slot.signer.is_some_and(|signer| self.known.may_hold(&signer))
     }
 
     fn sequence_commands(
@@ -244,6 +266,7 @@ impl Sequencer {
     ) {
         let is_batch = slot.reply.route == crate::api::routes::Route::Orders
             && slot.reply.method == crate::api::routes::Method::Post;
+        let sequenced = self.holds_state(slot);
         for (index, item) in slot.items[..count].iter().enumerate() {
             if is_batch {
                 out.reply.item = index as u16;
@@ -251,7 +274,8 @@ impl Sequencer {
             }
             out.work = match *item {
                 Err(error) => Work::Reject(error),
-                Ok(command) => Work::Command(self.stamp(command)),
+                Ok(command) if sequenced => Work::Command(self.stamp(command)),
+                Ok(command) => Work::Command(self.pass_unsequenced(command)),
             };
             if matches!(out.work, Work::Command(command) if command.sequence.0 != 0) {
                 out.auth = slot.auth;
@@ -265,7 +289,16 @@ impl Sequencer {
         }
     }
 
+    /// A command of a key with no account: sequence 0, like a query, so it is neither numbered
+    /// nor journaled; the matcher answers it and changes nothing.
+    fn pass_unsequenced(&self, command: Command) -> Command {
+        Command { sequence: SequenceNumber(0), time_us: self.last_time_us, ..command }
+    }
+
     fn stamp(&mut self, command: Command) -> Command {
+        if let Action::Deposit { .. } = command.action {
+            self.known.note_deposit(&command.account);
+        }
         let sequence = if command.action.is_query() {
             SequenceNumber(0)
         } else {
@@ -305,6 +338,56 @@ mod tests {
     use crate::records::ReadQuery;
     use crate::types::{AccountKey, AssetId, MarketId, OrderId};
 
+    /// A sequencer to which a deposit for the test signer (key 3) was already sequenced.
+    fn known_sequencer(
+        limits: SequencerLimits,
+        last_sequence: SequenceNumber,
+        last_time_us: u64,
+    ) -> Sequencer {
+        let mut sequencer = Sequencer::new(limits, last_sequence, last_time_us);
+        sequencer.known.note_deposit(&AccountKey([3; 32]));
+        sequencer
+    }
+
+    #[test]
+    fn a_key_without_an_account_is_unsequenced_and_leaves_no_replay_entry() {
+        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(0), 0);
+        let mut slot = signed_slot(1);
+        slot.items[0] = Ok(command(Action::CancelAll { market: MarketId(0) }));
+        for _ in 0..3 {
+            let out = run(&mut sequencer, &slot, 2_000_000);
+            assert!(matches!(out[0].work, Work::Command(command) if command.sequence.0 == 0));
+            assert_eq!(out[0].auth, Auth::default(), "nothing for the journal");
+        }
+        assert!(sequencer.replay.is_empty());
+        assert_eq!(sequencer.watermark(), SequenceNumber(0));
+        // The administrator deposits to the key: from then on its commands are sequenced.
+        let mut deposit = signed_slot(1);
+        deposit.signer = Some(AccountKey([9; 32]));
+        deposit.signer_is_admin = true;
+        deposit.auth.replay_digest = [77; 32];
+        deposit.items[0] = Ok(command(Action::Deposit { asset: AssetId(0), amount: 1 }));
+        assert!(matches!(run(&mut sequencer, &deposit, 2_000_000)[0].work,
+            Work::Command(command) if command.sequence.0 == 1));
+        let out = run(&mut sequencer, &slot, 2_000_000);
+        assert!(matches!(out[0].work, Work::Command(command) if command.sequence.0 == 2));
+        let again = run(&mut sequencer, &slot, 2_000_000);
+        assert_eq!(again[0].work, Work::Reject(ApiError::new(ErrorKind::DuplicateRequest)));
+    }
+
+    #[test]
+    fn the_per_key_limit_refuses_before_a_replay_entry_is_made() {
+        let limits =
+            SequencerLimits { key_rate_per_s: 1, key_burst: 1, ..SequencerLimits::default() };
+        let mut sequencer = known_sequencer(limits, SequenceNumber(0), 0);
+        let mut slot = signed_slot(1);
+        slot.items[0] = Ok(command(Action::CancelAll { market: MarketId(0) }));
+        assert!(matches!(run(&mut sequencer, &slot, 2_000_000)[0].work, Work::Command(_)));
+        slot.auth.replay_digest = [55; 32];
+        assert!(matches!(run(&mut sequencer, &slot, 2_000_000)[0].work, Work::Reject(_)));
+        assert_eq!(sequencer.replay.len(), 1, "the refused request left no entry");
+    }
+
     fn run(sequencer: &mut Sequencer, slot: &RequestSlot, now_us: u64) -> Vec<SequencedSlot> {
         let mut out = Vec::new();
         sequencer.sequence(slot, now_us, |record| out.push(record));
@@ -330,7 +413,7 @@ mod tests {
 
     #[test]
     fn batches_get_consecutive_sequences_and_items_keep_their_place() {
-        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(41), 0);
+        let mut sequencer = known_sequencer(SequencerLimits::default(), SequenceNumber(41), 0);
         let mut slot = signed_slot(3);
         slot.items[0] = Ok(command(Action::Deposit { asset: AssetId(0), amount: 1 }));
         slot.items[1] = Err(ApiError::new(ErrorKind::InvalidPrice));
@@ -353,12 +436,12 @@ mod tests {
 
     #[test]
     fn after_a_restart_requests_signed_before_it_are_refused_unless_journaled() {
-        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(0), 0);
+        let mut sequencer = known_sequencer(SequencerLimits::default(), SequenceNumber(0), 0);
         let cancel = Action::Cancel { market: MarketId(0), target: OrderRef::Id(OrderId(1)) };
         // Stamped at 1,000 ms: one journaled (and remembered at start-up), one not.
         let mut journaled = signed_slot(1);
         journaled.items[0] = Ok(command(cancel));
-        sequencer.remember(&journaled.auth, 2_000);
+        sequencer.remember(&journaled.items[0].unwrap(), &journaled.auth, 2_000);
         let mut unknown = signed_slot(1);
         unknown.items[0] = Ok(command(cancel));
         unknown.auth.replay_digest = [7; 32];
@@ -379,11 +462,11 @@ mod tests {
     #[test]
     fn a_journaled_request_the_rebuilt_cache_has_no_room_for_still_cannot_run_again() {
         let limits = SequencerLimits { replay_entries_max: 1, ..SequencerLimits::default() };
-        let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
+        let mut sequencer = known_sequencer(limits, SequenceNumber(0), 0);
         let (first, second) = (order_slot(1), order_slot(2));
-        sequencer.remember(&first.auth, 2_000);
+        sequencer.remember(&first.items[0].unwrap(), &first.auth, 2_000);
         // The cache holds one entry: the second journaled request does not fit.
-        sequencer.remember(&second.auth, 2_000);
+        sequencer.remember(&second.items[0].unwrap(), &second.auth, 2_000);
         assert_eq!(copy_at(&mut sequencer, &first, 2_000), Outcome::Duplicate);
         assert_eq!(copy_at(&mut sequencer, &second, 2_000), Outcome::Expired);
         assert_eq!(sequencer.watermark(), SequenceNumber(0));
@@ -391,7 +474,7 @@ mod tests {
 
     #[test]
     fn replays_are_refused_and_time_never_goes_back() {
-        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(0), 0);
+        let mut sequencer = known_sequencer(SequencerLimits::default(), SequenceNumber(0), 0);
         let mut slot = signed_slot(1);
         slot.items[0] =
             Ok(command(Action::Cancel { market: MarketId(0), target: OrderRef::Id(OrderId(1)) }));
@@ -423,7 +506,7 @@ mod tests {
     fn per_key_rate_limit_exempts_the_administrator() {
         let limits =
             SequencerLimits { key_rate_per_s: 1, key_burst: 2, ..SequencerLimits::default() };
-        let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
+        let mut sequencer = known_sequencer(limits, SequenceNumber(0), 0);
         let mut slot = signed_slot(1);
         slot.auth.timestamp_ms = 9_000;
         slot.replay_checked = false;
@@ -446,7 +529,7 @@ mod tests {
         use crate::api::streams::{Stream, StreamAction, StreamError};
         let limits =
             SequencerLimits { key_rate_per_s: 1, key_burst: 1, ..SequencerLimits::default() };
-        let mut sequencer = Sequencer::new(limits, SequenceNumber(7), 0);
+        let mut sequencer = known_sequencer(limits, SequenceNumber(7), 0);
         let mut slot = Box::new(RequestSlot::empty());
         slot.reply.item = 9;
         let subscribe = StreamAction::Subscribe(Stream::OrderUpdate { market: None });
@@ -533,14 +616,14 @@ mod tests {
     fn copies_verified_at_the_end_of_their_window_run_at_most_once() {
         let end_ms = 6_000;
         // An early copy ran; the late ones never do.
-        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(0), 0);
+        let mut sequencer = known_sequencer(SequencerLimits::default(), SequenceNumber(0), 0);
         let slot = order_slot(1);
         assert_eq!(copy_at(&mut sequencer, &slot, 1_000), Outcome::Executed);
         assert_eq!(copy_at(&mut sequencer, &slot, end_ms), Outcome::Duplicate);
         assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 1), Outcome::Expired);
         assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 1), Outcome::Expired);
         assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 5_000), Outcome::Expired);
-        sequencer.replay.sweep(end_ms + 5_000, usize::MAX);
+        sequencer.replay.expire(end_ms + 5_000);
         assert!(sequencer.replay.is_empty(), "the entry is swept");
         assert_eq!(copy_at(&mut sequencer, &slot, end_ms + 5_000), Outcome::Expired);
         // The sequencer's clock read late but a copy's slot came from a verifier whose clock is
@@ -549,7 +632,7 @@ mod tests {
         assert_eq!(sequencer.watermark(), SequenceNumber(1));
 
         // No early copy: the first to reach the sequencer inside the window runs, alone.
-        let mut sequencer = Sequencer::new(SequencerLimits::default(), SequenceNumber(0), 0);
+        let mut sequencer = known_sequencer(SequencerLimits::default(), SequenceNumber(0), 0);
         let slot = order_slot(2);
         assert_eq!(copy_at(&mut sequencer, &slot, end_ms), Outcome::Executed);
         assert_eq!(copy_at(&mut sequencer, &slot, end_ms), Outcome::Duplicate);
@@ -585,7 +668,7 @@ mod tests {
             replay_entries_max in 1usize..16,
         ) {
             let limits = SequencerLimits { replay_entries_max, ..SequencerLimits::default() };
-            let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
+            let mut sequencer = known_sequencer(limits, SequenceNumber(0), 0);
             let mut executed = vec![0u32; requests.len()];
             for (request, verify_ms, sequencer_skew_ms) in arrivals {
                 let arrival = Arrival { request: request % requests.len(), verify_ms, sequencer_skew_ms };

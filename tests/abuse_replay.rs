@@ -1,6 +1,7 @@
-//! One signed request runs at most once, even when its copies reach the server at the end of its
-//! window (issue 14): the real server on loopback, many concurrent copies of one signed order and
-//! one signed withdrawal, balances, open orders and withdrawal records checked after each round.
+//! Hostile clients, issue 19 item 2 (first fixed by issue 14): one signed request runs at most
+//! once, even when its copies reach the server at the end of its window. The real server on
+//! loopback, many concurrent copies of one signed order and one signed withdrawal, balances,
+//! open orders and withdrawal records checked after each round.
 //!
 //! The first test freezes the two clocks that judge a window (verify's and the sequencer's) at
 //! chosen instants, so a copy verified in the window's last millisecond and sequenced in the next
