@@ -7,7 +7,12 @@
 //! work per request: parse the JSON body into a command, rebuild the signing string, hash the
 //! replay digest, look the key up, pre-check `R`, verify the batch, write the verdict.
 //!
-//! Prints requests/s for both, then `verify_vs_raw_batch: <stage / raw>` on its last line.
+//! Also measures what one bad signature per batch costs everyone else in it (issue 19 item 8):
+//! the same requests with one signature in each batch of 64 replaced by a signature over another
+//! message (well formed, so only the batch equation can catch it), against the clean run:
+//! `bad_signature_batch_cost: <clean requests/s / tainted requests/s>`.
+//!
+//! Prints requests/s for each, then `verify_vs_raw_batch: <stage / raw>` on its last line.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -28,8 +33,13 @@ const REQUESTS: usize = 4096;
 const BATCH: usize = 64;
 const KEYS: usize = 64;
 
+/// The request in each batch whose signature is bad in the tainted run.
+const TAINTED_INDEX_IN_BATCH: usize = 17;
+
 struct Material {
     requests: Vec<Vec<u8>>,
+    /// `requests` with one bad signature per batch.
+    tainted: Vec<Vec<u8>>,
     messages: Vec<Vec<u8>>,
     signatures: Vec<Signature>,
     keys: Vec<VerifyingKey>,
@@ -42,6 +52,7 @@ fn material() -> Material {
     let timestamp_ms = ringex::clock::wall_ms();
     let mut material = Material {
         requests: Vec::new(),
+        tainted: Vec::new(),
         messages: Vec::new(),
         signatures: Vec::new(),
         keys: Vec::new(),
@@ -57,13 +68,22 @@ fn material() -> Material {
             "instruction=orderExecute&clientId={index}&orderType=Limit&price={price}&quantity=1.25&side=Bid&symbol=SOL_USDC&timestamp={timestamp_ms}&window=60000"
         );
         let signature = key.sign(message.as_bytes());
-        let request = format!(
-            "POST /api/v1/order HTTP/1.1\r\nX-API-Key: {}\r\nX-Signature: {}\r\nX-Timestamp: {timestamp_ms}\r\nX-Window: 60000\r\nContent-Length: {}\r\n\r\n{body}",
-            STANDARD.encode(key.verifying_key().as_bytes()),
-            STANDARD.encode(signature.to_bytes()),
-            body.len()
-        );
-        material.requests.push(request.into_bytes());
+        let request = |signature: &Signature| {
+            format!(
+                "POST /api/v1/order HTTP/1.1\r\nX-API-Key: {}\r\nX-Signature: {}\r\nX-Timestamp: {timestamp_ms}\r\nX-Window: 60000\r\nContent-Length: {}\r\n\r\n{body}",
+                STANDARD.encode(key.verifying_key().as_bytes()),
+                STANDARD.encode(signature.to_bytes()),
+                body.len()
+            )
+            .into_bytes()
+        };
+        material.requests.push(request(&signature));
+        let tainted = if index % BATCH == TAINTED_INDEX_IN_BATCH {
+            request(&key.sign(b"another message"))
+        } else {
+            request(&signature)
+        };
+        material.tainted.push(tainted);
         material.messages.push(message.into_bytes());
         material.signatures.push(signature);
         material.keys.push(key.verifying_key());
@@ -72,9 +92,8 @@ fn material() -> Material {
 }
 
 /// Slots framed from the requests, as net-in fills them.
-fn slots(material: &Material) -> Vec<Box<RequestSlot>> {
-    material
-        .requests
+fn framed_slots(requests: &[Vec<u8>]) -> Vec<Box<RequestSlot>> {
+    requests
         .iter()
         .map(|request| {
             let mut slot = Box::new(RequestSlot::empty());
@@ -112,7 +131,6 @@ fn stage_batches(
             batch.iter_mut().map(|slot| &mut **slot).collect();
         verifier.verify(&mut references[..], overflow, now_ms);
     }
-    debug_assert!(slots.iter().all(|slot| matches!(slot.verdict, Verdict::Commands { .. })));
 }
 
 fn median(mut samples: Vec<f64>) -> f64 {
@@ -124,15 +142,21 @@ fn main() {
     let material = material();
     let overflow = OverflowPool::with_buffers(1);
     let mut verifier = Verifier::new(Arc::new(Config::embedded_default()), AccountKey([0; 32]));
-    let mut slots = slots(&material);
+    let mut slots = framed_slots(&material.requests);
+    let mut tainted = framed_slots(&material.tainted);
     let now_ms = material.timestamp_ms;
-    // Sanity: the stage accepts every request.
+    // Sanity: the stage accepts every request, and every one but the bad signatures when tainted.
     stage_batches(&mut verifier, &mut slots, &overflow, now_ms);
     assert!(
         slots.iter().all(|slot| matches!(slot.verdict, Verdict::Commands { count: 1 })),
         "{:?}",
         slots[0].verdict
     );
+    stage_batches(&mut verifier, &mut tainted, &overflow, now_ms);
+    for (index, slot) in tainted.iter().enumerate() {
+        let accepted = matches!(slot.verdict, Verdict::Commands { count: 1 });
+        assert_eq!(accepted, index % BATCH != TAINTED_INDEX_IN_BATCH, "{index}");
+    }
 
     // Profiling aid: `RINGEX_VERIFY_PROFILE=stage|raw` runs one side alone for ~10 s.
     if let Ok(side) = std::env::var("RINGEX_VERIFY_PROFILE") {
@@ -167,6 +191,18 @@ fn main() {
     }
     let (raw, stage) = (median(raw), median(stage));
     let (batches, fallbacks) = verifier.batch_statistics();
+    // One bad signature per batch, alternated with clean batches.
+    let mut clean = Vec::new();
+    let mut with_bad = Vec::new();
+    for _ in 0..15 {
+        let started = Instant::now();
+        stage_batches(&mut verifier, &mut slots, &overflow, now_ms);
+        clean.push(REQUESTS as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        stage_batches(&mut verifier, &mut tainted, &overflow, now_ms);
+        with_bad.push(REQUESTS as f64 / started.elapsed().as_secs_f64());
+    }
+    let (clean, with_bad) = (median(clean), median(with_bad));
     println!(
         "raw batch verification (ed25519-dalek verify_batch, 64/batch): {raw:.0} signatures/s"
     );
@@ -174,5 +210,9 @@ fn main() {
         "verify stage, one thread (parse + signing string + digest + batch verify): {stage:.0} requests/s"
     );
     println!("signature batches {batches}, fallbacks to single verification {fallbacks}");
+    println!(
+        "verify stage, one bad signature in each batch of {BATCH}: {with_bad:.0} requests/s (clean: {clean:.0})"
+    );
+    println!("bad_signature_batch_cost: {:.3}", clean / with_bad);
     println!("verify_vs_raw_batch: {:.3}", stage / raw);
 }

@@ -73,8 +73,9 @@ pub struct Limits {
     pub levels_per_side_max: u32,
 }
 
-/// Token-bucket rate limits (0 = off). The administrator is exempt from the per-key limit.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+/// Token-bucket rate limits (0 = off), on by default. The administrator is exempt from the
+/// per-IP and per-key limits, not from the bad-signature throttle.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
     /// Requests per second per client IP address.
@@ -85,6 +86,39 @@ pub struct RateLimits {
     pub per_key_per_second: u64,
     /// Burst per API key.
     pub per_key_burst: u64,
+    /// Bad signatures a client IP may send in one window before its requests are refused (429)
+    /// unread until the window ends.
+    pub bad_signatures_per_ip_max: u64,
+    /// That window, seconds.
+    pub bad_signature_window_s: u64,
+}
+
+impl RateLimits {
+    /// Every limit off: for load generators on the operator's own host (`serve
+    /// --no-rate-limits`), never for an open port.
+    pub const OFF: RateLimits = RateLimits {
+        per_ip_per_second: 0,
+        per_ip_burst: 0,
+        per_key_per_second: 0,
+        per_key_burst: 0,
+        bad_signatures_per_ip_max: 0,
+        bad_signature_window_s: 60,
+    };
+}
+
+impl Default for RateLimits {
+    /// The embedded configuration's `[rate_limits]`, also what a configuration file that omits
+    /// the section or a key gets.
+    fn default() -> RateLimits {
+        RateLimits {
+            per_ip_per_second: 2_000,
+            per_ip_burst: 4_000,
+            per_key_per_second: 500,
+            per_key_burst: 1_000,
+            bad_signatures_per_ip_max: 20,
+            bad_signature_window_s: 60,
+        }
+    }
 }
 
 /// Sizes of the bounded histories net-out keeps (the oldest records drop out first) and of the

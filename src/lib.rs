@@ -31,6 +31,7 @@
 
 pub mod alloc;
 pub mod api;
+pub mod bad_signatures;
 pub mod cache;
 pub mod clock;
 pub mod command;

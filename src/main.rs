@@ -62,6 +62,10 @@ struct ServeFlags {
     /// The administrator's public key (base64); default: the development key.
     #[arg(long)]
     admin_key: Option<String>,
+    /// Turn every `[rate_limits]` limit off: for a load generator on this host, never for an
+    /// open port.
+    #[arg(long)]
+    no_rate_limits: bool,
 }
 
 #[derive(Subcommand)]
@@ -166,9 +170,15 @@ fn serve(flags: ServeFlags) -> ExitCode {
         pin,
         durability,
         admin_key,
+        no_rate_limits,
     } = flags;
     let config = match load_config(config.as_ref()) {
-        Ok(config) => Arc::new(config),
+        Ok(mut config) => {
+            if no_rate_limits {
+                config.rate_limits = ringex::config::RateLimits::OFF;
+            }
+            Arc::new(config)
+        }
         Err(error) => return bad(format!("bad configuration: {error}")),
     };
     let mut options = options_from(config, data_dir);

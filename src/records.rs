@@ -467,6 +467,9 @@ pub struct RequestSlot {
     /// net-in: the peer is on this host (a loopback address), so `GET /metrics` needs no
     /// signature.
     pub peer_loopback: bool,
+    /// net-in: the client's address as the per-IP tables key it (an IPv6 /64 or an IPv4
+    /// address); verify counts bad signatures under it.
+    pub peer: u128,
     /// A WebSocket frame's actions when the verdict is `StreamActions`.
     pub stream_actions: [StreamAction; STREAM_ACTIONS_PER_FRAME_MAX],
 }
@@ -492,6 +495,7 @@ impl RequestSlot {
             ip_retry_after_s: 0,
             extras: Extras::default(),
             peer_loopback: false,
+            peer: 0,
             stream_actions: [StreamAction::Error(StreamError::InvalidRequest);
                 STREAM_ACTIONS_PER_FRAME_MAX],
         }

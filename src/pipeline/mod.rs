@@ -13,6 +13,7 @@
 //! [`Server::stop`] asks net-in to stop: it publishes `Shutdown` and closes ring A, and each stage
 //! drains its input, passes the marker on and exits; the journal syncs last.
 
+use crate::bad_signatures::BadSignatureBoard;
 use crate::clock::StageClocks;
 use crate::config::Config;
 use crate::connections::ConnectionOptions;
@@ -237,6 +238,9 @@ pub struct Core {
     pub metrics: Arc<Metrics>,
     /// How many signatures a verify thread checks before publishing their verdicts.
     pub verify_budget: BatchBudget,
+    /// Bad signatures per client IP (`[rate_limits] bad_signatures_per_ip_max`): verify counts
+    /// them, net-in refuses their sources.
+    pub bad_signatures: Arc<BadSignatureBoard>,
     /// The stage threads.
     pub threads: CoreThreads,
     /// In the server's `fused` layout: the fused stages and their core, for the thread that
@@ -328,9 +332,15 @@ impl Core {
         ];
         let metrics = Arc::new(Metrics::new(rings).with_info(info));
 
+        let rates = options.config.rate_limits;
+        let bad_signatures = Arc::new(BadSignatureBoard::new(
+            rates.bad_signatures_per_ip_max,
+            rates.bad_signature_window_s,
+        ));
         let mut threads = Vec::new();
         let new_verifier = |id| {
-            let mut verifier = Verifier::new(options.config.clone(), options.admin_key);
+            let mut verifier = Verifier::new(options.config.clone(), options.admin_key)
+                .counting_bad_signatures(bad_signatures.clone());
             if options.trust_signatures {
                 verifier = verifier.trusting_signatures();
             }
@@ -394,6 +404,7 @@ impl Core {
             metrics,
             threads: CoreThreads { threads, matcher },
             verify_budget,
+            bad_signatures,
             fused,
         };
         Ok((core, view))
@@ -589,6 +600,7 @@ impl Server {
             overflow,
             metrics,
             verify_budget,
+            bad_signatures: _,
             threads: mut core,
             fused,
         } = core;

@@ -34,6 +34,7 @@ pub mod subscribe;
 
 use crate::api::error::{ApiError, ErrorKind};
 use crate::api::routes::{Method, Route};
+use crate::bad_signatures::BadSignatureBoard;
 use crate::config::Config;
 use crate::constants::{
     BATCH_ORDERS_MAX, CLOCK_SKEW_AHEAD_MAX_MS, WINDOW_DEFAULT_MS, WINDOW_MAX_MS,
@@ -126,6 +127,10 @@ pub struct Verifier {
     messages: Vec<u8>,
     pending: Vec<Pending>,
     trust_signatures: bool,
+    /// Where bad signatures are counted per client IP, for net-in to throttle their source.
+    bad_signatures: Option<Arc<BadSignatureBoard>>,
+    /// The time of the batch being verified, Unix ms.
+    now_ms: u64,
 }
 
 /// The headers of a signed request, checked.
@@ -270,7 +275,15 @@ impl Verifier {
             ),
             pending: Vec::with_capacity(SIGNATURE_BATCH_MAX),
             trust_signatures: false,
+            bad_signatures: None,
+            now_ms: 0,
         }
+    }
+
+    /// Counts every bad signature on `board`, under the client IP net-in framed it from.
+    pub fn counting_bad_signatures(mut self, board: Arc<BadSignatureBoard>) -> Verifier {
+        self.bad_signatures = Some(board);
+        self
     }
 
     /// For benchmarks and tests of the stages after verify only: everything is parsed and checked
@@ -294,6 +307,7 @@ impl Verifier {
         now_ms: u64,
     ) {
         let count = slots.count();
+        self.now_ms = now_ms;
         if count > 0 {
             prefetch_slot(slots.slot(0));
         }
@@ -527,6 +541,9 @@ impl Verifier {
                 continue;
             }
             if !valid {
+                if let Some(board) = &self.bad_signatures {
+                    board.note_failure(slot.peer, self.now_ms);
+                }
                 let error = ApiError::new(ErrorKind::InvalidSignature);
                 slot.verdict = Verdict::Reject(metrics_refusal(slot.reply.route, error));
                 continue;
