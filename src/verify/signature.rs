@@ -36,9 +36,15 @@
 //! weak (a [`CheckedKey`], made at the [`KeyCache`]), `R` is canonical and not of small order (a
 //! byte comparison), `s` is canonical (`s < ℓ`), `R` decompresses — and the **cofactored**
 //! equation `[8](R + [k]A − [s]B) = 0` holds. [`verify_single`] checks exactly that; a signature
-//! whose encodings fail is refused on the spot and never joins a batch; when a batch fails, every
-//! member is verified again with [`verify_single`]. So a verdict never depends on the company a
-//! request keeps, on the number of verify threads, or on the random weights.
+//! whose encodings fail is refused on the spot and never joins a batch. When a batch fails, its
+//! halves are checked as batches in turn (the same weights, so each half's equation is the sum of
+//! its members' terms), down to single members: after a clean left half the right half is known
+//! to fail and is not checked whole, so one bad signature in 64 costs about one more batch's
+//! worth of work (63 signatures in halving sub-batches) instead of 64 single verifications (the
+//! `bad_signature_batch_cost` line of `cargo bench --bench verify`). A lone member whose own
+//! equation fails is invalid by [`verify_single`]'s rule too: `z` is invertible modulo ℓ and the
+//! cofactor clears torsion, so `[8](z·E) = 0` iff `[8]E = 0`. So a verdict never depends on the
+//! company a request keeps, on the number of verify threads, or on the random weights.
 //!
 //! Why cofactored rather than `verify_strict`'s cofactorless `R = [s]B − [k]A`: the two differ
 //! only on a signature whose error term is a pure torsion point (a point of order 2, 4 or 8 added
@@ -67,6 +73,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha512};
 use std::io::Read;
 use std::iter::once;
+use std::ops::Range;
 
 /// Most signatures verified in one batch.
 pub const SIGNATURE_BATCH_MAX: usize = 64;
@@ -250,11 +257,17 @@ pub struct SignatureVerifier {
     r_points: Vec<EdwardsPoint>,
     r_weights: Vec<Scalar>,
     a_weights: Vec<Scalar>,
+    /// `z_i·s_i`: each member's share of the base point's weight, so a half batch can sum its own.
+    b_terms: Vec<Scalar>,
     /// Batches tried (statistics for the benchmark).
     pub batches: u64,
-    /// Batches that failed and fell back to single verification.
+    /// Batches that failed and were searched for their bad members.
     pub fallbacks: u64,
 }
+
+/// Halves this small are verified member by member: a sub-batch of 2 or 3 costs about as much
+/// as checking its members singly.
+const BISECT_SINGLES_MAX: usize = 3;
 
 impl SignatureVerifier {
     /// A verifier whose batch weights are keyed from `/dev/urandom` (see [`Weights`]).
@@ -270,6 +283,7 @@ impl SignatureVerifier {
             r_points: Vec::with_capacity(SIGNATURE_BATCH_MAX),
             r_weights: Vec::with_capacity(SIGNATURE_BATCH_MAX),
             a_weights: Vec::with_capacity(SIGNATURE_BATCH_MAX),
+            b_terms: Vec::with_capacity(SIGNATURE_BATCH_MAX),
             batches: 0,
             fallbacks: 0,
         }
@@ -290,7 +304,7 @@ impl SignatureVerifier {
         self.r_points.clear();
         self.r_weights.clear();
         self.a_weights.clear();
-        let mut b_weight = Scalar::ZERO;
+        self.b_terms.clear();
         for (index, (check, verdict)) in checks.iter().zip(verdicts.iter_mut()).enumerate() {
             // Refused for its encoding alone, as verify_single refuses it.
             let Some(member) = Member::admit(check) else {
@@ -299,33 +313,80 @@ impl SignatureVerifier {
             };
             *verdict = true;
             let weight = self.weights.next();
-            b_weight += weight * member.s;
+            self.b_terms.push(weight * member.s);
             self.member_indexes.push(index);
             self.r_points.push(member.r_point);
             self.r_weights.push(weight);
             self.a_weights.push(weight * member.k);
         }
         debug_assert!(self.member_indexes.len() <= SIGNATURE_BATCH_MAX);
-        if self.member_indexes.len() >= 2 {
+        let members = self.member_indexes.len();
+        if members >= 2 {
             self.batches += 1;
-            if self.batch_holds(checks, b_weight) {
+            if self.batch_holds(checks, 0..members) {
                 return;
             }
             self.fallbacks += 1;
-        }
-        for &index in self.member_indexes.iter() {
+            self.find_bad(checks, verdicts, 0..members, true);
+        } else if members == 1 {
+            let index = self.member_indexes[0];
             verdicts[index] = verify_single(&checks[index]);
         }
     }
 
-    /// Whether `[8]([−b_weight] B + ∑ [z_i] R_i + ∑ [z_i·k_i] A_i)` is the identity.
-    fn batch_holds(&mut self, checks: &[Check<'_>], b_weight: Scalar) -> bool {
-        let SignatureVerifier { arena, member_indexes, r_points, r_weights, a_weights, .. } = self;
-        let scalars =
-            once(-b_weight).chain(r_weights.iter().copied()).chain(a_weights.iter().copied());
+    /// Sets the verdicts of the members in `members` (positions in `member_indexes`, all marked
+    /// valid so far); `known_bad`: their batch already failed. Returns whether any is bad.
+    fn find_bad(
+        &mut self,
+        checks: &[Check<'_>],
+        verdicts: &mut [bool],
+        members: Range<usize>,
+        known_bad: bool,
+    ) -> bool {
+        if members.len() == 1 && known_bad {
+            verdicts[self.member_indexes[members.start]] = false;
+            return true;
+        }
+        if members.len() <= BISECT_SINGLES_MAX {
+            let mut any_bad = false;
+            for member in members {
+                let index = self.member_indexes[member];
+                verdicts[index] = verify_single(&checks[index]);
+                any_bad |= !verdicts[index];
+            }
+            return any_bad;
+        }
+        if !known_bad && self.batch_holds(checks, members.clone()) {
+            return false;
+        }
+        let middle = members.start + members.len() / 2;
+        let left_bad = self.find_bad(checks, verdicts, members.start..middle, false);
+        // The whole failed: with a clean left half, the right half must hold a bad member.
+        self.find_bad(checks, verdicts, middle..members.end, !left_bad);
+        true
+    }
+
+    /// Whether `[8]([−∑ z_i·s_i] B + ∑ [z_i] R_i + ∑ [z_i·k_i] A_i)` is the identity, the sums
+    /// over the members in `members` (positions in `member_indexes`).
+    fn batch_holds(&mut self, checks: &[Check<'_>], members: Range<usize>) -> bool {
+        let SignatureVerifier {
+            arena,
+            member_indexes,
+            r_points,
+            r_weights,
+            a_weights,
+            b_terms,
+            ..
+        } = self;
+        let b_weight: Scalar = b_terms[members.clone()].iter().sum();
+        let scalars = once(-b_weight)
+            .chain(r_weights[members.clone()].iter().copied())
+            .chain(a_weights[members.clone()].iter().copied());
         let points = once(Some(ED25519_BASEPOINT_POINT))
-            .chain(r_points.iter().map(|point| Some(*point)))
-            .chain(member_indexes.iter().map(|&index| Some(checks[index].key.0.to_edwards())));
+            .chain(r_points[members.clone()].iter().map(|point| Some(*point)))
+            .chain(
+                member_indexes[members].iter().map(|&index| Some(checks[index].key.0.to_edwards())),
+            );
         arena.run(|| {
             EdwardsPoint::optional_multiscalar_mul(scalars, points)
                 .is_some_and(|sum| sum.mul_by_cofactor().is_identity())
