@@ -119,6 +119,17 @@ pub struct ServerLimits {
     /// Longest a verify thread spends on one batch of signatures before it publishes their
     /// verdicts, µs; 0: four single verifications as measured at start-up (`verify::budget`).
     pub verify_batch_budget_us: u32,
+    /// Fills one account keeps (its own oldest drop out first; see `netout::view::history`).
+    pub fills_history_per_account_max: u32,
+    /// Orders one account keeps.
+    pub orders_history_per_account_max: u32,
+    /// Deposits one account keeps.
+    pub deposits_history_per_account_max: u32,
+    /// Withdrawals one account keeps.
+    pub withdrawals_history_per_account_max: u32,
+    /// Most records one history query looks at (skipped by `offset` or filters included); it
+    /// answers what it found among them.
+    pub history_scan_max: u32,
 }
 
 impl Default for ServerLimits {
@@ -137,6 +148,11 @@ impl Default for ServerLimits {
             http_output_max_kib: 256,
             requests_in_flight_max: 64,
             verify_batch_budget_us: 0,
+            fills_history_per_account_max: 10_000,
+            orders_history_per_account_max: 10_000,
+            deposits_history_per_account_max: 1_000,
+            withdrawals_history_per_account_max: 1_000,
+            history_scan_max: 10_000,
         }
     }
 }
@@ -527,6 +543,19 @@ fn validate_server(server: &ServerLimits) -> Result<(), String> {
         ("server.ws_close_grace_s", server.ws_close_grace_s, 3_600),
         ("server.http_output_max_kib", server.http_output_max_kib, 1 << 20),
         ("server.requests_in_flight_max", server.requests_in_flight_max, 1 << 16),
+        ("server.fills_history_per_account_max", server.fills_history_per_account_max, 1 << 26),
+        ("server.orders_history_per_account_max", server.orders_history_per_account_max, 1 << 26),
+        (
+            "server.deposits_history_per_account_max",
+            server.deposits_history_per_account_max,
+            1 << 26,
+        ),
+        (
+            "server.withdrawals_history_per_account_max",
+            server.withdrawals_history_per_account_max,
+            1 << 26,
+        ),
+        ("server.history_scan_max", server.history_scan_max, 1 << 26),
     ];
     for (key, value, maximum) in checks {
         if value == 0 || value > maximum {
