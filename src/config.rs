@@ -44,6 +44,8 @@ pub struct MarketSpec {
     pub step: DecimalStep,
     /// Smallest order quantity, in steps (at least 1).
     pub min_quantity_steps: QuantitySteps,
+    /// Smallest order value (price × quantity, or a market order's quote), in quote units.
+    pub min_order_value_units: u64,
     /// Fee on fills where the order rested, in basis points of the asset received.
     pub maker_fee_bps: u32,
     /// Fee on fills where the order took liquidity, in basis points of the asset received.
@@ -71,6 +73,13 @@ pub struct Limits {
     pub open_orders_per_account_max: u32,
     /// Distinct price levels on one side of one market.
     pub levels_per_side_max: u32,
+    /// Distinct price levels one account may hold orders on, on one side of one market.
+    #[serde(default = "levels_per_side_per_account_max_default")]
+    pub levels_per_side_per_account_max: u32,
+}
+
+fn levels_per_side_per_account_max_default() -> u32 {
+    200
 }
 
 /// Token-bucket rate limits (0 = off). The administrator is exempt from the per-key limit.
@@ -206,6 +215,8 @@ struct RawMarket {
     tick_size: String,
     step_size: String,
     min_quantity: String,
+    #[serde(default = "zero_text")]
+    min_order_value: String,
     maker_fee_bps: u32,
     taker_fee_bps: u32,
 }
@@ -476,6 +487,10 @@ fn validate_market(
             key("min_quantity")
         ));
     }
+    let min_order_value_units = parse_units(raw.min_order_value.as_bytes(), quote_decimals)
+        .map_err(|error| {
+            format!("{}: {error:?} at {quote_symbol}'s decimals", key("min_order_value"))
+        })?;
     for (field, bps) in [("maker_fee_bps", raw.maker_fee_bps), ("taker_fee_bps", raw.taker_fee_bps)]
     {
         if bps > 10_000 {
@@ -492,6 +507,7 @@ fn validate_market(
         tick,
         step,
         min_quantity_steps: QuantitySteps(min_units / step.units),
+        min_order_value_units,
         maker_fee_bps: raw.maker_fee_bps,
         taker_fee_bps: raw.taker_fee_bps,
         base_units_per_step,
@@ -517,6 +533,11 @@ fn validate_limits(limits: &Limits) -> Result<(), String> {
         ("limits.accounts_max", limits.accounts_max, 1u32 << 24),
         ("limits.open_orders_per_account_max", limits.open_orders_per_account_max, 1u32 << 26),
         ("limits.levels_per_side_max", limits.levels_per_side_max, 1u32 << 24),
+        (
+            "limits.levels_per_side_per_account_max",
+            limits.levels_per_side_per_account_max,
+            1u32 << 24,
+        ),
     ];
     for (key, value, maximum) in checks {
         if value == 0 || value > maximum {
