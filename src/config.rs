@@ -62,6 +62,13 @@ pub struct MarketSpec {
 }
 
 /// Sizes of everything preallocated at start-up. Hitting one is a clean rejection, never growth.
+///
+/// The order pool and each side's levels are shared, so the per-account caps decide how many
+/// accounts it takes to make the book refuse everyone else: `orders_max /
+/// open_orders_per_account_max` accounts fill the pool (263 at the defaults) and
+/// `levels_per_side_max / levels_per_side_per_account_max` fill one side's levels (328), each
+/// order locking at least the market's `min_order_value`; accounts exist only once the
+/// administrator credits them, so each of those is a funded account, not a fresh key.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -628,6 +635,17 @@ mod tests {
             ("step_size = \"0.01\"", "step_size = \"0.0000000001\"", "markets[0].step_size"),
             ("min_quantity = \"0.01\"", "min_quantity = \"0.015\"", "markets[0].min_quantity"),
             ("maker_fee_bps = 10", "maker_fee_bps = 10001", "markets[0].maker_fee_bps"),
+            (
+                "min_order_value = \"0\"",
+                "min_order_value = \"0.0000001\"",
+                "markets[0].min_order_value",
+            ),
+            (
+                "levels_per_side_per_account_max = 200",
+                "levels_per_side_per_account_max = 0",
+                "limits.levels_per_side_per_account_max",
+            ),
+            ("history_scan_max = 10000", "history_scan_max = 0", "server.history_scan_max"),
             ("symbol = \"SOL_USDC\"", "symbol = \"SOL_DOGE\"", "markets[0].symbol"),
             ("orders_max = ", "orders_maximum = ", "orders_maximum"),
             ("accounts_max = 65536", "accounts_max = 0", "limits.accounts_max"),
