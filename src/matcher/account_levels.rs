@@ -32,6 +32,10 @@ struct Entry {
 
 const EMPTY: Entry = Entry { key: 0, orders: 0 };
 
+/// What `contents` lists: (level key, orders) sorted by key, and (side index, distinct levels)
+/// for every non-zero count, by index.
+pub type Contents = (Vec<(u64, u32)>, Vec<(usize, u32)>);
+
 /// The levels each account holds orders on, per market and side.
 pub struct AccountLevels {
     entries: Box<[Entry]>,
@@ -139,7 +143,7 @@ impl AccountLevels {
     /// Every (account, market, side, level) with its order count, and every non-zero distinct
     /// count (invariant checks, not the hot path).
     // tidy: diagnostics (invariant checks, never on the command path)
-    pub fn contents(&self) -> (Vec<(u64, u32)>, Vec<(usize, u32)>) {
+    pub fn contents(&self) -> Contents {
         let entries = self.entries.iter().filter(|entry| entry.orders > 0);
         let mut held: Vec<(u64, u32)> = entries.map(|entry| (entry.key, entry.orders)).collect();
         held.sort_unstable();

@@ -6,7 +6,7 @@
 
 use super::{Matcher, client_key, is_crossed, spend_asset};
 use crate::types::AssetId;
-use std::collections::BTreeMap;
+use std::collections::BTreeMap; // tidy: diagnostics (the checks below only)
 
 impl Matcher {
     /// Checks every invariant in full; `Err` names the first one broken.
@@ -104,6 +104,7 @@ impl Matcher {
 
     /// The levels each account holds, recounted from the resting orders, match
     /// `account_levels`, and none holds more than `levels_per_side_per_account_max` per side.
+    // tidy: diagnostics (invariant checks, never on the command path)
     fn check_account_levels(&self) -> Result<(), String> {
         let mut held = BTreeMap::<u64, u32>::new();
         let mut distinct = BTreeMap::<usize, u32>::new();

@@ -436,7 +436,8 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             // Account 1 pushes half the time; the others share the rest.
-            let account = if seed % 2 == 0 { 1 } else { 2 + (seed >> 8) as u32 % (accounts - 1) };
+            let account =
+                if seed.is_multiple_of(2) { 1 } else { 2 + (seed >> 8) as u32 % (accounts - 1) };
             let before: Vec<u32> = (0..=accounts).map(|a| history.count(AccountIndex(a))).collect();
             let full = before.iter().sum::<u32>() == capacity;
             history.push(AccountIndex(account), value);
