@@ -44,6 +44,8 @@ pub struct MarketSpec {
     pub step: DecimalStep,
     /// Smallest order quantity, in steps (at least 1).
     pub min_quantity_steps: QuantitySteps,
+    /// Smallest order value (price × quantity, or a market order's quote), in quote units.
+    pub min_order_value_units: u64,
     /// Fee on fills where the order rested, in basis points of the asset received.
     pub maker_fee_bps: u32,
     /// Fee on fills where the order took liquidity, in basis points of the asset received.
@@ -60,6 +62,13 @@ pub struct MarketSpec {
 }
 
 /// Sizes of everything preallocated at start-up. Hitting one is a clean rejection, never growth.
+///
+/// The order pool and each side's levels are shared, so the per-account caps decide how many
+/// accounts it takes to make the book refuse everyone else: `orders_max /
+/// open_orders_per_account_max` accounts fill the pool (263 at the defaults) and
+/// `levels_per_side_max / levels_per_side_per_account_max` fill one side's levels (328), each
+/// order locking at least the market's `min_order_value`; accounts exist only once the
+/// administrator credits them, so each of those is a funded account, not a fresh key.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -71,6 +80,13 @@ pub struct Limits {
     pub open_orders_per_account_max: u32,
     /// Distinct price levels on one side of one market.
     pub levels_per_side_max: u32,
+    /// Distinct price levels one account may hold orders on, on one side of one market.
+    #[serde(default = "levels_per_side_per_account_max_default")]
+    pub levels_per_side_per_account_max: u32,
+}
+
+fn levels_per_side_per_account_max_default() -> u32 {
+    200
 }
 
 /// Token-bucket rate limits (0 = off), on by default. The administrator is exempt from the
@@ -153,6 +169,17 @@ pub struct ServerLimits {
     /// Longest a verify thread spends on one batch of signatures before it publishes their
     /// verdicts, µs; 0: four single verifications as measured at start-up (`verify::budget`).
     pub verify_batch_budget_us: u32,
+    /// Fills one account keeps (its own oldest drop out first; see `netout::view::history`).
+    pub fills_history_per_account_max: u32,
+    /// Orders one account keeps.
+    pub orders_history_per_account_max: u32,
+    /// Deposits one account keeps.
+    pub deposits_history_per_account_max: u32,
+    /// Withdrawals one account keeps.
+    pub withdrawals_history_per_account_max: u32,
+    /// Most records one history query looks at (skipped by `offset` or filters included); it
+    /// answers what it found among them.
+    pub history_scan_max: u32,
 }
 
 impl Default for ServerLimits {
@@ -171,6 +198,11 @@ impl Default for ServerLimits {
             http_output_max_kib: 256,
             requests_in_flight_max: 64,
             verify_batch_budget_us: 0,
+            fills_history_per_account_max: 10_000,
+            orders_history_per_account_max: 10_000,
+            deposits_history_per_account_max: 1_000,
+            withdrawals_history_per_account_max: 1_000,
+            history_scan_max: 10_000,
         }
     }
 }
@@ -224,6 +256,8 @@ struct RawMarket {
     tick_size: String,
     step_size: String,
     min_quantity: String,
+    #[serde(default = "zero_text")]
+    min_order_value: String,
     maker_fee_bps: u32,
     taker_fee_bps: u32,
 }
@@ -494,6 +528,10 @@ fn validate_market(
             key("min_quantity")
         ));
     }
+    let min_order_value_units = parse_units(raw.min_order_value.as_bytes(), quote_decimals)
+        .map_err(|error| {
+            format!("{}: {error:?} at {quote_symbol}'s decimals", key("min_order_value"))
+        })?;
     for (field, bps) in [("maker_fee_bps", raw.maker_fee_bps), ("taker_fee_bps", raw.taker_fee_bps)]
     {
         if bps > 10_000 {
@@ -510,6 +548,7 @@ fn validate_market(
         tick,
         step,
         min_quantity_steps: QuantitySteps(min_units / step.units),
+        min_order_value_units,
         maker_fee_bps: raw.maker_fee_bps,
         taker_fee_bps: raw.taker_fee_bps,
         base_units_per_step,
@@ -535,6 +574,11 @@ fn validate_limits(limits: &Limits) -> Result<(), String> {
         ("limits.accounts_max", limits.accounts_max, 1u32 << 24),
         ("limits.open_orders_per_account_max", limits.open_orders_per_account_max, 1u32 << 26),
         ("limits.levels_per_side_max", limits.levels_per_side_max, 1u32 << 24),
+        (
+            "limits.levels_per_side_per_account_max",
+            limits.levels_per_side_per_account_max,
+            1u32 << 24,
+        ),
     ];
     for (key, value, maximum) in checks {
         if value == 0 || value > maximum {
@@ -561,6 +605,19 @@ fn validate_server(server: &ServerLimits) -> Result<(), String> {
         ("server.ws_close_grace_s", server.ws_close_grace_s, 3_600),
         ("server.http_output_max_kib", server.http_output_max_kib, 1 << 20),
         ("server.requests_in_flight_max", server.requests_in_flight_max, 1 << 16),
+        ("server.fills_history_per_account_max", server.fills_history_per_account_max, 1 << 26),
+        ("server.orders_history_per_account_max", server.orders_history_per_account_max, 1 << 26),
+        (
+            "server.deposits_history_per_account_max",
+            server.deposits_history_per_account_max,
+            1 << 26,
+        ),
+        (
+            "server.withdrawals_history_per_account_max",
+            server.withdrawals_history_per_account_max,
+            1 << 26,
+        ),
+        ("server.history_scan_max", server.history_scan_max, 1 << 26),
     ];
     for (key, value, maximum) in checks {
         if value == 0 || value > maximum {
@@ -612,6 +669,17 @@ mod tests {
             ("step_size = \"0.01\"", "step_size = \"0.0000000001\"", "markets[0].step_size"),
             ("min_quantity = \"0.01\"", "min_quantity = \"0.015\"", "markets[0].min_quantity"),
             ("maker_fee_bps = 10", "maker_fee_bps = 10001", "markets[0].maker_fee_bps"),
+            (
+                "min_order_value = \"0\"",
+                "min_order_value = \"0.0000001\"",
+                "markets[0].min_order_value",
+            ),
+            (
+                "levels_per_side_per_account_max = 200",
+                "levels_per_side_per_account_max = 0",
+                "limits.levels_per_side_per_account_max",
+            ),
+            ("history_scan_max = 10000", "history_scan_max = 0", "server.history_scan_max"),
             ("symbol = \"SOL_USDC\"", "symbol = \"SOL_DOGE\"", "markets[0].symbol"),
             ("orders_max = ", "orders_maximum = ", "orders_maximum"),
             ("accounts_max = 65536", "accounts_max = 0", "limits.accounts_max"),

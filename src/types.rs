@@ -263,7 +263,8 @@ byte_enum!(
         InsufficientFunds = 6,
         /// INVALID_ORDER `Order with client ID already exists: N`.
         DuplicateClientId = 7,
-        /// ORDER_LIMIT: the order pool, the account's open-order cap or the book's level cap.
+        /// ORDER_LIMIT: the order pool, the account's open-order cap, the book's level cap or the
+        /// account's level cap.
         OrderLimit = 8,
         /// INVALID_CLIENT_REQUEST `Order not found` (cancel of an order that is not open).
         OrderNotFound = 9,
@@ -279,5 +280,8 @@ byte_enum!(
         InvalidSymbol = 14,
         /// INVALID_ASSET: the asset id is not configured.
         InvalidAsset = 15,
+        /// INVALID_ORDER `Order value below minimum`: price × quantity (or the quote) is below
+        /// the market's `min_order_value`.
+        OrderValueBelowMinimum = 16,
     }
 );

@@ -11,7 +11,7 @@
 
 use proptest::prelude::*;
 use ringex::command::{Action, Command, OrderRef, PlaceOrder};
-use ringex::config::Config;
+use ringex::config::{Config, MarketSpec};
 use ringex::event::{Event, EventKind, Fill, OrderState, Transfer, TransferKind};
 use ringex::matcher::Matcher;
 use ringex::types::*;
@@ -52,6 +52,7 @@ symbol = "ABC_USD"
 tick_size = "0.5"
 step_size = "1"
 min_quantity = "1"
+min_order_value = "200"
 maker_fee_bps = 0
 taker_fee_bps = 7
 
@@ -60,6 +61,7 @@ orders_max = 40
 accounts_max = 6
 open_orders_per_account_max = 12
 levels_per_side_max = 6
+levels_per_side_per_account_max = 3
 "#;
 
 const ACCOUNTS: u8 = 5; // keys 1..=5; accounts_max 6 leaves room for exactly that plus the fee account
@@ -432,6 +434,27 @@ impl Model {
         }
     }
 
+    /// Price × quantity (a market order by quantity at the best opposite price, by quote its
+    /// budget) below the market's minimum; no opposite order: nothing to compare.
+    fn below_min_value(&self, spec: &MarketSpec, place: &PlaceOrder) -> bool {
+        let minimum = spec.min_order_value_units as i128;
+        let by_quote = place.order_type == OrderType::Market && place.quantity.0 == 0;
+        let opposite = (self.resting.iter())
+            .filter(|o| o.market == place.market.0 && o.side != place.side)
+            .map(|o| o.price);
+        let price = match place.order_type {
+            _ if by_quote => return (place.quote_quantity as i128) < minimum,
+            OrderType::Limit => Some(place.price.0),
+            OrderType::Market if place.side == Side::Bid => opposite.min(),
+            OrderType::Market => opposite.max(),
+        };
+        price.is_some_and(|price| {
+            let value =
+                price as i128 * place.quantity.0 as i128 * spec.quote_units_per_tick_step as i128;
+            value < minimum
+        })
+    }
+
     fn place(
         &mut self,
         command: &Command,
@@ -480,6 +503,9 @@ impl Model {
                 }
             }
         }
+        if self.below_min_value(&spec, place) {
+            return Err(RejectReason::OrderValueBelowMinimum);
+        }
         if let Some(client) = place.client_id
             && self.resting.iter().any(|o| o.account == account && o.client_id == Some(client.0))
         {
@@ -495,11 +521,20 @@ impl Model {
             prices.sort();
             prices.dedup();
             let level_missing = !prices.contains(&place.price.0);
+            let mut own: Vec<u64> = (self.resting.iter())
+                .filter(|o| o.account == account && o.market == place.market.0)
+                .filter(|o| o.side == place.side)
+                .map(|o| o.price)
+                .collect();
+            own.sort();
+            own.dedup();
+            let own_cap = self.config.limits.levels_per_side_per_account_max as usize;
             if self.resting.len() >= self.config.limits.orders_max as usize
                 || self.resting.iter().filter(|o| o.account == account).count()
                     >= self.config.limits.open_orders_per_account_max as usize
                 || (level_missing
                     && prices.len() >= self.config.limits.levels_per_side_max as usize)
+                || (!own.contains(&place.price.0) && own.len() >= own_cap)
             {
                 return Err(RejectReason::OrderLimit);
             }

@@ -140,6 +140,8 @@ pub enum ErrorKind {
     InvalidOrder,
     /// 400 `Order limit reached`.
     OrderLimit,
+    /// 400 `Order value below minimum`.
+    OrderValueBelowMinimum,
     /// 400 `Order not found` (cancel).
     OrderNotFound,
     /// 404 `Order not found` (query).
@@ -161,7 +163,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Every kind in declaration order, so `ALL[kind as usize] == kind` (metrics count rejections
     /// in an array indexed by kind). A new kind goes here too; a test checks the order.
-    pub const ALL: [ErrorKind; 44] = {
+    pub const ALL: [ErrorKind; 45] = {
         use ErrorKind as K;
         [
             K::NotFound,
@@ -200,6 +202,7 @@ impl ErrorKind {
             K::DuplicateClientId,
             K::InvalidOrder,
             K::OrderLimit,
+            K::OrderValueBelowMinimum,
             K::OrderNotFound,
             K::OrderNotFoundQuery,
             K::AccountFrozen,
@@ -264,6 +267,7 @@ impl ErrorKind {
             }
             K::InvalidOrder => (400, C::InvalidOrder, "Invalid order", ""),
             K::OrderLimit => (400, C::OrderLimit, "Order limit reached", ""),
+            K::OrderValueBelowMinimum => (400, C::InvalidOrder, "Order value below minimum", ""),
             K::OrderNotFound => (400, C::InvalidClientRequest, "Order not found", ""),
             K::OrderNotFoundQuery => (404, C::ResourceNotFound, "Order not found", ""),
             K::AccountFrozen => (403, C::Forbidden, "Account is frozen", ""),
@@ -389,6 +393,7 @@ impl From<RejectReason> for ErrorKind {
             RejectReason::AccountLimit => ErrorKind::AccountLimit,
             RejectReason::InvalidSymbol => ErrorKind::InvalidSymbol,
             RejectReason::InvalidAsset => ErrorKind::InvalidAsset,
+            RejectReason::OrderValueBelowMinimum => ErrorKind::OrderValueBelowMinimum,
         }
     }
 }

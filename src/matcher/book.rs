@@ -270,6 +270,12 @@ impl BookSide {
         }
     }
 
+    /// The slot of the level at `price`, if there is one.
+    #[inline]
+    pub fn level_at(&self, price: PriceTicks) -> Option<u32> {
+        self.find(price)
+    }
+
     /// Whether an order at `price` would need a new level and none is free.
     #[inline]
     pub fn is_full_for(&self, price: PriceTicks) -> bool {

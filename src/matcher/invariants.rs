@@ -6,6 +6,7 @@
 
 use super::{Matcher, client_key, is_crossed, spend_asset};
 use crate::types::AssetId;
+use std::collections::BTreeMap; // tidy: diagnostics (the checks below only)
 
 impl Matcher {
     /// Checks every invariant in full; `Err` names the first one broken.
@@ -94,8 +95,41 @@ impl Matcher {
                 ));
             }
         }
+        self.check_account_levels()?;
         if self.recompute_state_hash() != self.state_hash() {
             return Err("incremental state hash differs from the recomputed one".into());
+        }
+        Ok(())
+    }
+
+    /// The levels each account holds, recounted from the resting orders, match
+    /// `account_levels`, and none holds more than `levels_per_side_per_account_max` per side.
+    // tidy: diagnostics (invariant checks, never on the command path)
+    fn check_account_levels(&self) -> Result<(), String> {
+        let mut held = BTreeMap::<u64, u32>::new();
+        let mut distinct = BTreeMap::<usize, u32>::new();
+        for (_, index) in self.order_ids.iter(&self.orders) {
+            let order = self.orders.get(index);
+            let (account, market, side) = (order.account, order.market, order.side);
+            let orders = held
+                .entry(self.account_levels.key_of(account, market, side, order.level))
+                .or_default();
+            if *orders == 0 {
+                *distinct
+                    .entry(self.account_levels.index_of(account, market, side))
+                    .or_default() += 1;
+            }
+            *orders += 1;
+        }
+        let (table_held, table_distinct) = self.account_levels.contents();
+        if held.into_iter().collect::<Vec<_>>() != table_held
+            || distinct.clone().into_iter().collect::<Vec<_>>() != table_distinct
+        {
+            return Err("account levels differ from the resting orders".into());
+        }
+        let cap = self.config.limits.levels_per_side_per_account_max;
+        if distinct.values().any(|&count| count > cap) {
+            return Err(format!("an account holds more than {cap} levels on one side"));
         }
         Ok(())
     }

@@ -35,10 +35,12 @@
 //! - `invariants`: the full check of the invariants above.
 //!
 //! The tables they use: `book` (price levels of one side), `orders` (the order slab),
-//! `accounts`, `account_orders`, `order_ids` and `state_hash`; `crate::fixed::FixedMap` for
+//! `accounts`, `account_orders`, `account_levels` (the levels each account holds), `order_ids`
+//! and `state_hash`; `crate::fixed::FixedMap` for
 //! client ids. `order_index` holds what `orders` and `order_ids` share, so neither imports the
 //! other.
 
+mod account_levels;
 mod account_orders;
 mod accounts;
 mod book;
@@ -60,6 +62,7 @@ use crate::config::{Config, MarketSpec};
 use crate::event::{Event, EventKind, EventSink, TransferKind};
 use crate::fixed::FixedMap;
 use crate::types::{AccountIndex, AssetId, SequenceNumber, Side};
+use account_levels::AccountLevels;
 use account_orders::AccountOrders;
 use accounts::Accounts;
 use book::BookSide;
@@ -103,6 +106,8 @@ pub struct Matcher {
     accounts: Accounts,
     /// Each account's open orders, oldest first.
     account_orders: AccountOrders,
+    /// The price levels each account holds orders on, per market and side.
+    account_levels: AccountLevels,
     /// Order id → order index, for every resting order.
     order_ids: OrderIds,
     /// `account << 32 | client id` → order index, for resting orders with a client id. The map
@@ -132,6 +137,12 @@ impl Matcher {
             orders: OrderPool::with_orders_max(limits.orders_max),
             accounts: Accounts::new(limits.accounts_max, config.assets.len()),
             account_orders: AccountOrders::new(limits.orders_max, limits.accounts_max),
+            account_levels: AccountLevels::new(
+                limits.orders_max,
+                limits.accounts_max,
+                config.markets.len(),
+                limits.levels_per_side_max,
+            ),
             order_ids: OrderIds::with_orders_max(limits.orders_max),
             client_ids: FixedMap::with_entries_max(limits.orders_max as usize),
             ledgers: vec![AssetLedger::default(); config.assets.len()],

@@ -207,6 +207,9 @@ impl Matcher {
             return reject(RejectReason::AccountFrozen);
         }
         check_shape(spec, place).map_err(|reason| (reason, 0))?;
+        if self.is_below_min_value(spec, place) {
+            return reject(RejectReason::OrderValueBelowMinimum);
+        }
         if let Some(client_id) = place.client_id
             && self.client_ids.get(client_key(account, client_id.0)).is_some()
         {
@@ -218,7 +221,8 @@ impl Matcher {
             && (self.orders.free_count() == 0
                 || self.accounts.get(account).open_orders
                     >= self.config.limits.open_orders_per_account_max
-                || self.books[place.market.0 as usize].side(place.side).is_full_for(place.price))
+                || self.books[place.market.0 as usize].side(place.side).is_full_for(place.price)
+                || self.would_pass_level_cap(account, place))
         {
             return reject(RejectReason::OrderLimit);
         }
@@ -249,6 +253,45 @@ impl Matcher {
             return reject(RejectReason::InsufficientFunds);
         }
         Ok((account, lock))
+    }
+
+    /// Whether the order is worth less than the market's `min_order_value` (quote units): a
+    /// limit order by price × quantity, a market order by its quote budget, or by quantity ×
+    /// the best opposite price (with no opposite order it cannot trade, and expires, whatever
+    /// its size). A value past `u64` is not below anything.
+    #[inline(always)]
+    fn is_below_min_value(&self, spec: &MarketSpec, place: &PlaceOrder) -> bool {
+        let minimum = spec.min_order_value_units;
+        if minimum == 0 {
+            return false;
+        }
+        let price = match place.order_type {
+            OrderType::Limit => Some(place.price),
+            OrderType::Market if place.quantity.0 == 0 => return place.quote_quantity < minimum,
+            OrderType::Market => {
+                let book = &self.books[place.market.0 as usize];
+                book.side(place.side.opposite()).best_price()
+            }
+        };
+        price.is_some_and(|price| {
+            spec.notional(price, place.quantity).is_some_and(|value| value < minimum)
+        })
+    }
+
+    /// Whether resting this order would put the account on more distinct levels of its side
+    /// than `levels_per_side_per_account_max`: it holds that many and none at this price.
+    #[inline(always)]
+    fn would_pass_level_cap(&self, account: AccountIndex, place: &PlaceOrder) -> bool {
+        let (market, side) = (place.market, place.side);
+        if self.account_levels.distinct(account, market, side)
+            < self.config.limits.levels_per_side_per_account_max
+        {
+            return false;
+        }
+        let book_side = self.books[market.0 as usize].side(side);
+        book_side
+            .level_at(place.price)
+            .is_none_or(|level| !self.account_levels.holds(account, market, side, level))
     }
 
     /// Whether a FOK taker would fill completely, walking the book without changing it.

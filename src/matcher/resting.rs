@@ -1,8 +1,8 @@
 //! Resting orders: putting one on the book, filling one, taking one off, forgetting it.
 //!
-//! A resting order is in four places at once: the order pool (at its `OrderIndex`), its price
-//! level's FIFO, its account's list of open orders, and the order-id index (plus the client-id
-//! index when it has one). `rest` puts it in all of them, `forget_order` takes it out of all of
+//! A resting order is in five places at once: the order pool (at its `OrderIndex`), its price
+//! level's FIFO, its account's list of open orders, its account's count of orders on that level
+//! (`account_levels`), and the order-id index (plus the client-id index when it has one). `rest` puts it in all of them, `forget_order` takes it out of all of
 //! them and gives its index back to the pool.
 //!
 //! Invariants:
@@ -75,6 +75,8 @@ impl Matcher {
         // `push_back` and the order-id index set them below.
         *self.orders.get_mut(index) = Order { hash, ..resting };
         self.books[place.market.0 as usize].side_mut(place.side).push_back(&mut self.orders, index);
+        let level = self.orders.get(index).level;
+        self.account_levels.add(account, place.market, place.side, level);
         self.accounts.get_mut(account).open_orders += 1;
         self.account_orders.push_back(account, index);
         self.order_ids.insert(&mut self.orders, command.sequence.0, index);
@@ -175,6 +177,8 @@ impl Matcher {
         let order = self.orders.get(index);
         debug_assert_eq!(order.account, owner);
         let (id, client_id) = (order.id, order.client_id());
+        // The level slot stays in the order after `unlink`, and nothing has reused it since.
+        self.account_levels.remove(owner, order.market, order.side, order.level);
         self.accounts.get_mut(owner).open_orders -= 1;
         self.account_orders.remove(index);
         self.order_ids.remove(&mut self.orders, id.0, index);

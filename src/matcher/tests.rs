@@ -724,6 +724,64 @@ fn running_out_of_capacity_is_a_clean_rejection() {
 }
 
 #[test]
+fn an_account_rests_on_at_most_its_levels_per_side_and_others_still_rest() {
+    let mut h = Harness::with_limits(|config| config.limits.levels_per_side_per_account_max = 3);
+    for account in [ALICE, BOB, CAROL] {
+        h.fund(account, USDC, usdc("1000"));
+        h.fund(account, SOL, sol("10"));
+    }
+    for price in [100, 101, 102] {
+        assert_eq!(seen(&h.run(ALICE, Action::Place(limit(Side::Bid, price, 1)))).len(), 1);
+    }
+    let fourth = Action::Place(limit(Side::Bid, 103, 1));
+    assert_eq!(h.rejected(ALICE, fourth), RejectReason::OrderLimit);
+    // A level she holds takes more orders; her other side and other accounts are their own.
+    assert_eq!(seen(&h.run(ALICE, Action::Place(limit(Side::Bid, 101, 1)))).len(), 1);
+    assert_eq!(seen(&h.run(ALICE, Action::Place(limit(Side::Ask, 200, 1)))).len(), 1);
+    assert_eq!(seen(&h.run(BOB, Action::Place(limit(Side::Bid, 103, 1)))).len(), 1);
+    // Level 103 exists now, but not as one of hers; an IOC never rests, so it may go anywhere.
+    assert_eq!(h.rejected(ALICE, fourth), RejectReason::OrderLimit);
+    let ioc = PlaceOrder { time_in_force: TimeInForce::Ioc, ..limit(Side::Bid, 104, 1) };
+    assert_eq!(seen(&h.run(ALICE, Action::Place(ioc))).len(), 2);
+    // Carol's sell fills Bob at 103 and Alice's only order at 102: Alice may take a new level.
+    let sell = PlaceOrder { time_in_force: TimeInForce::Ioc, ..limit(Side::Ask, 102, 2) };
+    h.run(CAROL, Action::Place(sell));
+    assert_eq!(seen(&h.run(ALICE, fourth)).len(), 1);
+    assert_eq!(h.rejected(ALICE, Action::Place(limit(Side::Bid, 99, 1))), RejectReason::OrderLimit);
+    // A cancel frees a level too.
+    h.run(ALICE, Action::CancelAll { market: SOL_USDC });
+    for price in [90, 91, 92] {
+        assert_eq!(seen(&h.run(ALICE, Action::Place(limit(Side::Bid, price, 1)))).len(), 1);
+    }
+}
+
+#[test]
+fn orders_worth_less_than_the_market_minimum_are_refused() {
+    let mut h = Harness::with_limits(|config| config.markets[0].min_order_value_units = usdc("5"));
+    for account in [ALICE, BOB] {
+        h.fund(account, USDC, usdc("1000"));
+        h.fund(account, SOL, sol("100"));
+    }
+    let below = RejectReason::OrderValueBelowMinimum;
+    // 1.00 USDC × 4.99 SOL: 4.99 USDC, refused whether it would rest or not; 5.00 rests.
+    assert_eq!(h.rejected(ALICE, Action::Place(limit(Side::Bid, 100, 499))), below);
+    let ioc = PlaceOrder { time_in_force: TimeInForce::Ioc, ..limit(Side::Bid, 100, 499) };
+    assert_eq!(h.rejected(ALICE, Action::Place(ioc)), below);
+    assert_eq!(seen(&h.run(ALICE, Action::Place(limit(Side::Bid, 100, 500)))), [Seen::Accepted(7)]);
+    // A market order by quote: its budget; by quantity: at the best opposite price (1.00).
+    assert_eq!(h.rejected(BOB, Action::Place(market(Side::Bid, 0, usdc("4.999999")))), below);
+    assert_eq!(h.rejected(BOB, Action::Place(market(Side::Ask, 499, 0))), below);
+    let sold = seen(&h.run(BOB, Action::Place(market(Side::Ask, 500, 0))));
+    assert_eq!(sold.len(), 3, "{sold:?}");
+    // With nothing opposite it cannot trade, whatever its size: it expires, as before.
+    let events = seen(&h.run(BOB, Action::Place(market(Side::Ask, 1, 0))));
+    assert_eq!(events[1], Seen::Expired(11, ExpiryReason::InsufficientLiquidity));
+    // Other markets keep their own minimum (none here).
+    let btc = PlaceOrder { market: BTC_USDC, ..limit(Side::Bid, 1, 1) };
+    assert_eq!(seen(&h.run(ALICE, Action::Place(btc))), [Seen::Accepted(12)]);
+}
+
+#[test]
 fn queries_read_without_changing() {
     let mut h = Harness::funded();
     h.run(

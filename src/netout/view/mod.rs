@@ -15,8 +15,11 @@
 //!   last hour, 1 min for the last 31 days, 1 h for the last 732 days — from which klines and
 //!   the rolling 24 h / 7 d tickers are aggregated at query time;
 //! - per account: fills (maker and taker sides), orders (every order with its latest state,
-//!   updated in place), deposits and withdrawals, each in one global ring of records per kind
-//!   where every record links to the previous and next record of its account.
+//!   updated in place), deposits and withdrawals, each in one global pool of records per kind
+//!   where every record links to the previous and next record of its account, each account
+//!   holding at most its quota (`[server] *_history_per_account_max`) and a full pool evicting
+//!   from the largest holder (`history.rs` states the guarantee); a query looks at no more than
+//!   `[server] history_scan_max` records.
 //!
 //! **Granularity**: the ticker windows are whole minutes: the minute holding `now` and the 1439
 //! (24 h) or 10079 (7 d) minutes before it, so a window covers between 24 h − 60 s and 24 h of
@@ -29,7 +32,7 @@
 //!
 //! **Layout**: one file per read model, each opening with its bounds and invariants:
 //! - `accounts.rs`: the account table (key → account index);
-//! - `history.rs`: the per-account history rings and their records;
+//! - `history.rs`: the per-account history pools, their quotas, and their records;
 //! - `depth.rs`: the read-side book per side, its levels and the depth update;
 //! - `trades.rs`: the recent-trade ring;
 //! - `candles.rs`: the candle rings and the kline buckets;
@@ -69,7 +72,8 @@ use history::History;
 use markets::MarketView;
 use std::sync::Arc;
 
-/// Sizes of the view's history rings. Each ring drops its oldest record when full.
+/// Sizes of the view's history pools (their per-account quotas are the configuration's
+/// `[server] *_history_per_account_max`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ViewLimits {
     /// Fill records over all accounts (one per side of a trade).
@@ -89,8 +93,8 @@ impl Default for ViewLimits {
     /// 100k withdrawals (264 B: 26 MB), 10k trades per market (48 B: 0.5 MB). Rings are reserved
     /// up front and written in order, so their pages are touched only as records arrive. Besides
     /// these, per market: candles (65,808 × 64 B ≈ 4.2 MB) and two book sides of
-    /// `levels_per_side_max` levels (16 B each); per account of `accounts_max`: 64 B of chain
-    /// heads and tails, 40 B of key and lookup slots; the resting-order index (`orders_max`).
+    /// `levels_per_side_max` levels (16 B each); per account of `accounts_max`: 80 B of chain
+    /// heads, tails and counts, 40 B of key and lookup slots; the resting-order index (`orders_max`).
     fn default() -> ViewLimits {
         ViewLimits {
             fills_max: 1_000_000,
@@ -112,8 +116,8 @@ struct CommandScratch {
     market: Option<MarketId>,
     /// The command's own order: its latest state, expiry, and order-history slot.
     taker: Option<(OrderRecord, usize)>,
-    /// The user withdrawal record the command created.
-    withdrawal: Option<u64>,
+    /// The user withdrawal record the command created: its slot and withdrawal id.
+    withdrawal: Option<(usize, u32)>,
     /// Changed bid and ask prices; quantities are filled in at `finish`.
     changed_bids: Vec<DepthLevel>,
     changed_asks: Vec<DepthLevel>,
@@ -140,15 +144,32 @@ impl View {
         let levels_max = config.limits.levels_per_side_max;
         // A command may touch every level of a side plus the taker's own: dedup keeps it below.
         let changed_max = levels_max as usize + 2;
+        let server = &config.server;
         View {
             accounts: AccountTable::new(accounts_max),
             markets: (0..config.markets.len())
                 .map(|_| MarketView::new(levels_max, limits.trades_per_market_max))
                 .collect(),
-            fills: History::new(limits.fills_max, accounts_max),
-            orders: History::new(limits.orders_max, accounts_max),
-            deposits: History::new(limits.deposits_max, accounts_max),
-            withdrawals: History::new(limits.withdrawals_max, accounts_max),
+            fills: History::new(
+                limits.fills_max,
+                server.fills_history_per_account_max,
+                accounts_max,
+            ),
+            orders: History::new(
+                limits.orders_max,
+                server.orders_history_per_account_max,
+                accounts_max,
+            ),
+            deposits: History::new(
+                limits.deposits_max,
+                server.deposits_history_per_account_max,
+                accounts_max,
+            ),
+            withdrawals: History::new(
+                limits.withdrawals_max,
+                server.withdrawals_history_per_account_max,
+                accounts_max,
+            ),
             resting: FixedMap::with_entries_max(config.limits.orders_max as usize),
             command: CommandScratch {
                 open: false,
@@ -202,8 +223,9 @@ impl View {
         if let Some((record, slot)) = self.command.taker.take() {
             self.settle_taker(record, slot);
         }
-        if let Some(number) = self.command.withdrawal.take()
-            && let Some(record) = self.withdrawals.get_mut(number)
+        if let Some((slot, id)) = self.command.withdrawal.take()
+            && let Some(record) = self.withdrawals.at_slot_mut(slot)
+            && record.id == id
         {
             record.extras = *extras;
         }
@@ -290,10 +312,9 @@ impl View {
             }
             TransferKind::AdminWithdrawal | TransferKind::Withdrawal => {
                 let record = WithdrawalRecord::of(transfer, time_us, Extras::default());
-                let internal = record.internal;
-                self.withdrawals.push(transfer.account, record);
-                if !internal {
-                    self.command.withdrawal = Some(self.withdrawals.newest_number());
+                let slot = self.withdrawals.push(transfer.account, record);
+                if !record.internal {
+                    self.command.withdrawal = Some((slot, record.id));
                 }
             }
         }
@@ -522,6 +543,7 @@ impl View {
     }
 
     /// Visits the account's fills passing `filter` (market, order id, time, offset, limit).
+    /// Looks at no more than `[server] history_scan_max` records (`history.rs`).
     pub fn for_each_fill(
         &self,
         key: &AccountKey,
@@ -535,10 +557,12 @@ impl View {
             filter.market.is_none_or(|market| fill.market == market)
                 && filter.order_id.is_none_or(|order_id| fill.order_id == order_id)
         };
-        self.fills.query(account, filter, |fill| fill.time_us, matches, emit);
+        let scan_max = self.config.server.history_scan_max;
+        self.fills.query(account, filter, scan_max, |fill| fill.time_us, matches, emit);
     }
 
     /// Visits the account's orders passing `filter`, by placement time.
+    /// Looks at no more than `[server] history_scan_max` records (`history.rs`).
     pub fn for_each_order(
         &self,
         key: &AccountKey,
@@ -552,10 +576,13 @@ impl View {
             filter.market.is_none_or(|market| order.state.market == market)
                 && filter.order_id.is_none_or(|order_id| order.state.order_id == order_id)
         };
-        self.orders.query(account, filter, |order| order.state.created_at_us, matches, emit);
+        let scan_max = self.config.server.history_scan_max;
+        let created_at_us = |order: &OrderRecord| order.state.created_at_us;
+        self.orders.query(account, filter, scan_max, created_at_us, matches, emit);
     }
 
     /// Visits the account's deposits passing `filter` (time, offset, limit).
+    /// Looks at no more than `[server] history_scan_max` records (`history.rs`).
     pub fn for_each_deposit(
         &self,
         key: &AccountKey,
@@ -563,11 +590,14 @@ impl View {
         emit: impl FnMut(&DepositRecord),
     ) {
         if let Some(account) = self.accounts.find(key) {
-            self.deposits.query(account, filter, |deposit| deposit.time_us, |_| true, emit);
+            let scan_max = self.config.server.history_scan_max;
+            let time_us = |deposit: &DepositRecord| deposit.time_us;
+            self.deposits.query(account, filter, scan_max, time_us, |_| true, emit);
         }
     }
 
     /// Visits the account's withdrawals passing `filter` (time, offset, limit).
+    /// Looks at no more than `[server] history_scan_max` records (`history.rs`).
     pub fn for_each_withdrawal(
         &self,
         key: &AccountKey,
@@ -575,13 +605,9 @@ impl View {
         emit: impl FnMut(&WithdrawalRecord),
     ) {
         if let Some(account) = self.accounts.find(key) {
-            self.withdrawals.query(
-                account,
-                filter,
-                |withdrawal| withdrawal.time_us,
-                |_| true,
-                emit,
-            );
+            let scan_max = self.config.server.history_scan_max;
+            let time_us = |withdrawal: &WithdrawalRecord| withdrawal.time_us;
+            self.withdrawals.query(account, filter, scan_max, time_us, |_| true, emit);
         }
     }
 }

@@ -499,17 +499,19 @@ fn order_record_state() -> OrderState {
 }
 
 #[test]
-fn history_rings_wrap_and_drop_the_oldest() {
+fn full_history_pools_evict_from_the_largest_holder() {
     let limits = ViewLimits { orders_max: 5, fills_max: 4, deposits_max: 3, ..small_limits() };
     let mut h = Harness::with_limits(limits);
-    h.fund_all(); // 6 deposits: only the last 3 (Bob SOL, Carol USDC, Carol SOL) stay
+    // 6 deposits, 2 each: a new one replaces the oldest of whoever holds the most (the pusher
+    // when nobody holds more), so each keeps its newest: Alice SOL, Bob SOL, Carol SOL.
+    h.fund_all();
     let deposits = |h: &Harness, account| {
         let mut ids = Vec::new();
         h.view.for_each_deposit(&key(account), &all(100), |deposit| ids.push(deposit.id));
         ids
     };
     let all_deposits = [ALICE, BOB, CAROL].map(|account| deposits(&h, account));
-    assert_eq!(all_deposits, [vec![], vec![4], vec![6, 5]]);
+    assert_eq!(all_deposits, [vec![2], vec![4], vec![6]]);
     // Orders 7..=14 alternating Alice (odd) and Bob (even), all resting bids.
     for order in 7..=14u64 {
         let account = if order % 2 == 1 { ALICE } else { BOB };
@@ -530,7 +532,7 @@ fn history_rings_wrap_and_drop_the_oldest() {
     let mut fills = Vec::new();
     h.view.for_each_fill(&key(CAROL), &all(100), |fill| fills.push(fill.trade_id));
     assert_eq!(fills, vec![8, 7]);
-    // An account whose records all dropped out reads empty, then starts again.
+    // Nobody holds more than Alice: her new deposit replaces her own oldest.
     h.run(ALICE, Action::Deposit { asset: USDC, amount: 1 });
     assert_eq!(deposits(&h, ALICE), vec![7]);
 }
