@@ -670,7 +670,7 @@ mod tests {
             ("min_quantity = \"0.01\"", "min_quantity = \"0.015\"", "markets[0].min_quantity"),
             ("maker_fee_bps = 10", "maker_fee_bps = 10001", "markets[0].maker_fee_bps"),
             (
-                "min_order_value = \"0\"",
+                "min_order_value = \"1\"",
                 "min_order_value = \"0.0000001\"",
                 "markets[0].min_order_value",
             ),

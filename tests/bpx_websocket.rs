@@ -158,7 +158,7 @@ async fn probe(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_client_streams_follow_rest_orders() {
     let dir = TestDir::new("bpx-ws");
-    let server = TestServer::start(options(dir.0.clone()));
+    let server = TestServer::start(common::small_orders(options(dir.0.clone())));
     let (alice_secret, bob_secret) = (user_secret(41), user_secret(42));
     fund(&server, &alice_secret, "USDC", "10000");
     fund(&server, &bob_secret, "SOL", "100");

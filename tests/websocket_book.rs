@@ -500,7 +500,7 @@ fn differences(stream: &str, local: &Side, rest: &Side, side: &str) -> Vec<Strin
 #[test]
 fn local_books_from_both_depth_streams_match_rest_under_random_flow() {
     let dir = TestDir::new("ws-book");
-    let mut options = options(dir.0.clone());
+    let mut options = common::small_orders(options(dir.0.clone()));
     // Pre-signed placements stay in the replay cache for their 60 s window.
     options.sequencer.replay_entries_max = 1 << 18;
     // The followers share two cores with the server and the order threads; one falling behind

@@ -78,10 +78,24 @@ pub struct Market {
     pub min_steps: u64,
 }
 
+/// The fixed mid price, in whole quote units.
+const MID_PRICE: u64 = 100;
+
+/// Quote units the smallest order is worth at the mid: over the embedded configuration's minimum
+/// order value (1 USDC), with room for prices 1% below the mid.
+const ORDER_VALUE_AT_MID_MIN: u64 = 2;
+
 impl Market {
     /// The fixed mid price, in ticks: 100 quote units.
     pub fn mid_ticks(&self) -> u64 {
-        100 * self.tick.per_whole()
+        MID_PRICE * self.tick.per_whole()
+    }
+
+    /// The smallest quantity the workload orders, in steps: the market's minimum, raised until
+    /// the order is worth `ORDER_VALUE_AT_MID_MIN` at the mid.
+    pub fn order_steps_min(&self) -> u64 {
+        let by_value = (self.step.per_whole() * ORDER_VALUE_AT_MID_MIN).div_ceil(MID_PRICE);
+        self.min_steps.max(by_value)
     }
 }
 
@@ -230,7 +244,7 @@ impl Workload {
         let market_index = self.random(self.markets.len() as u64) as usize;
         let side = if self.random(2) == 0 { "Bid" } else { "Ask" };
         let market = self.markets[market_index].clone();
-        let steps = market.min_steps * (1 + self.random(10));
+        let steps = market.order_steps_min() * (1 + self.random(10));
         let mut fields = vec![
             ("symbol", Value::Text(market.symbol.clone())),
             ("side", Value::Text(side.into())),

@@ -24,13 +24,21 @@ struct Harness {
     sequence: u64,
 }
 
+/// The embedded configuration without its minimum order values: these tests trade in ticks and
+/// steps worth cents on purpose (the minimum has its own test).
+fn small_orders_config() -> Config {
+    let mut config = Config::embedded_default();
+    config.markets.iter_mut().for_each(|market| market.min_order_value_units = 0);
+    config
+}
+
 impl Harness {
     fn new() -> Harness {
-        Harness { matcher: Matcher::new(Arc::new(Config::embedded_default())), sequence: 0 }
+        Harness { matcher: Matcher::new(Arc::new(small_orders_config())), sequence: 0 }
     }
 
     fn with_limits(edit: impl FnOnce(&mut Config)) -> Harness {
-        let mut config = Config::embedded_default();
+        let mut config = small_orders_config();
         edit(&mut config);
         Harness { matcher: Matcher::new(Arc::new(config)), sequence: 0 }
     }

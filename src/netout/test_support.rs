@@ -47,7 +47,10 @@ impl Harness {
     }
 
     pub fn with_limits(limits: ViewLimits) -> Harness {
-        let config = Arc::new(Config::embedded_default());
+        // Without minimum order values: these tests trade orders worth cents.
+        let mut config = Config::embedded_default();
+        config.markets.iter_mut().for_each(|market| market.min_order_value_units = 0);
+        let config = Arc::new(config);
         Harness {
             matcher: Matcher::new(config.clone()),
             view: View::new(config.clone(), limits),

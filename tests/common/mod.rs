@@ -265,6 +265,15 @@ pub fn admin_post(
     raw_request(address, &signed.request(None, ""))
 }
 
+/// `options` without the markets' minimum order values, for tests that trade orders worth
+/// cents on purpose (a probe of 1.00 × 0.01, a random flow at the minimum quantity).
+pub fn small_orders(mut options: ServerOptions) -> ServerOptions {
+    let mut config = (*options.config).clone();
+    config.markets.iter_mut().for_each(|market| market.min_order_value_units = 0);
+    options.config = Arc::new(config);
+    options
+}
+
 /// Bytes of journal segments in `dir`.
 pub fn journal_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
