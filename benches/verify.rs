@@ -209,7 +209,9 @@ fn main() {
     println!(
         "verify stage, one thread (parse + signing string + digest + batch verify): {stage:.0} requests/s"
     );
-    println!("signature batches {batches}, failed batches searched for their bad members {fallbacks}");
+    println!(
+        "signature batches {batches}, failed batches searched for their bad members {fallbacks}"
+    );
     println!(
         "verify stage, one bad signature in each batch of {BATCH}: {with_bad:.0} requests/s (clean: {clean:.0})"
     );
