@@ -94,7 +94,8 @@ pub struct RateLimits {
 pub struct ServerLimits {
     /// Connections served at once.
     pub connections_max: u32,
-    /// Idle keep-alive connections close after this many seconds.
+    /// HTTP connections close after this many seconds without input between requests
+    /// (WebSocket connections are kept by their Pongs instead).
     pub idle_timeout_s: u32,
     /// Signed POST/DELETE requests remembered inside their windows (replay protection).
     pub replay_entries_max: u32,
@@ -119,13 +120,15 @@ pub struct ServerLimits {
     /// Longest a verify thread spends on one batch of signatures before it publishes their
     /// verdicts, µs; 0: four single verifications as measured at start-up (`verify::budget`).
     pub verify_batch_budget_us: u32,
+    /// Connections one client address (IPv4, or IPv6 /64) may hold open at once.
+    pub connections_per_ip_max: u32,
 }
 
 impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
             connections_max: 1024,
-            idle_timeout_s: 300,
+            idle_timeout_s: 30,
             replay_entries_max: 1 << 20,
             fills_history_max: 1 << 20,
             orders_history_max: 1 << 20,
@@ -137,6 +140,7 @@ impl Default for ServerLimits {
             http_output_max_kib: 256,
             requests_in_flight_max: 64,
             verify_batch_budget_us: 0,
+            connections_per_ip_max: 256,
         }
     }
 }
@@ -527,6 +531,7 @@ fn validate_server(server: &ServerLimits) -> Result<(), String> {
         ("server.ws_close_grace_s", server.ws_close_grace_s, 3_600),
         ("server.http_output_max_kib", server.http_output_max_kib, 1 << 20),
         ("server.requests_in_flight_max", server.requests_in_flight_max, 1 << 16),
+        ("server.connections_per_ip_max", server.connections_per_ip_max, 1u32 << 20),
     ];
     for (key, value, maximum) in checks {
         if value == 0 || value > maximum {
