@@ -30,6 +30,16 @@ pub(super) fn reserve_descriptor() -> Option<File> {
     File::open("/dev/null").ok()
 }
 
+/// What spending the reserve descriptor did.
+enum Shed {
+    /// A waiting connection was accepted and closed.
+    One,
+    /// No connection was waiting.
+    BacklogEmpty,
+    /// Nothing could be done now (no reserve, or accept failed): the timer tries again.
+    Failed,
+}
+
 /// Whether an accept error means the process or system is out of descriptors.
 fn out_of_descriptors(error: &std::io::Error) -> bool {
     matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
@@ -47,9 +57,14 @@ impl NetIn {
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 // The peer reset it before accept: it is gone, go on with the next one.
                 Err(error) if error.kind() == std::io::ErrorKind::ConnectionAborted => continue,
-                Err(error) if out_of_descriptors(&error) && self.shed_connection(state) => {
-                    continue;
-                }
+                Err(error) if out_of_descriptors(&error) => match self.shed_connection(state) {
+                    Shed::One => continue,
+                    Shed::BacklogEmpty => return,
+                    Shed::Failed => {
+                        state.accept_retry = true;
+                        return;
+                    }
+                },
                 Err(_) => {
                     state.accept_retry = true;
                     return;
@@ -68,24 +83,29 @@ impl NetIn {
     }
 
     /// Out of descriptors: spends the reserve on the waiting connection, closing it at once, and
-    /// takes the reserve back. False when there was no reserve, or accept failed otherwise (then
-    /// the timer tries again).
-    fn shed_connection(&mut self, state: &mut State) -> bool {
+    /// takes the reserve back. Linux allocates the descriptor before it looks at the backlog, so
+    /// `EMFILE` does not say a connection waits: only this accept tells.
+    fn shed_connection(&mut self, state: &mut State) -> Shed {
         let Some(reserve) = state.reserve.take() else {
             state.reserve = reserve_descriptor();
-            return false;
+            return Shed::Failed;
         };
         drop(reserve);
-        let accepted = self.listener.accept();
-        state.reserve = reserve_descriptor();
-        match accepted {
-            Ok((stream, _)) => {
-                drop(stream);
-                true
+        // The accepted stream is closed (dropped) before the reserve is opened again: until
+        // then it holds the one descriptor free.
+        let shed = match self.listener.accept() {
+            Ok(accepted) => {
+                drop(accepted);
+                Shed::One
             }
-            // The backlog emptied meanwhile: the next accept says so.
-            Err(error) => error.kind() == std::io::ErrorKind::WouldBlock,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Shed::BacklogEmpty,
+            Err(_) => Shed::Failed,
+        };
+        state.reserve = reserve_descriptor();
+        if state.reserve.is_none() {
+            return Shed::Failed; // the timer tries to open it again
         }
+        shed
     }
 
     /// Puts an accepted connection in slot `index`.
