@@ -223,8 +223,23 @@ fn parse_head<'b>(
         body: &[],
         length: head.len(),
     };
+    let body_length = read_headers(&mut framed, request.headers)?;
+    if body_length > REQUEST_BODY_MAX {
+        return Err(ApiError::new(ErrorKind::BodyTooLarge));
+    }
+    // The whole request's length; `frame_from` points the body at the buffer.
+    framed.length = head.len() + body_length;
+    Ok(framed)
+}
+
+/// Reads the headers `framed` needs from a parsed head; returns the body's length.
+fn read_headers<'b>(
+    framed: &mut Request<'b>,
+    headers: &[httparse::Header<'b>],
+) -> Result<usize, ApiError> {
+    let malformed = || ApiError::new(ErrorKind::MalformedRequest);
     let mut body_length: Option<usize> = None;
-    for header in request.headers.iter() {
+    for header in headers {
         let (name, value) = (header.name, header.value);
         let once = |slot: &mut Option<&'b [u8]>| match slot.replace(value) {
             None => Ok(()),
@@ -258,13 +273,7 @@ fn parse_head<'b>(
             framed.websocket_key = Some(value);
         }
     }
-    let body_length = body_length.unwrap_or(0);
-    if body_length > REQUEST_BODY_MAX {
-        return Err(ApiError::new(ErrorKind::BodyTooLarge));
-    }
-    // The whole request's length; `frame` points the body at the buffer.
-    framed.length = head.len() + body_length;
-    Ok(framed)
+    Ok(body_length.unwrap_or(0))
 }
 
 /// Empty header slots for [`frame`].

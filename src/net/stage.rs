@@ -7,7 +7,7 @@
 //! frame that needs an answer (`stage/upgraded.rs`) — then a `Closed` slot when a connection will
 //! send no more, and a final `Shutdown` slot. A connection over its requests in flight or its
 //! output cap is not read until net-out hands it back (`crate::connections`). **Owns** the listener, the connection table, the overflow buffers'
-//! free list and the per-IP rate limiter. Does no JSON and no crypto. Marks each request
+//! free list, the per-IP rate limiter and connection counts (`stage/accept.rs`). Does no JSON and no crypto. Marks each request
 //! `peer_loopback` (for `GET /metrics`); counts connections open and per-IP limit hits.
 //!
 //! **The per-IP rate limit and the administrator.** API.md's check order puts the per-IP limit

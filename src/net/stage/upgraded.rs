@@ -43,6 +43,24 @@ pub(super) fn upgrade_slot(
 }
 
 impl Connection {
+    /// Unmasks the data frame at `ws_frame_at` and joins its payload to the message at the
+    /// front of the input, leaving `ws_frame_at` past the frame.
+    fn join_payload(&mut self, header: &crate::net::websocket::FrameHeader) {
+        let (start, message_len) = (self.ws_frame_at, self.ws_message_len);
+        debug_assert!(message_len > 0 || start == 0, "outside a message frames are consumed");
+        let payload = start + header.header_len..start + header.length();
+        unmask(&mut self.input.pending_mut()[payload.clone()], header.mask);
+        if message_len == 0 {
+            // A message's first frame is at the front: drop its header, move nothing.
+            self.input.consume(header.header_len);
+            self.ws_frame_at = header.payload_len;
+        } else {
+            // A later piece joins the message: only its payload moves.
+            self.input.move_back(payload, message_len);
+            self.ws_frame_at = start + header.length();
+        }
+    }
+
     /// The frame of `length` bytes at `ws_frame_at` is done with: consumed at once outside a
     /// message, else skipped (consumed with the message).
     fn skip_frame(&mut self, length: usize) {
@@ -113,8 +131,7 @@ impl NetIn {
         header: crate::net::websocket::FrameHeader,
     ) -> bool {
         let connection = &mut state.connections[index as usize];
-        let (start, message_len) = (connection.ws_frame_at, connection.ws_message_len);
-        let total = message_len + header.payload_len;
+        let total = connection.ws_message_len + header.payload_len;
         // A final piece is published: claim what that needs before touching the buffer.
         let needs_overflow = !fits_inline_len(total);
         if header.fin && needs_overflow && state.overflow_free.is_empty() {
@@ -130,17 +147,7 @@ impl NetIn {
         } else {
             None
         };
-        debug_assert!(message_len > 0 || start == 0, "outside a message frames are consumed");
-        let payload = start + header.header_len..start + header.length();
-        unmask(&mut connection.input.pending_mut()[payload.clone()], header.mask);
-        if message_len == 0 {
-            // A message's first frame is at the front: drop its header, move nothing.
-            connection.input.consume(header.header_len);
-        } else {
-            // A later piece joins the message: only its payload moves.
-            connection.input.move_back(payload, message_len);
-        }
-        connection.ws_frame_at = if message_len == 0 { total } else { start + header.length() };
+        connection.join_payload(&header);
         let taken = connection.ws_message.take(
             header.opcode,
             header.fin,
