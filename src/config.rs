@@ -144,7 +144,8 @@ impl Default for RateLimits {
 pub struct ServerLimits {
     /// Connections served at once.
     pub connections_max: u32,
-    /// Idle keep-alive connections close after this many seconds.
+    /// HTTP connections close after this many seconds without input between requests
+    /// (WebSocket connections are kept by their Pongs instead).
     pub idle_timeout_s: u32,
     /// Signed POST/DELETE requests remembered inside their windows (replay protection).
     pub replay_entries_max: u32,
@@ -180,13 +181,15 @@ pub struct ServerLimits {
     /// Most records one history query looks at (skipped by `offset` or filters included); it
     /// answers what it found among them.
     pub history_scan_max: u32,
+    /// Connections one client address (IPv4, or IPv6 /64) may hold open at once.
+    pub connections_per_ip_max: u32,
 }
 
 impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
             connections_max: 1024,
-            idle_timeout_s: 300,
+            idle_timeout_s: 30,
             replay_entries_max: 1 << 20,
             fills_history_max: 1 << 20,
             orders_history_max: 1 << 20,
@@ -203,6 +206,7 @@ impl Default for ServerLimits {
             deposits_history_per_account_max: 1_000,
             withdrawals_history_per_account_max: 1_000,
             history_scan_max: 10_000,
+            connections_per_ip_max: 256,
         }
     }
 }
@@ -618,6 +622,7 @@ fn validate_server(server: &ServerLimits) -> Result<(), String> {
             1 << 26,
         ),
         ("server.history_scan_max", server.history_scan_max, 1 << 26),
+        ("server.connections_per_ip_max", server.connections_per_ip_max, 1u32 << 20),
     ];
     for (key, value, maximum) in checks {
         if value == 0 || value > maximum {

@@ -126,6 +126,7 @@ fn options_from(config: Arc<Config>, data_dir: PathBuf) -> ServerOptions {
         admin_key: ringex::verify::dev_admin_key(),
         net_in: NetInOptions {
             connections_max: server.connections_max as usize,
+            connections_per_ip_max: server.connections_per_ip_max,
             ip_rate_per_s: rates.per_ip_per_second,
             ip_burst: rates.per_ip_burst,
             idle_timeout_ms: u64::from(server.idle_timeout_s) * 1000,
@@ -242,6 +243,18 @@ fn serve(flags: ServeFlags) -> ExitCode {
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+    // Before any connection: the descriptors the connections need (fewer connections if the
+    // hard limit cannot give them; `net/descriptors.rs`).
+    let wanted = options.net_in.connections_max;
+    match ringex::net::descriptors::fit_connections(wanted) {
+        Ok(limit) => {
+            if let Some(warning) = limit.warning(wanted) {
+                eprintln!("ringex: {warning}");
+            }
+            options.net_in.connections_max = limit.connections_max;
+        }
+        Err(error) => eprintln!("ringex: warning: cannot raise the descriptor limit: {error}"),
     }
     if options.durability != Durability::None {
         eprintln!("ringex: replaying the journal in {}", options.data_dir.display());

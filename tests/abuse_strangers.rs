@@ -5,7 +5,8 @@
 //! Item 1 was: every signed write from any key entered the replay cache, so 1,998 requests from
 //! fresh keys filled a 2,000-entry cache and a funded client's orders got 429. Item 3 was: a
 //! cancel-all from a key without an account, or with no open orders, took a sequence number, an
-//! fdatasync and a journal record.
+//! fdatasync and a journal record. Item 8: a source of bad signatures taxed everyone whose request
+//! shared its verification batch; now, past its share, its requests are refused unread.
 
 mod common;
 
@@ -160,5 +161,48 @@ fn a_cancel_all_of_nothing_leaves_no_journal_record() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"status\":\"Cancelled\""), "{body}");
     assert!(journal_bytes(&dir.0) > with_order);
+    server.stop();
+}
+
+#[test]
+fn a_source_of_bad_signatures_is_refused_unread_while_others_trade() {
+    let dir = TestDir::new("abuse-bad-signatures");
+    let options = options(dir.0.clone());
+    let failures_max = options.config.rate_limits.bad_signatures_per_ip_max as usize;
+    assert!(failures_max > 0, "on by default");
+    let server = TestServer::start(options);
+    let trader = user_secret(64);
+    deposit_usdc(server.address, &trader, "100000");
+    let attacker = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let forged = |client_id: u32| {
+        let mut request = order(&stranger_secret(9_000 + client_id), "100", client_id);
+        let text = String::from_utf8(request.clone()).unwrap();
+        let start = text.find("X-Signature: ").unwrap() + "X-Signature: ".len();
+        let end = start + text[start..].find("\r\n").unwrap();
+        request.splice(start..end, STANDARD.encode([7u8; 64]).into_bytes());
+        request
+    };
+    let from_attacker = |request: &[u8]| {
+        let mut stream = common::connect_from(attacker, server.address).unwrap();
+        stream.write_all(request).unwrap();
+        read_response(&mut stream)
+    };
+    for client_id in 0..failures_max as u32 {
+        let (status, body) = from_attacker(&forged(client_id));
+        assert_eq!(status, 401, "{body}");
+        // The trader beside it is served all along.
+        let (status, body) =
+            pipelined(server.address, &[order(&trader, "90", client_id)]).remove(0);
+        assert_eq!(status, 200, "{body}");
+    }
+    // Past its share: refused before its signature is looked at, even a valid one.
+    let (status, body) = from_attacker(&forged(1_000));
+    assert_eq!(status, 429, "{body}");
+    let valid = order(&stranger_secret(9_999), "100", 1);
+    assert_eq!(from_attacker(&valid).0, 429);
+    let (status, body) = pipelined(server.address, &[order(&trader, "91", 5_000)]).remove(0);
+    assert_eq!(status, 200, "{body}");
+    let metrics = common::raw_request(server.address, b"GET /metrics HTTP/1.1\r\n\r\n").1;
+    assert!(metrics.contains("ringex_rate_limited_total{limit=\"bad_signatures\"} 2"), "{metrics}");
     server.stop();
 }

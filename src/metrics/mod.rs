@@ -265,6 +265,8 @@ pub struct NetInMetrics {
     /// Requests refused 429 by the per-IP limit (or passed on to verify over it because they
     /// claim the administrator's key).
     pub ip_rate_limited: Counter,
+    /// Requests refused 429 unread because their address sent too many bad signatures lately.
+    pub bad_signature_refused: Counter,
 }
 
 /// Written by the sequencer's thread only (its stage loop, once per ring batch).

@@ -142,6 +142,7 @@ pub fn render(metrics: &Metrics, out: &mut Vec<u8>) {
     family(out, name, "counter", "Requests refused 429 by a rate limit.");
     sample(out, name, &[("limit", "ip")], net_in.ip_rate_limited.get());
     sample(out, name, &[("limit", "key")], metrics.sequencer.key_rate_limited.get());
+    sample(out, name, &[("limit", "bad_signatures")], net_in.bad_signature_refused.get());
 
     process(out);
 }

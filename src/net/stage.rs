@@ -7,7 +7,7 @@
 //! frame that needs an answer (`stage/upgraded.rs`) — then a `Closed` slot when a connection will
 //! send no more, and a final `Shutdown` slot. A connection over its requests in flight or its
 //! output cap is not read until net-out hands it back (`crate::connections`). **Owns** the listener, the connection table, the overflow buffers'
-//! free list and the per-IP rate limiter. Does no JSON and no crypto. Marks each request
+//! free list, the per-IP rate limiter and connection counts (`stage/accept.rs`). Does no JSON and no crypto. Marks each request
 //! `peer_loopback` (for `GET /metrics`); counts connections open and per-IP limit hits.
 //!
 //! **The per-IP rate limit and the administrator.** API.md's check order puts the per-IP limit
@@ -36,28 +36,33 @@
 //! [`LINGER_BYTES_MAX`], [`LINGER_IDLE_MS`] without input and [`LINGER_TIME_MS`] in all. One path
 //! serves every close; a peer already known gone (end of stream or error) is closed at once.
 
+mod accept;
+mod admission;
 mod turns;
 mod upgraded;
 
 pub use turns::NetInLoop;
 
-use super::http::{Framed, frame, header_slots};
+use super::http::{Framed, HeadScan, frame_from, header_slots};
+use super::input::Input;
 use super::websocket::Message;
 use super::{copy_request, fits_inline, route_of};
 use crate::api::error::{ApiError, ErrorKind};
+use crate::bad_signatures::BadSignatureBoard;
 use crate::clock;
 use crate::connections::{ConnectionOptions, ConnectionTable, Handback};
 use crate::constants::{REQUEST_BODY_MAX, REQUEST_HEADERS_BYTES_MAX, REQUEST_TARGET_MAX};
 use crate::metrics::Metrics;
+use crate::net::peers::PeerConnections;
 use crate::overflow::OverflowPool;
 use crate::rate_limit::RateLimiter;
 use crate::records::{ConnectionToken, RequestKind, RequestSlot};
 use crate::ring::Producer;
+use admission::Limits;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Poll, Token};
 use std::collections::VecDeque;
 use std::io::Read;
-use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -96,11 +101,15 @@ pub const LINGER_TIME_MS: u64 = 30_000;
 pub struct NetInOptions {
     /// Connections served at once; more are refused at accept.
     pub connections_max: usize,
+    /// Connections one client address (IPv4, or IPv6 /64) may hold open; more are refused at
+    /// accept.
+    pub connections_per_ip_max: u32,
     /// Requests per second per client IP (0 = off).
     pub ip_rate_per_s: u64,
     /// Burst per client IP.
     pub ip_burst: u64,
-    /// Idle keep-alive connections are closed after this long.
+    /// HTTP connections with no request under way are closed after this long without input
+    /// (WebSocket connections are kept by their Pongs instead: `ws_pong_timeout_ms`).
     pub idle_timeout_ms: u64,
     /// A request still incomplete after this long is answered 408 (API.md: 10 s).
     pub request_timeout_ms: u64,
@@ -110,9 +119,10 @@ impl Default for NetInOptions {
     fn default() -> Self {
         NetInOptions {
             connections_max: 1024,
+            connections_per_ip_max: 256,
             ip_rate_per_s: 0,
             ip_burst: 0,
-            idle_timeout_ms: 300_000,
+            idle_timeout_ms: 30_000,
             request_timeout_ms: REQUEST_TIMEOUT_MS,
         }
     }
@@ -136,12 +146,14 @@ struct Connection {
     stream: Option<TcpStream>,
     generation: u32,
     phase: Phase,
-    input: Vec<u8>,
-    filled: usize,
+    input: Input,
+    /// Framing progress of the HTTP request at the front of `input`.
+    head: HeadScan,
     /// When the unfinished request at the start of `input` began arriving (0: none).
     partial_since_ms: u64,
     last_activity_ms: u64,
-    peer: u128,
+    /// Its address's key for the per-IP limits (`net/peers.rs`).
+    peer: u64,
     /// The peer is on this host (`GET /metrics` needs no signature).
     loopback: bool,
     /// Framed requests wait for ring space.
@@ -158,8 +170,11 @@ struct Connection {
     websocket: bool,
     /// The WebSocket data message being assembled.
     ws_message: Message,
-    /// Bytes of that message's payload so far, at the start of `input`.
+    /// Bytes of that message's payload so far, at the front of `input`.
     ws_message_len: usize,
+    /// Where the next frame starts in `input` (at or past `ws_message_len`: the gap between is
+    /// control frames taken from the middle of the message).
+    ws_frame_at: usize,
     /// When the last Pong (or the upgrade) arrived (wall ms).
     ws_last_pong_ms: u64,
     /// A Close that waits for ring space.
@@ -190,6 +205,9 @@ pub struct NetIn {
     pub connection_options: ConnectionOptions,
     /// What net-in measures: connections open, per-IP rate-limit hits.
     pub metrics: Arc<Metrics>,
+    /// Bad signatures per client address, counted by verify: a source past its share is refused
+    /// here, unread.
+    pub bad_signatures: Arc<BadSignatureBoard>,
 }
 
 struct State {
@@ -199,60 +217,18 @@ struct State {
     /// Overflow buffers attached to ring A slots, as (buffer, ring sequence), oldest first.
     overflow_in_use: VecDeque<(u32, u64)>,
     ip_limiter: RateLimiter,
+    /// Connections open per client address.
+    peers: PeerConnections,
+    /// The descriptor spent to shed a connection when out of descriptors (`stage/accept.rs`).
+    reserve: Option<std::fs::File>,
+    /// Accept stopped on an error with connections maybe still waiting: try on the next tick.
+    accept_retry: bool,
     /// Claimed, written, not yet published ring A sequences end here.
     claimed_end: Option<u64>,
     backlog: Vec<u32>,
 }
 
-/// The peer's rate-limit key and whether it is on this host.
-fn peer_key(stream: &TcpStream) -> (u128, bool) {
-    match stream.peer_addr().map(|address| address.ip().to_canonical()) {
-        Ok(IpAddr::V4(ip)) => (u128::from(u32::from(ip)), ip.is_loopback()),
-        Ok(IpAddr::V6(ip)) => (u128::from(ip), ip.is_loopback()),
-        Err(_) => (0, false),
-    }
-}
-
 impl NetIn {
-    fn accept(&mut self, state: &mut State) {
-        loop {
-            let (mut stream, _) = match self.listener.accept() {
-                Ok(accepted) => accepted,
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-                // Out of descriptors or a connection reset before accept: try again later.
-                Err(_) => return,
-            };
-            let Some(index) = state.free.pop() else {
-                drop(stream); // at capacity: refuse by closing
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            set_send_buffer(&stream, self.connection_options.socket_send_buffer_bytes);
-            self.poll
-                .registry()
-                .register(&mut stream, Token(index as usize), Interest::READABLE)
-                .expect("register an accepted connection");
-            self.connections.set(index, stream.as_raw_fd());
-            let now_ms = clock::wall_ms();
-            let connection = &mut state.connections[index as usize];
-            (connection.peer, connection.loopback) = peer_key(&stream);
-            self.metrics.net_in.connections_open.increment();
-            connection.stream = Some(stream);
-            connection.phase = Phase::Reading;
-            connection.filled = 0;
-            connection.partial_since_ms = 0;
-            connection.last_activity_ms = now_ms;
-            connection.backlogged = false;
-            connection.peer_closed = false;
-            connection.throttled = false;
-            connection.websocket = false;
-            connection.ws_message = Message::default();
-            connection.ws_message_len = 0;
-            connection.ws_close_pending = None;
-        }
-    }
-
     /// Reads everything the socket has (edge-triggered), framing as the buffer fills.
     fn read(&mut self, state: &mut State, index: u32) {
         if state.connections[index as usize].phase == Phase::Lingering {
@@ -263,25 +239,19 @@ impl NetIn {
             if !connection.readable() {
                 return;
             }
-            if connection.filled == connection.input.len() {
+            if connection.input.tail_full() {
                 self.frame_requests(state, index);
                 let connection = &mut state.connections[index as usize];
                 if !connection.readable() {
                     return;
                 }
-                if connection.filled == connection.input.len() {
-                    // One request larger than the buffer: grow once, up to the largest allowed.
-                    assert!(
-                        connection.input.len() < INPUT_BYTES_MAX,
-                        "frame refuses larger requests"
-                    );
-                    connection.input.resize(INPUT_BYTES_MAX, 0);
+                if connection.input.tail_full() {
+                    connection.make_room();
                 }
                 continue;
             }
-            let connection = &mut state.connections[index as usize];
             let stream = connection.stream.as_mut().expect("a reading connection has a stream");
-            match stream.read(&mut connection.input[connection.filled..]) {
+            match stream.read(connection.input.tail_mut()) {
                 Ok(0) => {
                     connection.peer_closed = true;
                     self.frame_requests(state, index);
@@ -289,7 +259,7 @@ impl NetIn {
                     return;
                 }
                 Ok(read) => {
-                    connection.filled += read;
+                    connection.input.filled(read);
                     connection.last_activity_ms = clock::wall_ms();
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -311,7 +281,7 @@ impl NetIn {
         debug_assert_eq!(connection.phase, Phase::Lingering);
         let stream = connection.stream.as_mut().expect("a lingering connection has a stream");
         loop {
-            match stream.read(&mut connection.input[..]) {
+            match stream.read(connection.input.scratch_mut()) {
                 Ok(0) => break,
                 Ok(read) => {
                     connection.linger_bytes += read as u64;
@@ -338,10 +308,9 @@ impl NetIn {
         connection.stream = None; // closes the socket
         self.metrics.net_in.connections_open.decrement();
         connection.phase = Phase::Free;
-        connection.filled = 0;
         // A buffer grown for one large request goes back to its preallocated size.
-        connection.input.truncate(INPUT_BYTES_INITIAL);
-        connection.input.shrink_to(INPUT_BYTES_INITIAL);
+        connection.input.reset(INPUT_BYTES_INITIAL);
+        state.peers.release(connection.peer);
         state.free.push(index);
     }
 
@@ -350,7 +319,9 @@ impl NetIn {
         loop {
             let mut headers = header_slots();
             let connection = &mut state.connections[index as usize];
-            if connection.phase != Phase::Reading || connection.filled == 0 || connection.throttled
+            if connection.phase != Phase::Reading
+                || connection.input.is_empty()
+                || connection.throttled
             {
                 return;
             }
@@ -364,102 +335,87 @@ impl NetIn {
             }
             let token = ConnectionToken { index, generation: connection.generation };
             let mut upgrading = false;
-            let buffer = &connection.input[..connection.filled];
-            let (consumed, keep_reading) = match frame(buffer, &mut headers) {
-                Framed::Incomplete => {
-                    if connection.partial_since_ms == 0 {
-                        connection.partial_since_ms = clock::wall_ms();
+            let buffer = connection.input.pending();
+            let (consumed, keep_reading) =
+                match frame_from(buffer, &mut connection.head, &mut headers) {
+                    Framed::Incomplete => {
+                        if connection.partial_since_ms == 0 {
+                            connection.partial_since_ms = clock::wall_ms();
+                        }
+                        return;
                     }
-                    return;
-                }
-                Framed::Refused(error) => {
-                    let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
-                        mark_backlogged(state, index);
-                        return;
-                    };
-                    let slot = self.output.slot_mut(sequence);
-                    answered_slot(slot, token, error, false);
-                    self.connections.request_published(index);
-                    (0, false)
-                }
-                Framed::Complete(request) if request.websocket_upgrade => {
-                    let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
-                        mark_backlogged(state, index);
-                        return;
-                    };
-                    let slot = self.output.slot_mut(sequence);
-                    let upgraded = upgraded::upgrade_slot(slot, token, &request);
-                    self.connections.request_published(index);
-                    upgrading = upgraded;
-                    (request.length, upgraded)
-                }
-                Framed::Complete(request) => {
-                    let now_ms = clock::wall_ms();
-                    let claims_admin = || {
-                        request
-                            .api_key
-                            .is_some_and(|key| key.trim_ascii() == &self.admin_api_key[..])
-                    };
-                    // Over the per-IP limit: refused here, or by verify unless the administrator
-                    // signed it (see the module doc).
-                    let mut ip_retry_after_s = 0;
-                    let kind = match route_of(&request) {
-                        Err(error) => RequestKind::Answered(error),
-                        Ok(_) => match state.ip_limiter.take(connection.peer, now_ms) {
-                            Err(retry_after_s) => {
-                                self.metrics.net_in.ip_rate_limited.add(1);
-                                if claims_admin() {
-                                    ip_retry_after_s = retry_after_s.max(1);
-                                    RequestKind::Http
+                    Framed::Refused(error) => {
+                        let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+                            mark_backlogged(state, index);
+                            return;
+                        };
+                        let slot = self.output.slot_mut(sequence);
+                        answered_slot(slot, token, error, false);
+                        self.connections.request_published(index);
+                        (0, false)
+                    }
+                    Framed::Complete(request) if request.websocket_upgrade => {
+                        let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+                            mark_backlogged(state, index);
+                            return;
+                        };
+                        let slot = self.output.slot_mut(sequence);
+                        let upgraded = upgraded::upgrade_slot(slot, token, &request);
+                        self.connections.request_published(index);
+                        upgrading = upgraded;
+                        (request.length, upgraded)
+                    }
+                    Framed::Complete(request) => {
+                        let limits = Limits {
+                            ip_limiter: &mut state.ip_limiter,
+                            bad_signatures: &self.bad_signatures,
+                            admin_api_key: &self.admin_api_key,
+                            metrics: &self.metrics,
+                        };
+                        let (kind, ip_retry_after_s) = limits.admit(&request, connection.peer);
+                        let needs_overflow = kind == RequestKind::Http && !fits_inline(&request);
+                        if needs_overflow && state.overflow_free.is_empty() {
+                            mark_backlogged(state, index);
+                            return;
+                        }
+                        let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
+                            mark_backlogged(state, index);
+                            return;
+                        };
+                        let slot = self.output.slot_mut(sequence);
+                        match kind {
+                            RequestKind::Http => {
+                                let route = route_of(&request).expect("checked above").0;
+                                let overflow = if needs_overflow {
+                                    let buffer = state.overflow_free.pop().expect("checked above");
+                                    state.overflow_in_use.push_back((buffer, sequence));
+                                    // SAFETY: a free buffer is attached to no slot in flight.
+                                    Some((buffer, unsafe { self.overflow.buffer_mut(buffer) }))
                                 } else {
-                                    let error = ApiError::too_many_requests(retry_after_s);
-                                    RequestKind::Answered(error)
-                                }
+                                    None
+                                };
+                                copy_request(slot, &request, route, overflow);
+                                slot.ip_retry_after_s = ip_retry_after_s;
+                                slot.peer_loopback = connection.loopback;
+                                slot.peer = u128::from(connection.peer);
+                                slot.reply.connection = token;
+                                slot.reply.times = Default::default();
+                                slot.reply.times.received_ns = clock::monotonic_ns();
                             }
-                            Ok(()) => RequestKind::Http,
-                        },
-                    };
-                    let needs_overflow = kind == RequestKind::Http && !fits_inline(&request);
-                    if needs_overflow && state.overflow_free.is_empty() {
-                        mark_backlogged(state, index);
-                        return;
-                    }
-                    let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
-                        mark_backlogged(state, index);
-                        return;
-                    };
-                    let slot = self.output.slot_mut(sequence);
-                    match kind {
-                        RequestKind::Http => {
-                            let route = route_of(&request).expect("checked above").0;
-                            let overflow = if needs_overflow {
-                                let buffer = state.overflow_free.pop().expect("checked above");
-                                state.overflow_in_use.push_back((buffer, sequence));
-                                // SAFETY: a free buffer is attached to no slot in flight.
-                                Some((buffer, unsafe { self.overflow.buffer_mut(buffer) }))
-                            } else {
-                                None
-                            };
-                            copy_request(slot, &request, route, overflow);
-                            slot.ip_retry_after_s = ip_retry_after_s;
-                            slot.peer_loopback = connection.loopback;
-                            slot.reply.connection = token;
-                            slot.reply.times = Default::default();
-                            slot.reply.times.received_ns = clock::monotonic_ns();
+                            RequestKind::Answered(error) => {
+                                answered_slot(slot, token, error, request.keep_alive)
+                            }
+                            _ => unreachable!("net-in frames only HTTP here"),
                         }
-                        RequestKind::Answered(error) => {
-                            answered_slot(slot, token, error, request.keep_alive)
-                        }
-                        _ => unreachable!("net-in frames only HTTP here"),
+                        self.connections.request_published(index);
+                        (request.length, request.keep_alive)
                     }
-                    self.connections.request_published(index);
-                    (request.length, request.keep_alive)
-                }
-            };
+                };
             let connection = &mut state.connections[index as usize];
-            connection.input.copy_within(consumed..connection.filled, 0);
-            connection.filled -= consumed;
-            connection.partial_since_ms = if connection.filled > 0 { clock::wall_ms() } else { 0 };
+            connection.input.consume(consumed);
+            connection.head.next_request();
+            connection.partial_since_ms =
+                if connection.input.is_empty() { 0 } else { clock::wall_ms() };
             if upgrading {
                 // What follows the upgrade request is WebSocket frames.
                 connection.websocket = true;
@@ -605,7 +561,7 @@ impl NetIn {
             let timed_out = connection.partial_since_ms != 0
                 && now_ms.saturating_sub(connection.partial_since_ms)
                     >= self.options.request_timeout_ms;
-            let idle = connection.filled == 0
+            let idle = connection.input.is_empty()
                 && now_ms.saturating_sub(connection.last_activity_ms)
                     >= self.options.idle_timeout_ms;
             if timed_out {
@@ -638,6 +594,23 @@ impl Connection {
     /// Whether its socket may be read now.
     fn readable(&self) -> bool {
         self.phase == Phase::Reading && !self.backlogged && !self.throttled
+    }
+
+    /// The input's tail is full after framing: moves the unconsumed bytes to the front, or
+    /// closes the gap control frames left in a fragmented WebSocket message, or grows the
+    /// buffer once for one request larger than it (up to the largest allowed).
+    fn make_room(&mut self) {
+        if self.input.make_room() {
+            return;
+        }
+        if self.websocket && self.ws_frame_at > self.ws_message_len {
+            let gap = self.ws_frame_at - self.ws_message_len;
+            self.input.remove(self.ws_message_len, gap);
+            self.ws_frame_at = self.ws_message_len;
+            return;
+        }
+        assert!(self.input.capacity() < INPUT_BYTES_MAX, "frame refuses larger requests");
+        self.input.grow(INPUT_BYTES_MAX);
     }
 }
 

@@ -600,7 +600,7 @@ impl Server {
             overflow,
             metrics,
             verify_budget,
-            bad_signatures: _,
+            bad_signatures,
             threads: mut core,
             fused,
         } = core;
@@ -615,6 +615,7 @@ impl Server {
             handback: handback.clone(),
             shutdown: shutdown.clone(),
             options: options.net_in,
+            bad_signatures,
             admin_api_key: {
                 use base64::Engine;
                 let mut text = [0u8; 44];

@@ -301,4 +301,36 @@ pub fn read_head_and_body(stream: &mut TcpStream) -> (String, String) {
     (head, String::from_utf8(body).unwrap())
 }
 
+/// A TCP connection to `address` from the local address `from`: on Linux every 127.x.y.z is this
+/// host, so a test has as many client addresses as it likes (the server sees `from` as the peer).
+pub fn connect_from(from: std::net::Ipv4Addr, address: SocketAddr) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to) = address else { panic!("an IPv4 server") };
+    let socket_address = |ip: std::net::Ipv4Addr, port: u16| {
+        // SAFETY: an all-zero `sockaddr_in` is valid; the fields are set below.
+        let mut raw: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        raw.sin_family = libc::AF_INET as libc::sa_family_t;
+        raw.sin_port = port.to_be();
+        raw.sin_addr.s_addr = u32::from(ip).to_be();
+        raw
+    };
+    let (local, remote) = (socket_address(from, 0), socket_address(*to.ip(), to.port()));
+    let length = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor owned here (by the `TcpStream` once made, so it
+    // is closed on every path), with initialised addresses of the given length.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        if libc::bind(fd, (&raw const local).cast(), length) != 0
+            || libc::connect(fd, (&raw const remote).cast(), length) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
+}
+
 pub mod ws;

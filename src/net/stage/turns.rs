@@ -2,11 +2,15 @@
 //! turns it on the fused thread (`pipeline/fused.rs`), which sleeps in net-in's poll with
 //! net-out's poll watched from it ([`super::NET_IN_NESTED_POLL`]).
 
+use super::accept::reserve_descriptor;
 use super::{
     Connection, INPUT_BYTES_INITIAL, NET_IN_LISTENER, NET_IN_NESTED_POLL, NET_IN_WAKER, NetIn,
     Phase, SIGNALLED, State, TIMER_PERIOD_MS,
 };
 use crate::clock;
+use crate::net::http::HeadScan;
+use crate::net::input::Input;
+use crate::net::peers::PeerConnections;
 use crate::net::websocket::Message;
 use crate::rate_limit::RateLimiter;
 use crate::records::{ConnectionToken, RequestKind};
@@ -50,6 +54,9 @@ impl NetIn {
                 self.options.ip_burst,
                 1 << 16,
             ),
+            peers: PeerConnections::new(connections_max, self.options.connections_per_ip_max),
+            reserve: reserve_descriptor(),
+            accept_retry: false,
             claimed_end: None,
             backlog: Vec::with_capacity(connections_max),
         };
@@ -69,8 +76,8 @@ impl Connection {
             stream: None,
             generation: 0,
             phase: Phase::Free,
-            input: vec![0; INPUT_BYTES_INITIAL],
-            filled: 0,
+            input: Input::with_capacity(INPUT_BYTES_INITIAL),
+            head: HeadScan::default(),
             partial_since_ms: 0,
             last_activity_ms: 0,
             peer: 0,
@@ -83,6 +90,7 @@ impl Connection {
             websocket: false,
             ws_message: Message::default(),
             ws_message_len: 0,
+            ws_frame_at: 0,
             ws_last_pong_ms: 0,
             ws_close_pending: None,
         }
@@ -118,6 +126,9 @@ impl NetInLoop {
         stage.retry_backlog(state);
         let now_ms = clock::wall_ms();
         if now_ms >= self.next_timer_ms {
+            if state.accept_retry {
+                stage.accept(state);
+            }
             stage.check_timeouts(state, now_ms);
             self.next_timer_ms = now_ms + TIMER_PERIOD_MS;
         }

@@ -8,9 +8,11 @@
 //!
 //! A frame is acted on only once whatever it needs is claimed (a ring slot, an overflow buffer):
 //! [`decode_header`] reads without modifying, so a frame that must wait stays in the buffer as it
-//! arrived. A fragmented message's payloads are moved together at the start of the buffer as
-//! they arrive (the headers between them dropped), so the whole message is one slice when it
-//! completes; control frames between its pieces are handled and removed in place.
+//! arrived. Frames are consumed from the front of the input without moving what follows
+//! (`net/input.rs`). A fragmented message's payloads are moved together at the front as they
+//! arrive (each payload byte once; the headers between them dropped), so the whole message is one
+//! slice when it completes; control frames between its pieces are handled where they are and
+//! skipped (`ws_frame_at`), the gap they leave closed only if the buffer fills.
 
 use super::{Connection, NetIn, Phase, State, answered_slot, claim, mark_backlogged};
 use crate::api::error::{ApiError, ErrorKind};
@@ -41,10 +43,32 @@ pub(super) fn upgrade_slot(
 }
 
 impl Connection {
-    /// Removes `length` bytes at `at` from the input.
-    fn remove_input(&mut self, at: usize, length: usize) {
-        self.input.copy_within(at + length..self.filled, at);
-        self.filled -= length;
+    /// Unmasks the data frame at `ws_frame_at` and joins its payload to the message at the
+    /// front of the input, leaving `ws_frame_at` past the frame.
+    fn join_payload(&mut self, header: &crate::net::websocket::FrameHeader) {
+        let (start, message_len) = (self.ws_frame_at, self.ws_message_len);
+        debug_assert!(message_len > 0 || start == 0, "outside a message frames are consumed");
+        let payload = start + header.header_len..start + header.length();
+        unmask(&mut self.input.pending_mut()[payload.clone()], header.mask);
+        if message_len == 0 {
+            // A message's first frame is at the front: drop its header, move nothing.
+            self.input.consume(header.header_len);
+            self.ws_frame_at = header.payload_len;
+        } else {
+            // A later piece joins the message: only its payload moves.
+            self.input.move_back(payload, message_len);
+            self.ws_frame_at = start + header.length();
+        }
+    }
+
+    /// The frame of `length` bytes at `ws_frame_at` is done with: consumed at once outside a
+    /// message, else skipped (consumed with the message).
+    fn skip_frame(&mut self, length: usize) {
+        self.ws_frame_at += length;
+        if self.ws_message_len == 0 {
+            self.input.consume(self.ws_frame_at);
+            self.ws_frame_at = 0;
+        }
     }
 }
 
@@ -59,8 +83,9 @@ impl NetIn {
             if let Some(code) = connection.ws_close_pending {
                 return self.close_websocket(state, index, code);
             }
-            let start = connection.ws_message_len;
-            let header = match decode_header(&connection.input[start..connection.filled], start) {
+            let start = connection.ws_frame_at;
+            let message_len = connection.ws_message_len;
+            let header = match decode_header(&connection.input.pending()[start..], message_len) {
                 Ok(Some(header)) => header,
                 Ok(None) => return,
                 Err(violation) => return self.close_websocket(state, index, violation.code()),
@@ -69,21 +94,21 @@ impl NetIn {
             match header.opcode {
                 Opcode::Pong => {
                     connection.ws_last_pong_ms = clock::wall_ms();
-                    connection.remove_input(start, header.length());
+                    connection.skip_frame(header.length());
                 }
                 Opcode::Ping => {
                     let Some(sequence) = claim(&mut self.output, &mut state.claimed_end) else {
                         return mark_backlogged(state, index);
                     };
-                    let bytes = &mut connection.input[payload];
+                    let bytes = &mut connection.input.pending_mut()[payload];
                     unmask(bytes, header.mask);
                     let extras = Extras::with_bytes(bytes);
                     let token = ConnectionToken { index, generation: connection.generation };
                     control_slot(self.output.slot_mut(sequence), token, WsRequest::Pong, extras);
-                    connection.remove_input(start, header.length());
+                    connection.skip_frame(header.length());
                 }
                 Opcode::Close => {
-                    let bytes = &mut connection.input[payload];
+                    let bytes = &mut connection.input.pending_mut()[payload];
                     unmask(bytes, header.mask);
                     let code = close_code(bytes).unwrap_or_else(|violation| violation.code());
                     return self.close_websocket(state, index, code);
@@ -106,8 +131,7 @@ impl NetIn {
         header: crate::net::websocket::FrameHeader,
     ) -> bool {
         let connection = &mut state.connections[index as usize];
-        let start = connection.ws_message_len;
-        let total = start + header.payload_len;
+        let total = connection.ws_message_len + header.payload_len;
         // A final piece is published: claim what that needs before touching the buffer.
         let needs_overflow = !fits_inline_len(total);
         if header.fin && needs_overflow && state.overflow_free.is_empty() {
@@ -123,14 +147,12 @@ impl NetIn {
         } else {
             None
         };
-        let payload_at = start + header.header_len;
-        unmask(&mut connection.input[payload_at..payload_at + header.payload_len], header.mask);
-        connection.remove_input(start, header.header_len);
+        connection.join_payload(&header);
         let taken = connection.ws_message.take(
             header.opcode,
             header.fin,
             header.payload_len,
-            &connection.input[..total],
+            &connection.input.pending()[..total],
         );
         let token = ConnectionToken { index, generation: connection.generation };
         match (taken, claimed) {
@@ -157,11 +179,12 @@ impl NetIn {
                     (buffer, unsafe { self.overflow.buffer_mut(buffer) })
                 });
                 let slot = self.output.slot_mut(sequence);
-                copy_message(slot, &connection.input[..total], overflow);
+                copy_message(slot, &connection.input.pending()[..total], overflow);
                 slot.reply.connection = token;
                 slot.reply.times = Default::default();
                 slot.reply.times.received_ns = clock::monotonic_ns();
-                connection.remove_input(0, total);
+                connection.input.consume(connection.ws_frame_at);
+                connection.ws_frame_at = 0;
                 connection.ws_message_len = 0;
                 true
             }
