@@ -53,6 +53,8 @@ const COMMANDS_CHECK: usize = 3_000;
 const SUMMARY_RUNS: usize = 5;
 /// `X-Window` of every request, in ms.
 const WINDOW_MS: u64 = 60_000;
+/// Distinct windows the stream cycles through (50 to 60 s).
+const UNIQUE_WINDOWS: u64 = 10_000;
 /// Digits of an `X-Timestamp` in ms (Unix time has 13 until the year 2286).
 const TIMESTAMP_DIGITS: usize = 13;
 const MODES: [Durability; 3] = [Durability::None, Durability::Async, Durability::Sync];
@@ -81,8 +83,8 @@ struct Stream {
 
 impl Stream {
     /// Deposits, then limit orders around a mid (some crossing) and cancels by client id: 60%
-    /// place, 10% IOC through the book, 30% cancel. Unique signing strings (a `nonce` query
-    /// parameter).
+    /// place, 10% IOC through the book, 30% cancel. Unique signing strings: request `i` has the
+    /// window `WINDOW_MS − i mod 10,000` and is stamped `i / 10,000` ms before the others.
     fn build(count: usize) -> Stream {
         let mut stream = Stream {
             requests: Vec::with_capacity(count),
@@ -112,7 +114,7 @@ impl Stream {
             let side = if next(2) == 0 { "Bid" } else { "Ask" };
             let ticks =
                 15_000 + if side == "Bid" { -(next(50) as i64) - 1 } else { next(50) as i64 + 1 };
-            let path = format!("/api/v1/order?nonce={index}");
+            let path = "/api/v1/order";
             let body = match next(10) {
                 0..6 => format!(
                     r#"{{"symbol":"SOL_USDC","side":"{side}","orderType":"Limit","price":"{}.{:02}","quantity":"1.00","clientId":{index}}}"#,
@@ -128,11 +130,11 @@ impl Stream {
                         r#"{{"symbol":"SOL_USDC","clientId":{}}}"#,
                         index.saturating_sub(1 + next(100) as u32)
                     );
-                    stream.push(user, "DELETE", &path, &body);
+                    stream.push(user, "DELETE", path, &body);
                     continue;
                 }
             };
-            stream.push(user, "POST", &path, &body);
+            stream.push(user, "POST", path, &body);
         }
         assert_eq!(stream.requests.len(), count);
         stream
@@ -144,8 +146,9 @@ impl Stream {
             "{method} {path} HTTP/1.1\r\nX-API-Key: {api_key}\r\nX-Signature: {}\r\nX-Timestamp: ",
             STANDARD.encode([7u8; 64])
         );
+        let window_ms = WINDOW_MS - (self.requests.len() as u64 % UNIQUE_WINDOWS);
         let tail =
-            format!("\r\nX-Window: {WINDOW_MS}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            format!("\r\nX-Window: {window_ms}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         let mut request = head.into_bytes();
         self.timestamp_offsets.push(request.len());
         request.extend_from_slice(&[b'0'; TIMESTAMP_DIGITS]);
@@ -153,11 +156,14 @@ impl Stream {
         self.requests.push(request);
     }
 
-    /// Writes `timestamp_ms` into every request's `X-Timestamp`.
+    /// Writes `timestamp_ms` into every request's `X-Timestamp`, less a millisecond per
+    /// `UNIQUE_WINDOWS` requests before it (so no two share a timestamp and a window).
     fn stamp(&mut self, timestamp_ms: u64) {
-        let digits = format!("{timestamp_ms:0width$}", width = TIMESTAMP_DIGITS);
-        assert_eq!(digits.len(), TIMESTAMP_DIGITS, "timestamp {timestamp_ms} ms");
-        for (request, &offset) in self.requests.iter_mut().zip(&self.timestamp_offsets) {
+        let offsets = self.requests.iter_mut().zip(&self.timestamp_offsets).enumerate();
+        for (index, (request, &offset)) in offsets {
+            let stamped_ms = timestamp_ms - index as u64 / UNIQUE_WINDOWS;
+            let digits = format!("{stamped_ms:0width$}", width = TIMESTAMP_DIGITS);
+            assert_eq!(digits.len(), TIMESTAMP_DIGITS, "timestamp {stamped_ms} ms");
             request[offset..offset + TIMESTAMP_DIGITS].copy_from_slice(digits.as_bytes());
         }
     }

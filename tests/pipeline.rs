@@ -47,9 +47,11 @@ fn public_key(seed: u8) -> String {
 
 /// A request with the headers of a signed one. The harness runs verify trusting signatures, so
 /// the signature is a placeholder; everything else is checked as usual.
-fn signed(api_key: &str, method: &str, path: &str, body: &str, timestamp_ms: u64) -> Vec<u8> {
+/// A request signed (trusted, so the signature is a placeholder) at `(timestamp_ms, window_ms)`.
+fn signed(api_key: &str, method: &str, path: &str, body: &str, stamp: (u64, u64)) -> Vec<u8> {
+    let (timestamp_ms, window_ms) = stamp;
     format!(
-        "{method} {path} HTTP/1.1\r\nX-API-Key: {api_key}\r\nX-Signature: {}\r\nX-Timestamp: {timestamp_ms}\r\nX-Window: 60000\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nX-API-Key: {api_key}\r\nX-Signature: {}\r\nX-Timestamp: {timestamp_ms}\r\nX-Window: {window_ms}\r\nContent-Length: {}\r\n\r\n{body}",
         STANDARD.encode([7u8; 64]),
         body.len()
     )
@@ -59,8 +61,9 @@ fn signed(api_key: &str, method: &str, path: &str, body: &str, timestamp_ms: u64
 /// A deterministic mixed stream: deposits for eight accounts, then limit orders around a moving
 /// mid, IOC and market orders, cancels by client id, cancel-alls, balance queries. Requests are
 /// stamped with the wall clock as they are made (so none expires however long a run takes);
-/// every signing string is unique (a `nonce` query parameter: unknown ones are ignored but
-/// signed), so the replay cache never interferes. Everything but the timestamps is a function of
+/// every signing string is unique (the window varies with the request's number, 50 to 60 s, and
+/// fewer than 10,000 requests are made in one millisecond), so the replay cache never
+/// interferes. Everything but the timestamps is a function of
 /// the seed.
 struct Stream {
     random: XorShift,
@@ -84,8 +87,8 @@ impl Stream {
     }
 
     fn next_request(&mut self) -> Vec<u8> {
-        let now_ms = ringex::clock::wall_ms();
         let made = self.made;
+        let stamp = (ringex::clock::wall_ms(), 60_000 - (made % 10_000) as u64);
         self.made += 1;
         if made < self.users.len() * 2 {
             let user = &self.users[made / 2];
@@ -93,7 +96,7 @@ impl Stream {
                 if made.is_multiple_of(2) { ("USDC", "100000000") } else { ("SOL", "1000000") };
             let body =
                 format!(r#"{{"account":"{user}","symbol":"{symbol}","quantity":"{quantity}"}}"#);
-            return signed(&self.admin, "POST", "/api/v1/admin/deposit", &body, now_ms);
+            return signed(&self.admin, "POST", "/api/v1/admin/deposit", &body, stamp);
         }
         let random = &mut self.random;
         let user = &self.users[random.below(self.users.len() as u64) as usize];
@@ -106,9 +109,7 @@ impl Stream {
         let quantity = format!("{}.{:02}", random.below(5), 1 + random.below(99));
         self.client_id = self.client_id.wrapping_add(1);
         let client_id = self.client_id;
-        let order = |body: String| {
-            signed(user, "POST", &format!("/api/v1/order?nonce={made}"), &body, now_ms)
-        };
+        let order = |body: String| signed(user, "POST", "/api/v1/order", &body, stamp);
         match random.below(100) {
             0..55 => order(format!(
                 r#"{{"symbol":"SOL_USDC","side":"{side}","orderType":"Limit","price":"{price}","quantity":"{quantity}","clientId":{client_id}}}"#
@@ -127,16 +128,10 @@ impl Stream {
             66..94 => {
                 let target = client_id.saturating_sub(1 + random.below(200) as u32).max(1);
                 let body = format!(r#"{{"symbol":"SOL_USDC","clientId":{target}}}"#);
-                signed(user, "DELETE", &format!("/api/v1/order?nonce={made}"), &body, now_ms)
+                signed(user, "DELETE", "/api/v1/order", &body, stamp)
             }
-            94..95 => signed(
-                user,
-                "DELETE",
-                &format!("/api/v1/orders?nonce={made}"),
-                r#"{"symbol":"SOL_USDC"}"#,
-                now_ms,
-            ),
-            _ => signed(user, "GET", "/api/v1/capital", "", now_ms),
+            94..95 => signed(user, "DELETE", "/api/v1/orders", r#"{"symbol":"SOL_USDC"}"#, stamp),
+            _ => signed(user, "GET", "/api/v1/capital", "", stamp),
         }
     }
 }

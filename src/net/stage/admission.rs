@@ -7,12 +7,12 @@
 //! an address over its request rate is refused 429 unless it claims the administrator's key,
 //! which verify then checks (see the stage's module doc).
 
-use super::super::http::Request;
-use super::super::route_of;
 use crate::api::error::ApiError;
 use crate::bad_signatures::BadSignatureBoard;
 use crate::clock;
 use crate::metrics::Metrics;
+use crate::net::http::Request;
+use crate::net::route_of;
 use crate::rate_limit::RateLimiter;
 use crate::records::RequestKind;
 
