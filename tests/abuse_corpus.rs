@@ -23,8 +23,15 @@ use std::net::{Shutdown, SocketAddr};
 
 /// Where the corpus comes from.
 const ATTACKER: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
-/// Requests in the corpus.
+/// Requests in the corpus (CI); `RINGEX_ABUSE_CORPUS` sets another size (`scripts/abuse-soak.sh`).
 const CORPUS_SIZE: usize = 10_240;
+
+fn corpus_size() -> usize {
+    std::env::var("RINGEX_ABUSE_CORPUS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(CORPUS_SIZE)
+}
 /// Client threads sending it.
 const SENDERS: usize = 4;
 /// Bound on the server's resident growth over the corpus (its tables are preallocated; this is
@@ -296,7 +303,7 @@ fn ten_thousand_malformed_requests_change_nothing() {
             std::thread::spawn(move || {
                 let mut noise = Noise(0x9E37_79B9_7F4A_7C15 ^ sender as u64);
                 let secret = STANDARD.encode([0xC3u8 ^ sender as u8; 32]);
-                for index in (sender..CORPUS_SIZE).step_by(SENDERS) {
+                for index in (sender..corpus_size()).step_by(SENDERS) {
                     let request = malformed(index, &mut noise, &secret);
                     send_and_check(address, &request, index, &mut noise);
                 }
@@ -307,7 +314,8 @@ fn ten_thousand_malformed_requests_change_nothing() {
 
     let resident_after = resident_bytes();
     println!(
-        "{CORPUS_SIZE} malformed requests; resident {} → {} MB",
+        "{} malformed requests; resident {} → {} MB",
+        corpus_size(),
         resident_before >> 20,
         resident_after >> 20
     );
