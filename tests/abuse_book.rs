@@ -57,17 +57,7 @@ fn next_client_id() -> u32 {
 
 fn order_request(secret: &str, mut body: Value) -> Vec<u8> {
     body["clientId"] = json!(next_client_id());
-    let signed = Signed {
-        secret,
-        method: "POST",
-        path: "/api/v1/order",
-        query: "",
-        instruction: "orderExecute",
-        body: Some(body),
-        timestamp_ms: now_ms(),
-        window_ms: None,
-    };
-    signed.request(None, "")
+    common::signed_now(secret, "POST", "/api/v1/order", "", "orderExecute", Some(body))
 }
 
 fn limit(side: &str, price: &str, quantity: &str, time_in_force: &str) -> Value {

@@ -38,19 +38,16 @@ const SENDERS: usize = 4;
 /// the kernel's and allocator's slack).
 const GROWTH_MAX_BYTES: u64 = 64 << 20;
 
-/// xorshift64*: a fixed, dependency-free stream of numbers.
-struct Noise(u64);
+/// The corpus's numbers: the tests' xorshift, with what the corpus draws from it.
+struct Noise(common::Rng);
 
 impl Noise {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next()
     }
 
     fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
+        self.0.below(bound)
     }
 
     fn bytes(&mut self, length: usize) -> Vec<u8> {
@@ -60,12 +57,6 @@ impl Noise {
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }
-}
-
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
 }
 
 /// A signed order from a key with no account, with `price` and the signature's parts as given.
@@ -263,13 +254,7 @@ fn check_answers(mut answer: &[u8], index: &str) {
         let head = &text[..head_end];
         let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert!((400..500).contains(&status), "request {index}: {head}");
-        let length: usize = head
-            .lines()
-            .find_map(|line| {
-                line.to_ascii_lowercase()
-                    .strip_prefix("content-length:")
-                    .map(|v| v.trim().parse().unwrap())
-            })
+        let length = common::content_length(head)
             .unwrap_or_else(|| panic!("request {index}: no length: {head}"));
         let body = &answer[head_end + 4..head_end + 4 + length];
         let json: serde_json::Value = serde_json::from_slice(body)
@@ -295,13 +280,13 @@ fn ten_thousand_malformed_requests_change_nothing() {
     assert_eq!(admin_post(server.address, "/api/v1/admin/deposit", "adminDeposit", body).0, 200);
     let state_before = admin_state(server.address);
     let journal_before = journal_bytes(&dir.0);
-    let resident_before = resident_bytes();
+    let resident_before = common::resident_bytes();
 
     let senders: Vec<_> = (0..SENDERS)
         .map(|sender| {
             let address = server.address;
             std::thread::spawn(move || {
-                let mut noise = Noise(0x9E37_79B9_7F4A_7C15 ^ sender as u64);
+                let mut noise = Noise(common::Rng::new(0xC0_4405 + sender as u64));
                 let secret = STANDARD.encode([0xC3u8 ^ sender as u8; 32]);
                 for index in (sender..corpus_size()).step_by(SENDERS) {
                     let request = malformed(index, &mut noise, &secret);
@@ -312,7 +297,7 @@ fn ten_thousand_malformed_requests_change_nothing() {
         .collect();
     senders.into_iter().for_each(|sender| sender.join().unwrap());
 
-    let resident_after = resident_bytes();
+    let resident_after = common::resident_bytes();
     println!(
         "{} malformed requests; resident {} → {} MB",
         corpus_size(),

@@ -75,17 +75,15 @@ impl Trader {
 
     /// The prices of its open orders.
     fn open_prices(&self) -> Vec<String> {
-        let signed = Signed {
-            secret: &self.secret,
-            method: "GET",
-            path: "/api/v1/orders",
-            query: "symbol=SOL_USDC",
-            instruction: "orderQueryAll",
-            body: None,
-            timestamp_ms: now_ms(),
-            window_ms: None,
-        };
-        let (status, body) = raw_request(self.address, &signed.request(None, ""));
+        let listing = common::signed_now(
+            &self.secret,
+            "GET",
+            "/api/v1/orders",
+            "symbol=SOL_USDC",
+            "orderQueryAll",
+            None,
+        );
+        let (status, body) = raw_request(self.address, &listing);
         assert_eq!(status, 200, "{body}");
         let orders = json_of(&body);
         let prices = orders.as_array().unwrap().iter();

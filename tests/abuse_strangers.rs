@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{
     Signed, TestDir, TestServer, admin_post, admin_state, journal_bytes, now_ms, options,
-    public_key, read_response, user_secret,
+    public_key, read_response, signed_now, user_secret,
 };
 use serde_json::json;
 use std::io::Write;
@@ -34,7 +34,7 @@ fn stranger_secret(index: u32) -> String {
 fn order(secret: &str, price: &str, client_id: u32) -> Vec<u8> {
     let body = json!({"symbol": "SOL_USDC", "side": "Bid", "orderType": "Limit",
         "price": price, "quantity": "1", "clientId": client_id});
-    signed(secret, "POST", "/api/v1/order", "orderExecute", body)
+    signed_now(secret, "POST", "/api/v1/order", "", "orderExecute", Some(body))
 }
 
 fn cancel_all(secret: &str, timestamp_ms: u64) -> Vec<u8> {
@@ -47,26 +47,6 @@ fn cancel_all(secret: &str, timestamp_ms: u64) -> Vec<u8> {
         instruction: "orderCancelAll",
         body: Some(body),
         timestamp_ms,
-        window_ms: None,
-    };
-    signed.request(None, "")
-}
-
-fn signed(
-    secret: &str,
-    method: &str,
-    path: &str,
-    instruction: &str,
-    body: serde_json::Value,
-) -> Vec<u8> {
-    let signed = Signed {
-        secret,
-        method,
-        path,
-        query: "",
-        instruction,
-        body: Some(body),
-        timestamp_ms: now_ms(),
         window_ms: None,
     };
     signed.request(None, "")

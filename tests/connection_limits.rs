@@ -127,12 +127,6 @@ fn a_slow_subscriber_is_cut_while_a_fast_one_sees_every_message() {
     server.stop();
 }
 
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-}
-
 #[test]
 fn clients_that_pipeline_and_never_read_leave_memory_bounded() {
     const CLIENTS: usize = 200;
@@ -143,7 +137,7 @@ fn clients_that_pipeline_and_never_read_leave_memory_bounded() {
     let mut options = options(dir.0.clone());
     options.net_in.connections_max = CLIENTS + 16;
     let server = TestServer::start(options);
-    let before = resident_bytes();
+    let before = common::resident_bytes();
     let ping = b"GET /api/v1/ping HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1_000);
     let mut floods = Vec::new();
     for _ in 0..CLIENTS {
@@ -166,7 +160,7 @@ fn clients_that_pipeline_and_never_read_leave_memory_bounded() {
         });
     }
     assert!(open.is_empty(), "the server stopped reading every flooding client");
-    let during = resident_bytes();
+    let during = common::resident_bytes();
     let total_written: usize = written.iter().sum();
     println!(
         "{CLIENTS} clients wrote {} MB of pings; resident {} → {} MB",
@@ -183,12 +177,12 @@ fn clients_that_pipeline_and_never_read_leave_memory_bounded() {
     drop(floods);
     // Their buffers go back to their preallocated size as the server closes them.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut after = resident_bytes();
+    let mut after = common::resident_bytes();
     while after.saturating_sub(before) > GROWTH_MAX_BYTES / 4
         && std::time::Instant::now() < deadline
     {
         std::thread::yield_now();
-        after = resident_bytes();
+        after = common::resident_bytes();
     }
     println!("resident after they closed: {} MB", after >> 20);
     assert!(after.saturating_sub(before) <= GROWTH_MAX_BYTES / 4, "{} MB", (after - before) >> 20);
@@ -294,18 +288,16 @@ fn an_answer_larger_than_the_output_cap_is_delivered_whole() {
         })
         .collect();
     send_pipelined(server.address, &placements);
-    let listing = Signed {
-        secret: &trader,
-        method: "GET",
-        path: "/api/v1/orders",
-        query: "symbol=SOL_USDC",
-        instruction: "orderQueryAll",
-        body: None,
-        timestamp_ms: now_ms(),
-        window_ms: None,
-    };
+    let listing = common::signed_now(
+        &trader,
+        "GET",
+        "/api/v1/orders",
+        "symbol=SOL_USDC",
+        "orderQueryAll",
+        None,
+    );
     let mut stream = TcpStream::connect(server.address).unwrap();
-    stream.write_all(&listing.request(None, "")).unwrap();
+    stream.write_all(&listing).unwrap();
     let (status, body) = read_response(&mut stream);
     assert_eq!(status, 200, "{body}");
     assert!(body.len() > 16 << 10, "larger than the cap: {} bytes", body.len());

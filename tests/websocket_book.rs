@@ -37,26 +37,6 @@ const MID_TICKS: i64 = 10_000;
 /// The whole test's bound.
 const DEADLINE: Duration = Duration::from_secs(240);
 
-/// A small xorshift64* generator: seeded, reproducible, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-}
-
 /// A price of ticks (tick 0.01) as the API writes it.
 fn price_text(ticks: i64) -> String {
     format!("{}.{:02}", ticks / 100, ticks % 100)
@@ -354,7 +334,7 @@ fn trade(
     secrets: Vec<String>,
     start: Arc<Barrier>,
 ) -> Tally {
-    let mut rng = Rng::new(0x5EED_0000 + connection as u64);
+    let mut rng = common::Rng::new(0x5EED_0000 + connection as u64);
     // Placements, pre-signed (a unique clientId per order keeps every signing string new).
     let signed_at = now_ms();
     let placements: Vec<(usize, Vec<u8>)> = (0..OPERATIONS_PER_CONNECTION)

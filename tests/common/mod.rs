@@ -135,14 +135,7 @@ pub fn read_response(stream: &mut TcpStream) -> (u16, String) {
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head).to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|line| {
-            line.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap())
-        })
-        .unwrap_or(0);
+    let length = content_length(&head).unwrap_or(0);
     let mut body = vec![0u8; length];
     stream.read_exact(&mut body).unwrap();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -251,18 +244,56 @@ pub fn admin_post(
     instruction: &str,
     body: serde_json::Value,
 ) -> (u16, String) {
-    let secret = admin_secret();
-    let signed = Signed {
-        secret: &secret,
-        method: "POST",
-        path,
-        query: "",
-        instruction,
-        body: Some(body),
-        timestamp_ms: now_ms(),
-        window_ms: None,
-    };
-    raw_request(address, &signed.request(None, ""))
+    let request = signed_now(&admin_secret(), "POST", path, "", instruction, Some(body));
+    raw_request(address, &request)
+}
+
+/// A request signed by `secret` now, with the default window.
+pub fn signed_now(
+    secret: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    instruction: &str,
+    body: Option<serde_json::Value>,
+) -> Vec<u8> {
+    let timestamp_ms = now_ms();
+    Signed { secret, method, path, query, instruction, body, timestamp_ms, window_ms: None }
+        .request(None, "")
+}
+
+/// A response head's `Content-Length`, if it has one.
+pub fn content_length(head: &str) -> Option<usize> {
+    head.lines().find_map(|line| {
+        line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())
+    })
+}
+
+/// This process's resident memory (the in-process server's included), bytes.
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// A small xorshift64* generator: seeded, reproducible, no dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
 }
 
 /// `options` without the markets' minimum order values, for tests that trade orders worth
