@@ -279,7 +279,12 @@ fn serve(flags: ServeFlags) -> ExitCode {
         println!("listening on http://{}", server.local_addr());
     }
     match server.join() {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(matcher) => {
+            // What `ringex replay` of this data directory must print too.
+            let hash = matcher.state_hash();
+            eprintln!("ringex: stopped cleanly; state hash {hash:032x}");
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("ringex: {error}");
             ExitCode::from(1)

@@ -329,3 +329,114 @@ fn a_failed_journal_write_stops_acknowledgements_and_exits_1() {
     // never acknowledged (its partial record is a torn tail, cut on replay).
     assert_eq!(replayed_records(&dir.0), u64::from(failed_at));
 }
+
+/// Orders each loader places at most: under the open-orders cap of one account.
+const LOADER_ORDERS_MAX: u32 = 800;
+
+/// One account placing resting bids, `PIPELINE` at a time, until the server stops answering;
+/// sends each acknowledged order id to `acks`.
+fn load_until_stopped(address: SocketAddr, seed: u8, acks: std::sync::mpsc::Sender<String>) {
+    const PIPELINE: u32 = 16;
+    let secret = user_secret(seed);
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else { return };
+    let mut client_id = 0;
+    while client_id < LOADER_ORDERS_MAX {
+        let batch: Vec<u8> = (client_id..client_id + PIPELINE)
+            .flat_map(|id| {
+                let body = json!({"symbol": "SOL_USDC", "side": "Bid", "orderType": "Limit",
+                    "price": format!("{}.00", 50 + id % 40), "quantity": "0.10", "clientId": id});
+                common::signed_now(&secret, "POST", "/api/v1/order", "", "orderExecute", Some(body))
+            })
+            .collect();
+        client_id += PIPELINE;
+        if std::io::Write::write_all(&mut stream, &batch).is_err() {
+            return;
+        }
+        for _ in 0..PIPELINE {
+            let Some((status, body)) = read_response_or_end(&mut stream) else { return };
+            assert_eq!(status, 200, "{body}");
+            let order: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if acks.send(order["id"].as_str().unwrap().to_string()).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One response, or `None` once the server has closed the connection.
+fn read_response_or_end(stream: &mut std::net::TcpStream) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).ok()?;
+    let mut body = vec![0u8; common::content_length(&head).unwrap_or(0)];
+    stream.read_exact(&mut body).ok()?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, String::from_utf8(body).ok()?))
+}
+
+#[test]
+fn sigterm_under_load_exits_0_and_every_acknowledged_order_is_journaled() {
+    const LOADERS: u8 = 4;
+    /// SIGTERM once this many orders are acknowledged, the loaders still sending.
+    const ACKS_BEFORE_SIGTERM: usize = 600;
+    let dir = TestDir::new("cli-sigterm-load");
+    let (mut child, address) = serve(&dir.0, &["--no-rate-limits"]);
+    let stderr = child.stderr.take().unwrap();
+    for seed in 71..71 + LOADERS {
+        let body = json!({"account": public_key(&user_secret(seed)), "symbol": "USDC",
+            "quantity": "100000"});
+        assert_eq!(admin_post(address, "/api/v1/admin/deposit", "adminDeposit", body).0, 200);
+    }
+    let (acks, acknowledged) = std::sync::mpsc::channel();
+    let loaders: Vec<_> = (71..71 + LOADERS)
+        .map(|seed| {
+            let acks = acks.clone();
+            std::thread::spawn(move || load_until_stopped(address, seed, acks))
+        })
+        .collect();
+    drop(acks);
+    let mut ids: Vec<String> = acknowledged.iter().take(ACKS_BEFORE_SIGTERM).collect();
+    assert_eq!(ids.len(), ACKS_BEFORE_SIGTERM, "the loaders stopped early");
+    assert_eq!(terminate(child), 0, "SIGTERM under load drains, syncs and exits 0");
+    loaders.into_iter().for_each(|loader| loader.join().unwrap());
+    ids.extend(acknowledged.iter());
+    let log = std::io::read_to_string(stderr).unwrap();
+    let live_hash = log
+        .lines()
+        .find_map(|line| line.strip_prefix("ringex: stopped cleanly; state hash "))
+        .unwrap_or_else(|| panic!("{log}"))
+        .to_string();
+    let output = ringex().args(["replay", "--data-dir"]).arg(&dir.0).output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains(&format!("state hash {live_hash}")), "{text} vs {live_hash}");
+    // Every acknowledged order is open after a restart, once.
+    let (child, address) = serve(&dir.0, &[]);
+    let mut open = std::collections::HashSet::new();
+    for seed in 71..71 + LOADERS {
+        let listing = common::signed_now(
+            &user_secret(seed),
+            "GET",
+            "/api/v1/orders",
+            "symbol=SOL_USDC",
+            "orderQueryAll",
+            None,
+        );
+        let (status, body) = common::raw_request(address, &listing);
+        assert_eq!(status, 200, "{body}");
+        let orders: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+        for order in orders {
+            assert!(open.insert(order["id"].as_str().unwrap().to_string()), "duplicated");
+        }
+    }
+    let lost: Vec<&String> = ids.iter().filter(|id| !open.contains(*id)).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged orders lost: {lost:?}", lost.len(), ids.len());
+    println!("{} acknowledged before and during SIGTERM, {} journaled", ids.len(), open.len());
+    assert_eq!(terminate(child), 0);
+}
