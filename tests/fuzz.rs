@@ -5,6 +5,8 @@
 //! seeds, a few per input, sometimes stacked on the previous input. Deterministic: the seed is
 //! fixed (or `RINGEX_FUZZ_SEED`), so a failure repeats; the failing input is also written to
 //! `target/fuzz-failures/<target>.bin` for `cargo fuzz run <target> <file>` or a unit test.
+//! `RINGEX_FUZZ_SECONDS` runs each target for that long instead of a count (the soak's fallback
+//! when cargo-fuzz is missing).
 //!
 //! `write_seed_corpus` (ignored) rewrites `fuzz/corpus/` from the builders below.
 
@@ -101,7 +103,18 @@ fn fuzz(name: &str, target: Target, count: u64) {
     let seed = env_u64("RINGEX_FUZZ_SEED", 20);
     let mut rng = Rng::new(seed ^ name.len() as u64);
     let mut input = Vec::new();
+    let deadline =
+        std::env::var("RINGEX_FUZZ_SECONDS").ok().and_then(|seconds| seconds.parse().ok());
+    let deadline =
+        deadline.map(|seconds| std::time::Instant::now() + std::time::Duration::from_secs(seconds));
+    let count = if deadline.is_some() { u64::MAX - seeds.len() as u64 } else { count };
     for index in 0..seeds.len() as u64 + count {
+        if index % 4096 == 0
+            && deadline.is_some_and(|deadline| std::time::Instant::now() > deadline)
+        {
+            eprintln!("{name}: {index} inputs");
+            return;
+        }
         if let Some(seed) = seeds.get(index as usize) {
             input.clone_from(seed);
         } else {
