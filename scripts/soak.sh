@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The fuzz soak: every target of `ringex::fuzz_targets` for FUZZ_SECONDS each (default 600: 10
-# minutes per target, issue 20 item 6). With cargo-fuzz (and a nightly toolchain) it runs libFuzzer from the
-# seed corpus `fuzz/corpus/<target>/` (read only; new inputs land in
+# minutes per target, issue 20 item 6). With cargo-fuzz (and a nightly toolchain) it runs
+# libFuzzer from the seed corpus `fuzz/corpus/<target>/` (read only; new inputs land in
 # `fuzz/target/soak-corpus/<target>/`, crashes in `fuzz/artifacts/<target>/`); without it, the
-# seeded mutator of tests/fuzz.rs runs each target for the same time, seed RINGEX_FUZZ_SEED (default:
-# today's date, so each day's soak explores new inputs). Exits non-zero on the first finding.
+# seeded mutator of tests/fuzz.rs runs each target for the same time with seed RINGEX_FUZZ_SEED
+# (default: today's date, so each day's soak explores new inputs). Exits non-zero on a finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-600}"
