@@ -25,7 +25,8 @@
 //! limits), [`constants`], and [`ring`] (the ring buffers, their wait strategies and pinning).
 //!
 //! Beside the engine, not part of it: [`loadgen`], the open-loop load generator of
-//! `ringex loadgen`, a client that reaches the server only through its sockets.
+//! `ringex loadgen`, a client that reaches the server only through its sockets; and
+//! [`fuzz_targets`], the decoders' fuzz properties that `fuzz/` and `tests/fuzz.rs` both run.
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
@@ -41,6 +42,7 @@ pub mod constants;
 pub mod durability;
 pub mod event;
 pub mod fixed;
+pub mod fuzz_targets;
 #[cfg(feature = "harness")]
 pub mod harness;
 pub mod journal;

@@ -136,7 +136,7 @@ mod writer;
 
 pub use format::{
     Chain, FORMAT_VERSION, HeaderFault, PAYLOAD_SIZE_MAX, RECORD_HEADER_SIZE, RECORD_SIZE_MAX,
-    RecordFault, SEGMENT_HEADER_SIZE, SegmentHeader, segment_name,
+    RecordFault, SEGMENT_HEADER_SIZE, SegmentHeader, decode_record, encode_record, segment_name,
 };
 pub use recovery::{
     Corruption, CorruptionReason, JournalReader, Record, Recovered, RecoveryError, SegmentSummary,

@@ -77,7 +77,10 @@ impl DecodedQuery {
             let value_start = self.bytes.len();
             percent_decode(value, &mut self.bytes);
             let end = self.bytes.len();
-            if std::str::from_utf8(&self.bytes[key_start..end]).is_err() {
+            // Key and value each: a character split across the `=` is two invalid pieces.
+            let utf8 =
+                |range: std::ops::Range<usize>| std::str::from_utf8(&self.bytes[range]).is_ok();
+            if !utf8(key_start..value_start) || !utf8(value_start..end) {
                 return Err(QueryError::Invalid);
             }
             let new_key = &self.bytes[key_start..value_start];
@@ -392,6 +395,10 @@ mod tests {
         );
         assert_eq!(query.decode(b"a=1&a=2"), Err(QueryError::RepeatedKey));
         assert_eq!(query.decode(b"a=%ff"), Err(QueryError::Invalid));
+        // "€" (E2 82 AC) split across the `=`: whole it would be UTF-8, as pieces it is not
+        // (found by the signing_string fuzz target).
+        assert_eq!(query.decode(b"a%E2%82=%AC"), Err(QueryError::Invalid));
+        assert_eq!(query.decode(b"%E2%82%AC=%E2%82%AC"), Ok(()));
         query.decode(b"").unwrap();
         assert!(query.is_empty());
     }
