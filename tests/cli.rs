@@ -303,31 +303,67 @@ fn try_deposit(address: SocketAddr, index: u32) -> Option<u16> {
     String::from_utf8_lossy(&head).split_whitespace().nth(1)?.parse().ok()
 }
 
-#[test]
-fn a_failed_journal_write_stops_acknowledgements_and_exits_1() {
-    let dir = TestDir::new("cli-efbig");
-    // Room for the segment header and a few records: start-up writes only the header (segments
-    // are not preallocated), so the limit is hit by a later record's write.
-    let (child, address) = serve_with_file_size_limit(&dir.0, 2048);
+/// Deposits one at a time until the server stops answering; then checks it exited 1 with one
+/// line naming the failed operation, the segment file and `errno`. Returns the deposits
+/// acknowledged.
+fn deposit_until_the_journal_fails(
+    (child, address): (Child, SocketAddr),
+    data_dir: &Path,
+    what: &str,
+    errno: i32,
+) -> u64 {
     let mut acknowledged = 0u32;
     let failed_at = loop {
-        assert!(acknowledged < 1_000, "the journal never hit the file size limit");
+        assert!(acknowledged < 1_000, "the journal never failed");
         match try_deposit(address, acknowledged) {
             Some(200) => acknowledged += 1,
             Some(status) => panic!("deposit {acknowledged}: status {status}"),
             None => break acknowledged,
         }
     };
-    assert!(acknowledged > 0, "the limit was hit at start-up, not by a write");
+    assert!(acknowledged > 0, "the journal failed at start-up, not in service");
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8(output.stderr).unwrap();
     let reason = stderr.lines().last().unwrap();
-    assert!(reason.contains("journal write failed") && reason.contains("os error 27"), "{stderr}");
+    assert!(reason.contains(&format!("journal {what} failed")), "{stderr}");
+    assert!(reason.contains(&format!("os error {errno}")), "{stderr}");
+    let segment = data_dir.join("00000000000000000001.journal");
+    assert!(reason.contains(&segment.display().to_string()), "{stderr}");
     assert_eq!(stderr.lines().filter(|line| line.contains("failed")).count(), 1, "{stderr}");
+    u64::from(failed_at)
+}
+
+#[test]
+fn a_failed_journal_write_stops_acknowledgements_and_exits_1() {
+    let dir = TestDir::new("cli-efbig");
+    // Room for the segment header and a few records: start-up writes only the header (segments
+    // are not preallocated), so the limit is hit by a later record's write.
+    let server = serve_with_file_size_limit(&dir.0, 2048);
+    let acknowledged = deposit_until_the_journal_fails(server, &dir.0, "write", libc::EFBIG);
     // Exactly the acknowledged deposits are in the journal: the one whose write failed was
     // never acknowledged (its partial record is a torn tail, cut on replay).
-    assert_eq!(replayed_records(&dir.0), u64::from(failed_at));
+    assert_eq!(replayed_records(&dir.0), acknowledged);
+}
+
+#[test]
+fn a_full_disk_or_a_failed_fdatasync_stops_acknowledgements_and_exits_1() {
+    // The fault hook of `journal::fault`: the 20th batch write fails with ENOSPC, or the 20th
+    // fdatasync with EIO, as a full or failing disk would.
+    for (fault, what, errno) in
+        [("write-enospc:20", "write", libc::ENOSPC), ("fdatasync-eio:20", "sync", libc::EIO)]
+    {
+        let dir = TestDir::new(&format!("cli-{what}-fault"));
+        let mut command = serve_command(&dir.0, &[]);
+        command.env("RINGEX_INJECT_JOURNAL_FAULT", fault);
+        let server = listening(command.spawn().unwrap());
+        let acknowledged = deposit_until_the_journal_fails(server, &dir.0, what, errno);
+        // The acknowledged deposits are a prefix of the journal: a record written but never
+        // synced may be there too (the page cache kept it), never one missing.
+        let journaled = replayed_records(&dir.0);
+        assert!(journaled >= acknowledged, "{fault}: {journaled} < {acknowledged}");
+        assert!(journaled <= acknowledged + 1, "{fault}: one deposit in flight at most");
+    }
 }
 
 /// Orders each loader places at most: under the open-orders cap of one account.

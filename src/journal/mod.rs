@@ -128,6 +128,7 @@
 //! `1..=last_sequence` with every CRC and chain link checked, or refuses without modifying
 //! anything; the only bytes it ever removes are a torn tail as defined above.
 
+mod fault;
 mod format;
 pub mod payload;
 mod recovery;

@@ -50,18 +50,21 @@ pub fn run(
     let mut last_sync_ms = crate::clock::wall_ms();
     // Written but not yet synced: the global sequence it reaches and the records in it.
     let mut unsynced: Option<(u64, u64)> = None;
-    let fail = |what: &str, error: std::io::Error| -> ! {
-        eprintln!("ringex: journal {what} failed: {error}; stopping without acknowledging more");
+    let fail = |what: &str, segment: &std::path::Path, error: std::io::Error| -> ! {
+        eprintln!(
+            "ringex: journal {what} failed: {}: {error}; stopping without acknowledging more",
+            segment.display()
+        );
         std::process::exit(1);
     };
     let sync = |writer: &mut JournalWriter, watermark: u64, records: u64| {
         // The batch's write first, so the reason names the operation that failed.
         if let Err(error) = writer.write_batch() {
-            fail("write", error);
+            fail("write", &writer.segment_path(), error);
         }
         let started_ns = clock::monotonic_ns();
         if let Err(error) = writer.commit(true) {
-            fail("sync", error);
+            fail("sync", &writer.segment_path(), error);
         }
         if records > 0 {
             metrics.journal.fsync_ns.record(clock::monotonic_ns() - started_ns);
@@ -94,7 +97,7 @@ pub fn run(
                 let length = encode(&command, &slot.auth, &slot.extras, &mut record);
                 let record_number = SequenceNumber(writer.appended_sequence().0 + 1);
                 if let Err(error) = writer.append(record_number, &record[..length]) {
-                    fail("write", error);
+                    fail("write", &writer.segment_path(), error);
                 }
                 appended += 1;
                 metrics.journal.records.add(1);
@@ -117,7 +120,7 @@ pub fn run(
             if appended > 0
                 && let Err(error) = writer.commit(false)
             {
-                fail("write", error);
+                fail("write", &writer.segment_path(), error);
             }
             let pending = unsynced.map_or(0, |(_, records)| records);
             unsynced = Some((watermark, pending + appended));

@@ -18,6 +18,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::fault::{InjectedFault, Operation};
 use super::format::{
     Chain, PAYLOAD_SIZE_MAX, RECORD_HEADER_SIZE, RECORD_SIZE_MAX, RecordHeader,
     SEGMENT_HEADER_SIZE, SegmentHeader, decode_record, encode_record, segment_name,
@@ -67,6 +68,8 @@ pub struct JournalWriter {
     chain: Chain,
     /// The first error, once one happened: the writer refuses everything after it.
     poison: Option<Poison>,
+    /// Tests only: a write or sync made to fail (see `fault`).
+    fault: InjectedFault,
     /// What recovery cut when this writer was opened.
     tail_cut: Option<TailCut>,
 }
@@ -152,6 +155,7 @@ impl JournalWriter {
             durable_sequence: last_sequence,
             chain,
             poison: None,
+            fault: InjectedFault::from_env(),
             tail_cut,
         })
     }
@@ -198,7 +202,11 @@ impl JournalWriter {
             return Ok(self.written_sequence);
         }
         assert!(self.appended_sequence > self.written_sequence);
-        if let Err(error) = write_all_at(&self.segment, &self.batch, self.segment_size) {
+        let written = match self.fault.hit(Operation::Write) {
+            Some(error) => Err(error),
+            None => write_all_at(&self.segment, &self.batch, self.segment_size),
+        };
+        if let Err(error) = written {
             return Err(self.poisoned_by("write", error));
         }
         self.segment_size += self.batch.len() as u64;
@@ -215,7 +223,11 @@ impl JournalWriter {
             return Ok(self.durable_sequence);
         }
         let target = self.written_sequence;
-        if let Err(error) = self.segment.sync_data() {
+        let synced = match self.fault.hit(Operation::Sync) {
+            Some(error) => Err(error),
+            None => self.segment.sync_data(),
+        };
+        if let Err(error) = synced {
             return Err(self.poisoned_by("fdatasync", error));
         }
         assert!(target > self.durable_sequence);
@@ -308,6 +320,11 @@ impl JournalWriter {
         self.poison =
             Some(Poison { operation, kind: error.kind(), raw_os_error: error.raw_os_error() });
         error
+    }
+
+    /// The segment being written, for the operator's line when an operation on it fails.
+    pub fn segment_path(&self) -> PathBuf {
+        self.dir.join(segment_name(self.segment_first_sequence))
     }
 }
 
