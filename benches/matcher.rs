@@ -1055,9 +1055,7 @@ impl Scenario {
 /// The embedded markets without their minimum order values: the streams trade in ticks and steps
 /// worth cents (matchcore checks no minimum either), and the bench measures matching, not policy.
 fn bench_config() -> Arc<Config> {
-    let mut config = Config::embedded_default();
-    config.markets.iter_mut().for_each(|market| market.min_order_value_units = 0);
-    Arc::new(config)
+    Arc::new(Config::embedded_default().without_min_order_values())
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -328,7 +328,7 @@ fn deposit_until_the_journal_fails(
     let reason = stderr.lines().last().unwrap();
     assert!(reason.contains(&format!("journal {what} failed")), "{stderr}");
     assert!(reason.contains(&format!("os error {errno}")), "{stderr}");
-    let segment = data_dir.join("00000000000000000001.journal");
+    let segment = data_dir.join(ringex::journal::segment_name(ringex::types::SequenceNumber(1)));
     assert!(reason.contains(&segment.display().to_string()), "{stderr}");
     assert_eq!(stderr.lines().filter(|line| line.contains("failed")).count(), 1, "{stderr}");
     u64::from(failed_at)

@@ -27,9 +27,7 @@ struct Harness {
 /// The embedded configuration without its minimum order values: these tests trade in ticks and
 /// steps worth cents on purpose (the minimum has its own test).
 fn small_orders_config() -> Config {
-    let mut config = Config::embedded_default();
-    config.markets.iter_mut().for_each(|market| market.min_order_value_units = 0);
-    config
+    Config::embedded_default().without_min_order_values()
 }
 
 impl Harness {

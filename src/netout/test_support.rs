@@ -48,9 +48,7 @@ impl Harness {
 
     pub fn with_limits(limits: ViewLimits) -> Harness {
         // Without minimum order values: these tests trade orders worth cents.
-        let mut config = Config::embedded_default();
-        config.markets.iter_mut().for_each(|market| market.min_order_value_units = 0);
-        let config = Arc::new(config);
+        let config = Arc::new(Config::embedded_default().without_min_order_values());
         Harness {
             matcher: Matcher::new(config.clone()),
             view: View::new(config.clone(), limits),

@@ -218,7 +218,8 @@ impl ReplayCache {
     }
 
     /// Removes every entry whose expiry is behind the cache's clock (moved to `now_ms` first if
-    /// that is later). For tests; admissions drain a little at a time.
+    /// that is later). Tests only: admissions drain a little at a time.
+    #[cfg(test)]
     pub fn expire(&mut self, now_ms: u64) {
         self.advance_clock(now_ms);
         self.drain_passed(usize::MAX);

@@ -299,9 +299,7 @@ impl Rng {
 /// `options` without the markets' minimum order values, for tests that trade orders worth
 /// cents on purpose (a probe of 1.00 × 0.01, a random flow at the minimum quantity).
 pub fn small_orders(mut options: ServerOptions) -> ServerOptions {
-    let mut config = (*options.config).clone();
-    config.markets.iter_mut().for_each(|market| market.min_order_value_units = 0);
-    options.config = Arc::new(config);
+    options.config = Arc::new((*options.config).clone().without_min_order_values());
     options
 }
 
