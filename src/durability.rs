@@ -46,6 +46,9 @@ impl Durability {
 /// net-out (which sleeps in its poll and is woken through its waker).
 pub struct Durable {
     sequence: AtomicU64,
+    /// The last journal record `fdatasync` covers (the journal's own numbering): what the
+    /// snapshot thread may read (`crate::snapshot`).
+    record: AtomicU64,
     waiting: AtomicBool,
     waker: Arc<dyn Notify>,
     /// Batches committed and records in them (group-commit statistics).
@@ -54,10 +57,16 @@ pub struct Durable {
 }
 
 impl Durable {
-    /// Starts at `sequence` (what recovery found on disk), waking `waker` on progress.
-    pub fn new(sequence: SequenceNumber, waker: Arc<dyn Notify>) -> Durable {
+    /// Starts at `sequence` and journal record `record` (what recovery found on disk), waking
+    /// `waker` on progress.
+    pub fn new(
+        sequence: SequenceNumber,
+        record: SequenceNumber,
+        waker: Arc<dyn Notify>,
+    ) -> Durable {
         Durable {
             sequence: AtomicU64::new(sequence.0),
+            record: AtomicU64::new(record.0),
             waiting: AtomicBool::new(false),
             waker,
             commits: AtomicU64::new(0),
@@ -68,6 +77,16 @@ impl Durable {
     /// The durable sequence.
     pub fn sequence(&self) -> u64 {
         self.sequence.load(Ordering::Acquire)
+    }
+
+    /// The last durable journal record.
+    pub fn record(&self) -> SequenceNumber {
+        SequenceNumber(self.record.load(Ordering::Acquire))
+    }
+
+    /// Journal thread: the records up to `record` are durable (before [`publish`](Self::publish)).
+    pub fn publish_record(&self, record: SequenceNumber) {
+        self.record.store(record.0, Ordering::Release);
     }
 
     /// Journal thread: `sequence` is durable.

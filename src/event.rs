@@ -27,7 +27,7 @@ pub struct Event {
 }
 
 /// An order's complete state after an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderState {
     /// Exchange id: the placing command's sequence number.
     pub order_id: OrderId,

@@ -58,5 +58,6 @@ pub mod rate_limit;
 pub mod records;
 pub mod ring;
 pub mod sequencer;
+pub mod snapshot;
 pub mod types;
 pub mod verify;

@@ -12,7 +12,7 @@ use ringex::config::Config;
 use ringex::durability::Durability;
 use ringex::net::stage::NetInOptions;
 use ringex::netout::view::ViewLimits;
-use ringex::pipeline::{LayoutMode, Server, ServerOptions, recover};
+use ringex::pipeline::{LayoutMode, Server, ServerOptions, recover_with};
 use ringex::ring::{WaitMode, parse_cores};
 use ringex::sequencer::SequencerLimits;
 use std::net::SocketAddr;
@@ -72,7 +72,8 @@ struct ServeFlags {
 enum Command {
     /// Run the exchange.
     Serve(ServeFlags),
-    /// Replay a journal offline and print its record count and state hash.
+    /// Rebuild the state offline as a restart would (newest usable snapshot, then the journal)
+    /// and print the records replayed, the sequence and the state hash.
     Replay {
         /// Journal directory.
         #[arg(long, default_value = "./data")]
@@ -80,6 +81,9 @@ enum Command {
         /// The configuration the journal was written with.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Ignore snapshots: replay the journal from record 1.
+        #[arg(long)]
+        from_scratch: bool,
     },
     /// Print a new ED25519 keypair (base64 seed and public key).
     Keygen,
@@ -292,7 +296,7 @@ fn serve(flags: ServeFlags) -> ExitCode {
     }
 }
 
-fn replay(data_dir: PathBuf, config: Option<PathBuf>) -> ExitCode {
+fn replay(data_dir: PathBuf, config: Option<PathBuf>, from_scratch: bool) -> ExitCode {
     let config = match load_config(config.as_ref()) {
         Ok(config) => Arc::new(config),
         Err(error) => return bad(format!("bad configuration: {error}")),
@@ -301,12 +305,16 @@ fn replay(data_dir: PathBuf, config: Option<PathBuf>) -> ExitCode {
         return bad(format!("--data-dir: {} is not a directory", data_dir.display()));
     }
     let options = options_from(config, data_dir);
-    match recover(&options) {
+    match recover_with(&options, from_scratch) {
         Ok(state) => {
+            if let Some(snapshot) = &state.snapshot {
+                println!("snapshot {}", snapshot.display());
+            }
             if let Some(cut) = &state.tail_cut {
                 eprintln!("ringex: journal: cut a torn tail: {cut}");
             }
-            println!("records {}", state.records);
+            println!("records {}", state.last_record);
+            println!("replayed {}", state.records);
             println!("sequence {}", state.matcher.last_sequence().0);
             println!("state hash {:032x}", state.matcher.state_hash());
             ExitCode::SUCCESS
@@ -382,7 +390,9 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(flags) => serve(flags),
-        Command::Replay { data_dir, config } => replay(data_dir, config),
+        Command::Replay { data_dir, config, from_scratch } => {
+            replay(data_dir, config, from_scratch)
+        }
         Command::Keygen => keygen(),
         Command::Loadgen(flags) => loadgen(&flags),
         Command::Floor(flags) => floor(&flags),

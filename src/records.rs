@@ -97,13 +97,15 @@ impl Default for Auth {
 }
 
 /// Request data the engine does not need but the answer and the history do (user withdrawals).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Extras {
     /// Withdrawal `address`.
+    #[serde(with = "serde_big_array::BigArray")]
     pub address: [u8; ADDRESS_MAX],
     /// Bytes of `address` used; 0 when absent.
     pub address_len: u8,
     /// Withdrawal `clientId` string.
+    #[serde(with = "serde_big_array::BigArray")]
     pub client_id: [u8; WITHDRAWAL_CLIENT_ID_MAX],
     /// Bytes of `client_id` used.
     pub client_id_len: u8,

@@ -76,6 +76,8 @@ pub enum Route {
     AdminUnfreeze,
     /// `/api/v1/admin/state`.
     AdminState,
+    /// `/api/v1/admin/snapshot`: a snapshot of everything durable, at once.
+    AdminSnapshot,
     /// `/metrics` (Prometheus): unsigned from a loopback peer, else signed by the administrator
     /// as `metricsQuery` (see `crate::metrics`).
     Metrics,
@@ -110,6 +112,7 @@ impl Route {
             b"/api/v1/admin/freeze" => Route::AdminFreeze,
             b"/api/v1/admin/unfreeze" => Route::AdminUnfreeze,
             b"/api/v1/admin/state" => Route::AdminState,
+            b"/api/v1/admin/snapshot" => Route::AdminSnapshot,
             b"/metrics" => Route::Metrics,
             _ => return None,
         })
@@ -136,6 +139,7 @@ impl Route {
             (Route::AdminFreeze, Post) => "adminFreeze",
             (Route::AdminUnfreeze, Post) => "adminUnfreeze",
             (Route::AdminState, Get) => "adminStateQuery",
+            (Route::AdminSnapshot, Post) => "adminSnapshot",
             (Route::Metrics, Get) => "metricsQuery",
             _ => return None,
         })
@@ -149,7 +153,8 @@ impl Route {
             Route::AdminDeposit
             | Route::AdminWithdraw
             | Route::AdminFreeze
-            | Route::AdminUnfreeze => method == Method::Post,
+            | Route::AdminUnfreeze
+            | Route::AdminSnapshot => method == Method::Post,
             _ => method == Method::Get,
         }
     }
@@ -168,6 +173,7 @@ impl Route {
                 | Route::AdminFreeze
                 | Route::AdminUnfreeze
                 | Route::AdminState
+                | Route::AdminSnapshot
         )
     }
 }
@@ -191,5 +197,8 @@ mod tests {
         assert_eq!(Route::from_path(b"/metrics"), Some(Route::Metrics));
         assert_eq!(Route::Metrics.instruction(Method::Get), Some("metricsQuery"));
         assert!(!Route::Metrics.allows(Method::Post));
+        assert_eq!(Route::from_path(b"/api/v1/admin/snapshot"), Some(Route::AdminSnapshot));
+        assert_eq!(Route::AdminSnapshot.instruction(Method::Post), Some("adminSnapshot"));
+        assert!(Route::AdminSnapshot.is_admin() && !Route::AdminSnapshot.allows(Method::Get));
     }
 }

@@ -15,6 +15,7 @@ use crate::types::{AccountIndex, AccountKey};
 const EMPTY: u32 = u32::MAX;
 
 /// Account key → account index, for at most `accounts_max` accounts, allocated at construction.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct AccountKeyIndex {
     cells: Box<[u32]>,
     mask: usize,

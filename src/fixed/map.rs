@@ -12,7 +12,7 @@ use super::{FIBONACCI, backward_shift};
 const EMPTY: u32 = u32::MAX;
 
 /// One cell: key and value side by side, so a probe touches one cache line, not two.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Entry {
     key: u64,
     value: u32,
@@ -27,6 +27,7 @@ fn home_of(key: u64, shift: u32) -> usize {
 }
 
 /// A map of at most `entries_max` entries, allocated at construction.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct FixedMap {
     entries: Box<[Entry]>,
     shift: u32,

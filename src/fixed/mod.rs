@@ -68,3 +68,9 @@ pub fn backward_shift<E: Copy>(
     }
     entries[hole] = empty;
 }
+
+/// Gives `vec` room for `total` elements in all, as its constructor did: a table read from a
+/// snapshot has only the room its contents take, and the hot path never grows a vector.
+pub fn reserve_total<T>(vec: &mut Vec<T>, total: usize) {
+    vec.reserve_exact(total.saturating_sub(vec.len()));
+}

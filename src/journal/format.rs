@@ -87,6 +87,14 @@ pub enum SegmentName {
     Malformed,
 }
 
+/// The first sequence a segment file name claims; `None` for any other or a malformed name.
+pub fn parse_segment_name_first(name: &str) -> Option<SequenceNumber> {
+    match parse_segment_name(name) {
+        SegmentName::Segment(first) => Some(first),
+        SegmentName::Other | SegmentName::Malformed => None,
+    }
+}
+
 /// Classifies a directory entry's file name.
 pub fn parse_segment_name(name: &str) -> SegmentName {
     let Some(stem) = name.strip_suffix(SEGMENT_SUFFIX) else {

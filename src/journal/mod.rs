@@ -131,18 +131,23 @@
 mod fault;
 mod format;
 pub mod payload;
+mod reader;
 mod recovery;
 pub mod stage;
+mod tail;
 mod writer;
 
 pub use format::{
     Chain, FORMAT_VERSION, HeaderFault, PAYLOAD_SIZE_MAX, RECORD_HEADER_SIZE, RECORD_SIZE_MAX,
-    RecordFault, SEGMENT_HEADER_SIZE, SegmentHeader, decode_record, encode_record, segment_name,
+    RecordFault, SEGMENT_HEADER_SIZE, SegmentHeader, decode_record, encode_record,
+    parse_segment_name_first, segment_name,
 };
+pub use reader::{JournalReader, Record};
 pub use recovery::{
-    Corruption, CorruptionReason, JournalReader, Record, Recovered, RecoveryError, SegmentSummary,
-    TailCut, TailFault, recover, recover_with,
+    Base, Corruption, CorruptionReason, Recovered, RecoveryError, SegmentSummary, TailCut,
+    TailFault, recover, recover_after, recover_with,
 };
+pub use tail::JournalTail;
 pub use writer::{JournalWriter, Poison, WriterOptions};
 
 #[cfg(test)]

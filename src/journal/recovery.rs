@@ -119,6 +119,18 @@ pub enum RecoveryError {
     },
     /// The journal is damaged somewhere other than a torn tail: refused, nothing modified.
     Corrupt(Corruption),
+    /// The journal does not continue the state a recovery started from ([`Base`]): it ends
+    /// before the base's record, or that record's chain value differs. Nothing was visited.
+    BaseMismatch {
+        /// The journal directory.
+        dir: PathBuf,
+        /// What the recovery started from.
+        base: Base,
+        /// The chain value the journal holds for `base.record`, if it holds that record.
+        found: Option<Chain>,
+        /// The journal's last record.
+        last_sequence: SequenceNumber,
+    },
 }
 
 /// Where and why the journal is corrupt.
@@ -187,6 +199,22 @@ impl std::fmt::Display for RecoveryError {
                 write!(f, "journal directory {} is locked by another writer", dir.display())
             }
             RecoveryError::Corrupt(corruption) => write!(f, "{corruption}"),
+            RecoveryError::BaseMismatch { dir, base, found: Some(found), .. } => write!(
+                f,
+                "journal {} holds chain value {:#018x} at record {}, not {:#018x}: \
+                 a snapshot of another history",
+                dir.display(),
+                found.0,
+                base.record.0,
+                base.chain.0
+            ),
+            RecoveryError::BaseMismatch { dir, base, found: None, last_sequence } => write!(
+                f,
+                "journal {} ends at record {}, before record {} a snapshot covers",
+                dir.display(),
+                last_sequence.0,
+                base.record.0
+            ),
         }
     }
 }
@@ -262,16 +290,61 @@ pub fn recover_with(
     dir: &Path,
     mut visit: impl FnMut(SequenceNumber, &[u8]),
 ) -> Result<Recovered, RecoveryError> {
+    recover_after(dir, Base::GENESIS, |sequence, _, payload| visit(sequence, payload))
+}
+
+/// Where a recovery starts: the records `1..=record` are already accounted for (by a snapshot)
+/// and `chain` is the chain value of `record`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Base {
+    /// The last record the caller already holds; 0 for none.
+    pub record: SequenceNumber,
+    /// That record's chain value ([`Chain::GENESIS`] for none).
+    pub chain: Chain,
+}
+
+impl Base {
+    /// Nothing accounted for: recover from record 1.
+    pub const GENESIS: Base = Base { record: SequenceNumber(0), chain: Chain::GENESIS };
+}
+
+/// [`recover_with`] after `base`: segments wholly at or before `base.record` are neither read
+/// nor required (only their headers are checked, so a segment deleted once a snapshot covered it
+/// is no gap), the segment holding record `base.record + 1` is checked from its header, the chain
+/// value of `base.record` must equal `base.chain` (a [`RecoveryError::BaseMismatch`] otherwise,
+/// before anything is visited), and `visit(sequence, chain, payload)` sees only the records
+/// after `base.record`.
+///
+/// On `Ok`, the records `base.record + 1..=last_sequence` were checked and visited, and
+/// `last_sequence ≥ base.record`.
+pub fn recover_after(
+    dir: &Path,
+    base: Base,
+    mut visit: impl FnMut(SequenceNumber, Chain, &[u8]),
+) -> Result<Recovered, RecoveryError> {
     let dir_file = lock_dir(dir)?;
     let names = list_segments(dir)?;
-    let mut progress = Progress { last_sequence: SequenceNumber(0), chain: Chain::GENESIS };
-    let mut segments = Vec::with_capacity(names.len());
+    let (start, mut segments, mut progress) = skip_covered(dir, &names, base)?;
     let mut tail_cut = None;
     let mut window = Window::new();
-    for (index, (name_sequence, path)) in names.iter().enumerate() {
+    let mut base_chain = (progress.last_sequence >= base.record).then_some(progress.chain);
+    let mut visit_after = |sequence: SequenceNumber, chain: Chain, payload: &[u8]| {
+        if sequence > base.record {
+            visit(sequence, chain, payload);
+        } else if sequence == base.record {
+            base_chain = Some(chain);
+        }
+    };
+    for (index, (name_sequence, path)) in names.iter().enumerate().skip(start) {
         let is_last = index + 1 == names.len();
-        let outcome =
-            check_segment(path, *name_sequence, is_last, &mut progress, &mut window, &mut visit)?;
+        let outcome = check_segment(
+            path,
+            *name_sequence,
+            is_last,
+            &mut progress,
+            &mut window,
+            &mut visit_after,
+        )?;
         match outcome {
             SegmentOutcome::Whole(summary) => segments.push(summary),
             SegmentOutcome::TornTail(summary, cut) => {
@@ -291,6 +364,18 @@ pub fn recover_with(
     if let Some(last) = segments.last() {
         assert_eq!(last.last_sequence, progress.last_sequence);
     }
+    match base_chain {
+        Some(chain) if chain == base.chain => {}
+        found => {
+            let last_sequence = progress.last_sequence;
+            return Err(RecoveryError::BaseMismatch {
+                dir: dir.to_path_buf(),
+                base,
+                found,
+                last_sequence,
+            });
+        }
+    }
     Ok(Recovered {
         dir: dir.to_path_buf(),
         last_sequence: progress.last_sequence,
@@ -299,6 +384,75 @@ pub fn recover_with(
         tail_cut,
         dir_file,
     })
+}
+
+/// The segments wholly at or before `base.record`: their headers checked (name, order), their
+/// records left unread. Returns the index of the first segment to scan, the summaries of those
+/// before it, and the progress the scan starts from.
+fn skip_covered(
+    dir: &Path,
+    names: &[(SequenceNumber, PathBuf)],
+    base: Base,
+) -> Result<(usize, Vec<SegmentSummary>, Progress), RecoveryError> {
+    let genesis = Progress { last_sequence: SequenceNumber(0), chain: Chain::GENESIS };
+    if base.record.0 == 0 {
+        return Ok((0, Vec::with_capacity(names.len()), genesis));
+    }
+    // The last segment starting at or before the first record after the base.
+    let Some(start) = names.iter().rposition(|(first, _)| first.0 <= base.record.0 + 1) else {
+        let expected = SequenceNumber(base.record.0 + 1);
+        return match names.first() {
+            Some((found, path)) => {
+                Err(corrupt(path, 0, CorruptionReason::SequenceGap { expected, found: *found }))
+            }
+            None => Err(RecoveryError::BaseMismatch {
+                dir: dir.to_path_buf(),
+                base,
+                found: None,
+                last_sequence: SequenceNumber(0),
+            }),
+        };
+    };
+    let mut segments = Vec::with_capacity(names.len());
+    let mut headers = Vec::with_capacity(start + 1);
+    for (name_sequence, path) in &names[..=start] {
+        let header = read_header(path)?;
+        if header.first_sequence != *name_sequence || name_sequence.0 == 0 {
+            let header_first_sequence = header.first_sequence;
+            return Err(corrupt(path, 0, CorruptionReason::NameMismatch { header_first_sequence }));
+        }
+        headers.push(header);
+    }
+    for (index, (first, path)) in names[..start].iter().enumerate() {
+        let size = fs::metadata(path).map_err(io_error(path))?.len();
+        segments.push(SegmentSummary {
+            path: path.clone(),
+            first_sequence: *first,
+            last_sequence: SequenceNumber(names[index + 1].0.0 - 1),
+            chain_in: headers[index].chain_in,
+            size,
+        });
+    }
+    let first = names[start].0;
+    let progress = if first.0 == base.record.0 + 1 {
+        let chain_in = headers[start].chain_in;
+        if chain_in != base.chain {
+            let (dir, found, last_sequence) = (dir.to_path_buf(), Some(chain_in), base.record);
+            return Err(RecoveryError::BaseMismatch { dir, base, found, last_sequence });
+        }
+        Progress { last_sequence: base.record, chain: base.chain }
+    } else {
+        Progress { last_sequence: SequenceNumber(first.0 - 1), chain: headers[start].chain_in }
+    };
+    Ok((start, segments, progress))
+}
+
+/// A segment's header, read and decoded (nothing else is read).
+fn read_header(path: &Path) -> Result<SegmentHeader, RecoveryError> {
+    let file = File::open(path).map_err(io_error(path))?;
+    let mut bytes = [0u8; SEGMENT_HEADER_SIZE];
+    file.read_exact_at(&mut bytes, 0).map_err(io_error(path))?;
+    SegmentHeader::decode(&bytes).map_err(|fault| corrupt(path, 0, CorruptionReason::Header(fault)))
 }
 
 /// What recovery has checked so far: the last good record and its chain value.
@@ -356,7 +510,7 @@ fn check_segment(
     is_last: bool,
     progress: &mut Progress,
     window: &mut Window,
-    visit: &mut impl FnMut(SequenceNumber, &[u8]),
+    visit: &mut impl FnMut(SequenceNumber, Chain, &[u8]),
 ) -> Result<SegmentOutcome, RecoveryError> {
     let file = File::open(path).map_err(io_error(path))?;
     let file_size = file.metadata().map_err(io_error(path))?.len();
@@ -382,7 +536,7 @@ fn check_segment(
         let (offset, fault) = match step {
             Step::End => break,
             Step::Record { sequence, payload } => {
-                visit(sequence, payload);
+                visit(sequence, scan.chain, payload);
                 summary.last_sequence = sequence;
                 summary.size = scan.offset;
                 *progress = Progress { last_sequence: sequence, chain: scan.chain };
@@ -474,7 +628,7 @@ fn check_torn_tail(
 }
 
 /// Refuses a segment or record whose sequence is not the expected one.
-fn check_sequence(
+pub(super) fn check_sequence(
     path: &Path,
     offset: u64,
     expected: SequenceNumber,
@@ -519,16 +673,16 @@ fn truncate(path: &Path, size: u64) -> Result<(), RecoveryError> {
 }
 
 /// A cursor over the records of one segment, checking each one's continuity.
-struct Scan {
+pub(super) struct Scan {
     /// Offset of the next record.
-    offset: u64,
+    pub(super) offset: u64,
     /// Sequence the next record must carry.
-    expected: SequenceNumber,
+    pub(super) expected: SequenceNumber,
     /// Chain value of the previous record.
-    chain: Chain,
+    pub(super) chain: Chain,
 }
 
-enum Step<'a> {
+pub(super) enum Step<'a> {
     /// A good record; the scan advanced past it.
     Record { sequence: SequenceNumber, payload: &'a [u8] },
     /// The end of the window's file.
@@ -537,7 +691,7 @@ enum Step<'a> {
     Bad { offset: u64, reason: Bad },
 }
 
-enum Bad {
+pub(super) enum Bad {
     /// Not a record (torn or damaged).
     Record(RecordFault),
     /// A record, but not the next one (always corruption).
@@ -545,7 +699,7 @@ enum Bad {
 }
 
 impl Scan {
-    fn step<'w>(&mut self, window: &'w mut Window) -> io::Result<Step<'w>> {
+    pub(super) fn step<'w>(&mut self, window: &'w mut Window) -> io::Result<Step<'w>> {
         if self.offset == window.file_size {
             return Ok(Step::End);
         }
@@ -580,10 +734,10 @@ impl Scan {
 }
 
 /// A read-only view of one file through a fixed buffer, refilled by `pread`.
-struct Window {
+pub(super) struct Window {
     file: Option<File>,
     /// Bytes of the file that may be read (its size, or a checked prefix of it).
-    file_size: u64,
+    pub(super) file_size: u64,
     buffer: Vec<u8>,
     /// File offset of `buffer[0]`.
     buffer_offset: u64,
@@ -592,7 +746,7 @@ struct Window {
 }
 
 impl Window {
-    fn new() -> Window {
+    pub(super) fn new() -> Window {
         Window {
             file: None,
             file_size: 0,
@@ -602,15 +756,20 @@ impl Window {
         }
     }
 
-    fn reset(&mut self, file: File, file_size: u64) {
+    pub(super) fn reset(&mut self, file: File, file_size: u64) {
         self.file = Some(file);
         self.file_size = file_size;
         self.buffer_offset = 0;
         self.buffer_size = 0;
     }
 
+    /// The file grew to `file_size` (a live journal being followed).
+    pub(super) fn grow(&mut self, file_size: u64) {
+        self.file_size = self.file_size.max(file_size);
+    }
+
     /// The bytes `[offset, min(offset + size_max, file_size))`; `size_max ≤ WINDOW_SIZE`.
-    fn read(&mut self, offset: u64, size_max: usize) -> io::Result<&[u8]> {
+    pub(super) fn read(&mut self, offset: u64, size_max: usize) -> io::Result<&[u8]> {
         assert!(size_max <= WINDOW_SIZE);
         assert!(offset <= self.file_size);
         let end = self.file_size.min(offset + size_max as u64);
@@ -628,109 +787,7 @@ impl Window {
     }
 }
 
-/// Replays a recovered journal: every record `1..=last_sequence`, in order, checked again (CRC,
-/// sequence, chain) as it is read back.
-///
-/// Not an `Iterator` because each payload borrows the reader's buffer; use
-/// `while let Some(record) = reader.next_record()? { … }`.
-pub struct JournalReader<'r> {
-    recovered: &'r Recovered,
-    /// Index in `recovered.segments` of the segment being read; `segments.len()` at the end.
-    segment_index: usize,
-    window: Window,
-    scan: Scan,
-    /// Whether `window` holds segment `segment_index` with its header checked.
-    segment_open: bool,
-}
-
-/// One record read back.
-#[derive(Clone, Copy, Debug)]
-pub struct Record<'a> {
-    /// Its sequence.
-    pub sequence: SequenceNumber,
-    /// Its chain value (covers it and every record before it).
-    pub chain: Chain,
-    /// Its payload.
-    pub payload: &'a [u8],
-}
-
-impl Recovered {
-    /// A reader over the records `1..=last_sequence`.
-    pub fn reader(&self) -> JournalReader<'_> {
-        JournalReader {
-            recovered: self,
-            segment_index: 0,
-            window: Window::new(),
-            scan: Scan { offset: 0, expected: SequenceNumber(1), chain: Chain::GENESIS },
-            segment_open: false,
-        }
-    }
-}
-
-impl JournalReader<'_> {
-    /// The next record, `None` after `last_sequence`; an error if the files changed since
-    /// recovery checked them.
-    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, RecoveryError> {
-        loop {
-            let Some(segment) = self.recovered.segments.get(self.segment_index) else {
-                assert_eq!(self.scan.expected.0, self.recovered.last_sequence.0 + 1);
-                return Ok(None);
-            };
-            if !self.segment_open {
-                self.open_segment(segment)?;
-                self.segment_open = true;
-            }
-            if self.scan.offset == segment.size {
-                assert_eq!(self.scan.expected.0, segment.last_sequence.0 + 1);
-                self.segment_index += 1;
-                self.segment_open = false;
-                continue;
-            }
-            let path = &segment.path;
-            let step = self.scan.step(&mut self.window).map_err(io_error(path))?;
-            return match step {
-                Step::Record { sequence, payload } => {
-                    Ok(Some(Record { sequence, chain: self.scan.chain, payload }))
-                }
-                Step::End => unreachable!("scan ends at the checked size"),
-                Step::Bad { offset, reason: Bad::Link(reason) } => {
-                    Err(corrupt(path, offset, reason))
-                }
-                Step::Bad { offset, reason: Bad::Record(fault) } => {
-                    Err(corrupt(path, offset, CorruptionReason::RecordInSealedSegment(fault)))
-                }
-            };
-        }
-    }
-
-    fn open_segment(&mut self, segment: &SegmentSummary) -> Result<(), RecoveryError> {
-        let path = &segment.path;
-        let file = File::open(path).map_err(io_error(path))?;
-        let file_size = file.metadata().map_err(io_error(path))?.len();
-        if file_size < segment.size {
-            let fault = RecordFault::Incomplete { size: file_size };
-            return Err(corrupt(path, file_size, CorruptionReason::RecordInSealedSegment(fault)));
-        }
-        self.window.reset(file, segment.size);
-        let bytes = self.window.read(0, SEGMENT_HEADER_SIZE).map_err(io_error(path))?;
-        let header = SegmentHeader::decode(bytes)
-            .map_err(|fault| corrupt(path, 0, CorruptionReason::Header(fault)))?;
-        if header.first_sequence != segment.first_sequence {
-            let header_first_sequence = header.first_sequence;
-            return Err(corrupt(path, 0, CorruptionReason::NameMismatch { header_first_sequence }));
-        }
-        if header.chain_in != self.scan.chain {
-            let reason =
-                CorruptionReason::ChainBreak { expected: self.scan.chain, found: header.chain_in };
-            return Err(corrupt(path, 0, reason));
-        }
-        check_sequence(path, 0, self.scan.expected, header.first_sequence)?;
-        self.scan.offset = SEGMENT_HEADER_SIZE as u64;
-        Ok(())
-    }
-}
-
-fn corrupt(path: &Path, offset: u64, reason: CorruptionReason) -> RecoveryError {
+pub(super) fn corrupt(path: &Path, offset: u64, reason: CorruptionReason) -> RecoveryError {
     RecoveryError::Corrupt(Corruption { segment: path.to_path_buf(), offset, reason })
 }
 

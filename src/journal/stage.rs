@@ -66,6 +66,7 @@ pub fn run(
         if let Err(error) = writer.commit(true) {
             fail("sync", &writer.segment_path(), error);
         }
+        durable.publish_record(writer.durable_sequence());
         if records > 0 {
             metrics.journal.fsync_ns.record(clock::monotonic_ns() - started_ns);
             metrics.journal.group_commands.record(records);

@@ -23,7 +23,7 @@
 use crate::fixed::{FIBONACCI, backward_shift};
 use crate::types::{AccountIndex, MarketId, Side};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Entry {
     key: u64,
     /// Orders of the account on the level; 0 marks an empty cell.
@@ -37,6 +37,7 @@ const EMPTY: Entry = Entry { key: 0, orders: 0 };
 pub type Contents = (Vec<(u64, u32)>, Vec<(usize, u32)>);
 
 /// The levels each account holds orders on, per market and side.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct AccountLevels {
     entries: Box<[Entry]>,
     shift: u32,

@@ -17,13 +17,14 @@ use crate::types::AccountIndex;
 
 /// One order's or one sentinel's neighbours, as link numbers: an order's index (`< orders_max`)
 /// or a sentinel's `orders_max + account`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Link {
     prev: u32,
     next: u32,
 }
 
 /// The lists of every account.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct AccountOrders {
     links: Box<[Link]>,
     orders_max: u32,

@@ -10,7 +10,7 @@ use crate::fixed::AccountKeyIndex;
 use crate::types::{AccountIndex, AccountKey, AssetId};
 
 /// One asset's balance of one account.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Balance {
     /// Free to spend or withdraw.
     pub available: u64,
@@ -19,7 +19,7 @@ pub struct Balance {
 }
 
 /// One account.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     /// Its key (all zeros for the fee account, which is never looked up by key).
     pub key: AccountKey,
@@ -30,13 +30,14 @@ pub struct Account {
 }
 
 /// A balance beside its state-hash coefficients, so a write finds both on one cache line.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct BalanceSlot {
     balance: Balance,
     coefficients: Coefficients,
 }
 
 /// Every account and balance.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Accounts {
     accounts: Vec<Account>,
     balances: Vec<BalanceSlot>,
@@ -46,6 +47,11 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// Room for `accounts_max` accounts again, after a snapshot was read.
+    pub fn restore_capacity(&mut self) {
+        crate::fixed::reserve_total(&mut self.accounts, self.accounts_max);
+    }
+
     /// Allocates `accounts_max` accounts of `assets` balances each; creates the fee account.
     pub fn new(accounts_max: u32, assets: usize) -> Accounts {
         let accounts_max = accounts_max as usize;

@@ -24,7 +24,7 @@ use crate::constants::BOOK_WINDOW_TICKS;
 use crate::types::{PriceTicks, QuantitySteps, Side};
 
 /// One price level.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Level {
     /// The level's price.
     pub price: PriceTicks,
@@ -38,7 +38,7 @@ pub struct Level {
     pub orders: u32,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Ranked {
     /// Sort key: the price for bids, its complement for asks, so best is the largest key.
     key: u64,
@@ -52,9 +52,12 @@ const _: () = assert!(BOOK_WINDOW_TICKS.is_power_of_two() && TOP_WORDS >= 1 && T
 /// Which window offsets hold a level, three levels deep: bit `i` of `summary[w]` stands for
 /// offset `64w + i`, bit `j` of `top[t]` for `summary[64t + j] != 0`, bit `t` of `root` for
 /// `top[t] != 0`.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Occupancy {
     root: u64,
+    #[serde(with = "serde_big_array::BigArray")]
     top: [u64; TOP_WORDS],
+    #[serde(with = "serde_big_array::BigArray")]
     summary: [u64; SUMMARY_WORDS],
 }
 
@@ -154,6 +157,7 @@ impl Occupancy {
 }
 
 /// Bids or asks of one market.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct BookSide {
     side: Side,
     /// XORed into a price to give its sort key: zero for bids, all ones for asks.
@@ -174,6 +178,12 @@ pub struct BookSide {
 }
 
 impl BookSide {
+    /// Room for `levels_max` levels in the growable lists again, after a snapshot was read.
+    pub fn restore_capacity(&mut self, levels_max: u32) {
+        crate::fixed::reserve_total(&mut self.ranked, levels_max as usize);
+        crate::fixed::reserve_total(&mut self.free_levels, levels_max as usize);
+    }
+
     /// Allocates room for `levels_max` price levels.
     pub fn with_levels_max(side: Side, levels_max: u32) -> BookSide {
         let empty = Level {

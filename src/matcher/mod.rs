@@ -73,6 +73,7 @@ use std::hint::select_unpredictable;
 use std::sync::Arc;
 
 /// Both sides of one market plus its trade counter.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct MarketBook {
     bids: BookSide,
     asks: BookSide,
@@ -92,14 +93,18 @@ impl MarketBook {
 }
 
 /// Running totals of one asset, for the conservation check and the admin state query.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct AssetLedger {
     deposited: u64,
     withdrawn: u64,
 }
 
 /// The matching engine's state.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Matcher {
+    /// Not in a snapshot: restored from the running configuration (`Config::placeholder`
+    /// until then), which a snapshot's fingerprint must match.
+    #[serde(skip, default = "Config::placeholder")]
     config: Arc<Config>,
     books: Vec<MarketBook>,
     orders: OrderPool,
@@ -161,6 +166,20 @@ impl Matcher {
         &self.config
     }
 
+    /// This engine, read from a snapshot, made ready to run `config` (the one whose state
+    /// fingerprint the snapshot carries): the configuration put back and every growable table
+    /// given back its preallocated room.
+    pub fn restore(&mut self, config: Arc<Config>) {
+        let levels_max = config.limits.levels_per_side_max;
+        for book in &mut self.books {
+            book.bids.restore_capacity(levels_max);
+            book.asks.restore_capacity(levels_max);
+        }
+        self.orders.restore_capacity();
+        self.accounts.restore_capacity();
+        self.config = config;
+    }
+
     /// The last sequence number applied.
     pub fn last_sequence(&self) -> SequenceNumber {
         self.last_sequence
@@ -210,7 +229,7 @@ impl Matcher {
 
 /// The per-market numbers the hot path needs, copied out of the spec so the matcher can borrow
 /// itself mutably while using them.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct MarketNumbers {
     base: AssetId,
     quote: AssetId,

@@ -41,6 +41,7 @@ use std::hint::select_unpredictable;
 const BUCKETS_MIN: usize = 64;
 
 /// Order id → order index, for at most one id per order.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct OrderIds {
     /// Chain heads of every bucket the array could use; those at `buckets` and above are NIL.
     heads: Box<[OrderIndex]>,

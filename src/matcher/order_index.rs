@@ -4,7 +4,7 @@
 
 /// An order's place in the order pool: `0..orders_max`, or [`OrderIndex::NIL`]. Not its id: the
 /// pool gives the same index to another order once this one has left the book.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(transparent)]
 pub struct OrderIndex(pub u32);
 

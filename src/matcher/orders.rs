@@ -20,7 +20,7 @@ pub const LEVEL_NIL: u32 = u32::MAX;
 // allocator's alignment the slab started 16 bytes past a line and half the orders spanned
 // three. `cargo bench --bench matcher` shows no difference either way (realistic 15.50 vs
 // 15.70 M commands/s, within its noise); the layout is kept for being what it says.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 #[repr(align(32))]
 pub struct Order {
     /// Exchange id.
@@ -100,12 +100,18 @@ impl Order {
 }
 
 /// The slab of orders.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct OrderPool {
     orders: Vec<Order>,
     free: Vec<OrderIndex>,
 }
 
 impl OrderPool {
+    /// Room for every order on the free list again, after a snapshot was read.
+    pub fn restore_capacity(&mut self) {
+        crate::fixed::reserve_total(&mut self.free, self.orders.len());
+    }
+
     /// Allocates (and touches) room for `orders_max` orders.
     pub fn with_orders_max(orders_max: u32) -> OrderPool {
         let orders = vec![EMPTY_ORDER; orders_max as usize];

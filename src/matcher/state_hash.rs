@@ -33,7 +33,7 @@ pub enum Domain {
 }
 
 /// The running 128-bit sum, as two lanes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StateHash {
     lane_a: u64,
     lane_b: u64,
@@ -72,7 +72,7 @@ fn field_coefficient(lane: u64, field: usize) -> u64 {
 /// The coefficients of one entity; each field derives its own coefficient from them with one
 /// xor. Balances cache theirs (computed when the account is created), so a balance write costs
 /// four multiplies and no mixing.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Coefficients {
     lane_a: u64,
     lane_b: u64,
@@ -158,7 +158,7 @@ impl Coefficients {
 
 /// One entity's share of the running sum (or a change to it), per lane. Resting orders keep
 /// theirs, so taking one off the book subtracts it instead of recomputing it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Contribution {
     lane_a: u64,
     lane_b: u64,

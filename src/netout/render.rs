@@ -586,7 +586,7 @@ pub fn render_command(
             w.key("frozen").bool(frozen);
             w.end_object();
         }
-        (Route::AdminState, Method::Get) => {
+        (Route::AdminState, Method::Get) | (Route::AdminSnapshot, Method::Post) => {
             write_state(&mut w, config, answer.events, answer.durable_sequence)?;
         }
         _ => return Err(server_error()),

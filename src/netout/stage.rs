@@ -33,6 +33,7 @@ use super::render::{self, CommandAnswer, ContentType};
 use super::subscriptions::Subscriptions;
 use super::view::View;
 use crate::api::error::ApiError;
+use crate::api::routes::Route;
 use crate::clock;
 use crate::connections::{ConnectionOptions, ConnectionTable, Handback};
 use crate::durability::DurabilityGate;
@@ -41,6 +42,7 @@ use crate::event::EventKind;
 use crate::metrics::Metrics;
 use crate::records::{ConnectionToken, Extras, Outcome, Output, OutputSlot, ReadQuery, Reply};
 use crate::ring::{Consumer, ExternalWait, WaitStrategy};
+use crate::snapshot::SnapshotControl;
 use crate::types::SequenceNumber;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -126,6 +128,8 @@ pub struct NetOut {
     pub handback: Arc<Handback>,
     /// The journal's durable sequence and whether answers wait for it (`sync`).
     pub gate: DurabilityGate,
+    /// Where `POST /api/v1/admin/snapshot` asks for a snapshot (absent without a journal).
+    pub snapshots: Option<Arc<SnapshotControl>>,
     /// How ring waits behave (busy-spin polls with a zero timeout).
     pub wait: WaitStrategy,
     /// Output caps and WebSocket timers.
@@ -408,6 +412,11 @@ impl NetOut {
         let result: Result<ContentType, ApiError> = match *outcome {
             Outcome::Command { sequence, account } => {
                 self.gate.acknowledge(sequence);
+                if reply.route == Route::AdminSnapshot
+                    && let Some(snapshots) = &self.snapshots
+                {
+                    snapshots.request();
+                }
                 let answer = CommandAnswer {
                     reply,
                     account: &account,

@@ -20,8 +20,7 @@ use crate::connections::ConnectionOptions;
 use crate::connections::{ConnectionTable, Handback};
 use crate::constants::{CLOCK_SKEW_AHEAD_MAX_MS, RING_A_SLOTS, RING_B_SLOTS, RING_C_SLOTS};
 use crate::durability::{Durability, DurabilityGate, Durable};
-use crate::event::{Event, EventSink};
-use crate::journal::{self, JournalWriter, WriterOptions};
+use crate::journal::{JournalWriter, WriterOptions};
 use crate::matcher::Matcher;
 use crate::matcher::stage::MatcherStage;
 use crate::metrics::Metrics;
@@ -29,14 +28,15 @@ use crate::net::stage::{NET_IN_LISTENER, NET_IN_NESTED_POLL, NET_IN_WAKER, NetIn
 use crate::netout::stage::{NET_OUT_WAKER, NetOut};
 use crate::netout::view::{View, ViewLimits};
 use crate::overflow::OverflowPool;
-use crate::records::{Outcome, OutputSlot, RequestSlot, SequencedSlot};
+use crate::records::{OutputSlot, RequestSlot, SequencedSlot};
 use crate::ring::{
     Access, BatchPublisher, Consumer, Notify, Producer, RingBuilder, WaitMode, WaitStrategy,
     pin_current_thread,
 };
 use crate::sequencer::stage::SequencerStage;
 use crate::sequencer::{Sequencer, SequencerLimits};
-use crate::types::{AccountKey, SequenceNumber};
+use crate::snapshot::{self, Engine, FollowerOptions, RebuildOptions, Rebuilt, SnapshotControl};
+use crate::types::AccountKey;
 use crate::verify::Verifier;
 use crate::verify::budget::BatchBudget;
 use crate::verify::stage::VerifyStage;
@@ -114,76 +114,71 @@ pub struct RecoveredState {
     pub view: View,
     /// The sequencer, with its replay cache.
     pub sequencer: Sequencer,
-    /// Records replayed.
+    /// Records replayed (after the snapshot, when one was loaded).
     pub records: u64,
+    /// The journal's last record: the state is its records `1..=last_record`.
+    pub last_record: u64,
+    /// The snapshot start-up loaded, if any.
+    pub snapshot: Option<PathBuf>,
     /// The journal, ready to continue (absent with `--durability none`).
     pub writer: Option<JournalWriter>,
     /// What recovery cut off a torn tail, to report.
     pub tail_cut: Option<String>,
+    /// A copy of the state for the snapshot thread (absent with `--durability none`).
+    pub follower: Option<Engine>,
 }
 
-/// Feeds replayed events to net-out's view.
-struct ViewSink<'v> {
-    view: &'v mut View,
+/// Rebuilds the engine, view and sequencer from the data directory (creating it if needed): the
+/// newest usable snapshot and the journal after it (see [`snapshot::rebuild`]). With
+/// `durability == None` nothing is read or written.
+pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
+    recover_with(options, false)
 }
 
-impl EventSink for ViewSink<'_> {
-    fn push(&mut self, event: Event) {
-        self.view.apply(&event);
-    }
-}
-
-/// Replays the journal in `data_dir` (creating it if needed) into a fresh engine, view and
-/// sequencer. With `durability == None` nothing is read or written.
+/// [`recover`], or with `from_scratch` the whole journal from record 1, whatever snapshots
+/// there are (`ringex replay --from-scratch`).
 ///
 /// Journal records are numbered by the journal itself; each holds one applied command with its
 /// global sequence number, which must increase from record to record.
-pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
-    let mut matcher = Matcher::new(options.config.clone());
-    let mut view = View::new(options.config.clone(), options.view);
+pub fn recover_with(
+    options: &ServerOptions,
+    from_scratch: bool,
+) -> Result<RecoveredState, StartError> {
     // The known-key set is as large as the matcher's account table.
     let accounts_max = options.config.limits.accounts_max as usize;
     let limits = SequencerLimits { accounts_max, ..options.sequencer };
-    let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
     if options.durability == Durability::None {
+        let Engine { matcher, view, sequencer, .. } =
+            Engine::new(options.config.clone(), options.view, limits);
         return Ok(RecoveredState {
             matcher,
             view,
             sequencer,
             records: 0,
+            last_record: 0,
+            snapshot: None,
             writer: None,
             tail_cut: None,
+            follower: None,
         });
     }
     std::fs::create_dir_all(&options.data_dir)
         .map_err(|error| StartError::Io(format!("{}: {error}", options.data_dir.display())))?;
     // The sequencer's clock: it judges the rebuilt replay cache and the restart cutoff.
     let now_ms = (options.clocks.sequencer_us)() / 1000;
-    let mut records = 0u64;
-    let mut last_time_us = 0u64;
-    let mut bad_record = None;
-    let recovered = journal::recover_with(&options.data_dir, |record_number, payload| {
-        let decoded = journal::payload::decode(payload).ok().filter(|(command, _, _)| {
-            command.sequence > matcher.last_sequence() && !command.action.is_query()
-        });
-        let Some((command, auth, extras)) = decoded else {
-            bad_record.get_or_insert(record_number);
-            return;
-        };
-        let sequence = command.sequence;
-        matcher.apply(&command, &mut ViewSink { view: &mut view });
-        view.finish(&Outcome::Command { sequence, account: command.account }, &extras);
-        sequencer.remember(&command, &auth, now_ms);
-        last_time_us = command.time_us;
-        records += 1;
+    let rebuilt = snapshot::rebuild(&RebuildOptions {
+        dir: &options.data_dir,
+        config: &options.config,
+        view: options.view,
+        sequencer: limits,
+        now_ms,
+        from_scratch,
     })
     .map_err(|error| StartError::Journal(error.to_string()))?;
-    if let Some(record_number) = bad_record {
-        return Err(StartError::Journal(format!(
-            "record {} is not a command with an increasing sequence number",
-            record_number.0
-        )));
-    }
+    let Rebuilt { engine, recovered, snapshot, replayed } = rebuilt;
+    let follower = engine.duplicate(limits);
+    let last_record = engine.base.record.0;
+    let Engine { matcher, view, mut sequencer, last_time_us, .. } = engine;
     sequencer.continue_after(matcher.last_sequence(), last_time_us);
     if !recovered.segments.is_empty() {
         // An earlier run wrote here: what it rejected is not in the journal (see
@@ -197,7 +192,17 @@ pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
         WriterOptions { segment_size_max: options.segment_bytes_max, ..WriterOptions::default() };
     let writer = JournalWriter::resume(recovered, writer_options)
         .map_err(|error| StartError::Journal(error.to_string()))?;
-    Ok(RecoveredState { matcher, view, sequencer, records, writer: Some(writer), tail_cut })
+    Ok(RecoveredState {
+        matcher,
+        view,
+        sequencer,
+        records: replayed,
+        last_record,
+        snapshot,
+        writer: Some(writer),
+        tail_cut,
+        follower: Some(follower),
+    })
 }
 
 /// What the middle of the pipeline needs besides the recovered state.
@@ -312,8 +317,10 @@ impl Core {
             None => Arc::new(NoNotify),
         };
         let mut ring_c = ring_c.build();
-        let durable =
-            writer.as_ref().map(|_| Arc::new(Durable::new(engine.last_sequence(), notify)));
+        let durable = writer.as_ref().map(|writer| {
+            let record = writer.durable_sequence();
+            Arc::new(Durable::new(engine.last_sequence(), record, notify))
+        });
         let rings = vec![("a", ring_a.level()), ("b", ring_b.level()), ("c", ring_c.level())];
         // How many signatures a verify thread checks before publishing (measured once, here).
         let verify_budget = if options.trust_signatures {
@@ -530,6 +537,8 @@ pub struct Server {
     pub placement: Placement,
     /// The torn tail recovery cut, if any.
     pub tail_cut: Option<String>,
+    /// The snapshot thread and what it shares (absent with `--durability none`).
+    snapshots: Option<(Arc<SnapshotControl>, JoinHandle<()>)>,
 }
 
 impl Server {
@@ -538,8 +547,9 @@ impl Server {
         let io = |what: &'static str| {
             move |error: std::io::Error| StartError::Io(format!("{what}: {error}"))
         };
-        // 0. State from the journal.
-        let recovered = recover(&options)?;
+        // 0. State from the newest snapshot and the journal.
+        let mut recovered = recover(&options)?;
+        let follower = recovered.follower.take();
         let replayed_records = recovered.records;
         let tail_cut = recovered.tail_cut.clone();
         let placement = Placement::of(&options);
@@ -604,6 +614,23 @@ impl Server {
             threads: mut core,
             fused,
         } = core;
+        let snapshots = match (follower, &durable) {
+            (Some(engine), Some(durable)) => {
+                let control = Arc::new(SnapshotControl::default());
+                let follower_options = FollowerOptions {
+                    dir: options.data_dir.clone(),
+                    fingerprint: options.config.state_fingerprint(),
+                    settings: options.config.snapshot,
+                    retain: options.config.journal.retain,
+                };
+                let durable = durable.clone();
+                let thread =
+                    snapshot::follower::spawn(engine, durable, control.clone(), follower_options)
+                        .map_err(io("snapshot thread"))?;
+                Some((control, thread))
+            }
+            _ => None,
+        };
 
         let net_in = NetIn {
             connection_options: options.connection,
@@ -642,6 +669,7 @@ impl Server {
             connections,
             handback,
             gate: DurabilityGate::new(durable.clone(), options.durability == Durability::Sync),
+            snapshots: snapshots.as_ref().map(|(control, _)| control.clone()),
             wait,
             metrics: metrics.clone(),
         };
@@ -671,7 +699,13 @@ impl Server {
             verify_budget,
             placement,
             tail_cut,
+            snapshots,
         })
+    }
+
+    /// What the snapshot thread shares (absent with `--durability none`).
+    pub fn snapshots(&self) -> Option<&Arc<SnapshotControl>> {
+        self.snapshots.as_ref().map(|(control, _)| control)
     }
 
     /// The address it listens on.
@@ -716,6 +750,10 @@ impl Server {
         let matcher = self.core.join()?;
         if let Some(net_out) = self.net_out {
             net_out.join().map_err(|_| "net-out panicked".to_string())?;
+        }
+        if let Some((control, thread)) = self.snapshots {
+            control.stop();
+            thread.join().map_err(|_| "the snapshot thread panicked".to_string())?;
         }
         // Only now may the sockets close: net-out is done writing to them.
         drop(streams);

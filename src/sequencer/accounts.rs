@@ -19,6 +19,7 @@ use crate::fixed::account_keys::AccountKeyIndex;
 use crate::types::{AccountIndex, AccountKey};
 
 /// The set of known keys.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct KnownAccounts {
     index: AccountKeyIndex,
     keys: Vec<AccountKey>,
@@ -27,6 +28,11 @@ pub struct KnownAccounts {
 }
 
 impl KnownAccounts {
+    /// Room for `keys_max` keys again, after a snapshot was read.
+    pub fn restore_capacity(&mut self) {
+        crate::fixed::reserve_total(&mut self.keys, self.keys_max);
+    }
+
     /// Room for `accounts_max` keys, allocated now.
     pub fn with_accounts_max(accounts_max: usize) -> KnownAccounts {
         KnownAccounts {

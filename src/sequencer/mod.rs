@@ -95,6 +95,34 @@ pub struct Sequencer {
     key_rate_limited: u64,
 }
 
+/// The sequencer's part of a snapshot, as written: the replay cache, the keys a deposit was
+/// sequenced to, and the restart cutoff.
+#[derive(serde::Serialize)]
+pub struct SequencerMemoryRef<'a> {
+    replay: &'a ReplayCache,
+    known: &'a KnownAccounts,
+    signed_since_ms: u64,
+}
+
+impl SequencerMemoryRef<'_> {
+    /// An owned copy (the snapshot thread's sequencer starts from one).
+    pub fn to_owned(&self) -> SequencerMemory {
+        SequencerMemory {
+            replay: self.replay.clone(),
+            known: self.known.clone(),
+            signed_since_ms: self.signed_since_ms,
+        }
+    }
+}
+
+/// The sequencer's part of a snapshot, as read (the same encoding as [`SequencerMemoryRef`]).
+#[derive(serde::Deserialize)]
+pub struct SequencerMemory {
+    replay: ReplayCache,
+    known: KnownAccounts,
+    signed_since_ms: u64,
+}
+
 impl Sequencer {
     /// A sequencer continuing after `last_sequence` (0 for a new journal).
     pub fn new(
@@ -128,6 +156,28 @@ impl Sequencer {
     pub fn continue_after(&mut self, last_sequence: SequenceNumber, last_time_us: u64) {
         self.next_sequence = last_sequence.0 + 1;
         self.last_time_us = last_time_us;
+    }
+
+    /// What a snapshot keeps of the sequencer (the rest is numbering, set by
+    /// [`continue_after`](Self::continue_after), and per-key rate buckets, which start full).
+    pub fn memory(&self) -> SequencerMemoryRef<'_> {
+        SequencerMemoryRef {
+            replay: &self.replay,
+            known: &self.known,
+            signed_since_ms: self.signed_since_ms,
+        }
+    }
+
+    /// A sequencer holding `memory` read from a snapshot, numbering from 1 until
+    /// [`continue_after`](Self::continue_after).
+    pub fn with_memory(limits: SequencerLimits, memory: SequencerMemory) -> Sequencer {
+        let mut sequencer = Sequencer::new(limits, SequenceNumber(0), 0);
+        let SequencerMemory { replay, mut known, signed_since_ms } = memory;
+        known.restore_capacity();
+        sequencer.replay = replay;
+        sequencer.known = known;
+        sequencer.signed_since_ms = signed_since_ms;
+        sequencer
     }
 
     /// Requests the per-key rate limit refused so far.

@@ -56,7 +56,7 @@ pub const DRAIN_PER_ADMIT: usize = 8;
 const NONE: u32 = u32::MAX;
 
 /// A table cell: the low half of a digest and the node holding the rest.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Cell {
     digest_low: u64,
     /// `NONE` marks an empty cell.
@@ -66,7 +66,7 @@ struct Cell {
 const EMPTY_CELL: Cell = Cell { digest_low: 0, node: NONE };
 
 /// One entry, linked into its expiry bucket (or, free, into the free list).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Node {
     digest_low: u64,
     digest_high: u64,
@@ -87,6 +87,7 @@ fn slot_of(bucket: u64) -> usize {
 }
 
 /// The cache.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct ReplayCache {
     cells: Box<[Cell]>,
     mask: usize,

@@ -437,6 +437,12 @@ pub fn parse(
             Ok(Parsed::Commands(1))
         }
         (Route::AdminState, Method::Get) => single(items, Action::QueryState),
+        // The snapshot thread does the work (net-out hands it the request); the answer is the
+        // state summary at the request's place in the stream.
+        (Route::AdminSnapshot, Method::Post) => {
+            check_keys(object, &[])?;
+            single(items, Action::QueryState)
+        }
         _ => parse_read(context, route, query).map(Parsed::Read),
     }
 }

@@ -15,6 +15,7 @@ use crate::fixed::AccountKeyIndex;
 use crate::types::{AccountIndex, AccountKey};
 
 /// Account index ↔ key. Keys are compared in full, so a hash collision costs a probe.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct AccountTable {
     /// By index; index 0 (the fee account) has the zero key and is never looked up.
     keys: Vec<AccountKey>,
@@ -22,6 +23,11 @@ pub(super) struct AccountTable {
 }
 
 impl AccountTable {
+    /// Room for `accounts_max` keys again, after a snapshot was read.
+    pub(super) fn restore_capacity(&mut self, accounts_max: u32) {
+        crate::fixed::reserve_total(&mut self.keys, accounts_max as usize);
+    }
+
     pub(super) fn new(accounts_max: u32) -> AccountTable {
         let mut keys = Vec::with_capacity(accounts_max as usize);
         keys.push(AccountKey::default());

@@ -19,7 +19,7 @@ use crate::records::KlineInterval;
 use crate::types::{PriceTicks, QuantitySteps};
 
 /// Open, high, low, close, volumes and trade count of some span of trades.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ohlcv {
     /// First trade's price.
     pub open: PriceTicks,
@@ -80,6 +80,7 @@ pub struct Kline {
 }
 
 /// Candles of one size in a ring indexed by bucket number.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct CandleRing {
     bucket_s: u64,
     /// `(bucket start, stats)`; a slot is current iff its start is the bucket asked for.

@@ -18,7 +18,7 @@
 use crate::types::{MarketId, PriceTicks, QuantitySteps, Side};
 
 /// One price level of the read-side book.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DepthLevel {
     /// Price.
     pub price: PriceTicks,
@@ -45,12 +45,18 @@ pub struct DepthUpdate<'a> {
 
 /// One side of the read-side book, sorted so that the best level is last (bids ascending by
 /// price, asks descending): the busy top of the book sits at the end of the array.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct DepthSide {
     side: Side,
     levels: Vec<DepthLevel>,
 }
 
 impl DepthSide {
+    /// Room for `levels_max` levels again, after a snapshot was read.
+    pub(super) fn restore_capacity(&mut self, levels_max: u32) {
+        crate::fixed::reserve_total(&mut self.levels, levels_max as usize);
+    }
+
     pub(super) fn new(side: Side, levels_max: u32) -> DepthSide {
         DepthSide { side, levels: Vec::with_capacity(levels_max as usize) }
     }

@@ -52,7 +52,7 @@ use crate::types::{
 };
 
 /// One side of one order fill, as the fill history shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FillRecord {
     /// Trade id.
     pub trade_id: u64,
@@ -79,7 +79,7 @@ pub struct FillRecord {
 }
 
 /// An order's latest state, as the order history shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderRecord {
     /// The state after the order's last event.
     pub state: OrderState,
@@ -88,7 +88,7 @@ pub struct OrderRecord {
 }
 
 /// A deposit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DepositRecord {
     /// Deposit id, from 1.
     pub id: u32,
@@ -101,7 +101,7 @@ pub struct DepositRecord {
 }
 
 /// A withdrawal, the user's own or the administrator's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WithdrawalRecord {
     /// Withdrawal id, from 1.
     pub id: u32,
@@ -147,7 +147,7 @@ const NONE: u32 = u32::MAX;
 
 /// An account's records of one kind: newest and oldest record slots (`NONE` when it holds none),
 /// how many it holds, and its neighbours among the accounts holding as many.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct Chain {
     head: u32,
     tail: u32,
@@ -157,7 +157,7 @@ pub(super) struct Chain {
 }
 
 /// A record in its pool, linked to its account's neighbours.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct Linked<T> {
     /// The account's previous (older) record's slot, or `NONE`.
     prev: u32,
@@ -168,6 +168,7 @@ pub(super) struct Linked<T> {
 
 /// A bounded history of records per account, in one global pool, evicting by the rules of the
 /// module documentation.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct History<T> {
     records: Vec<Linked<T>>,
     capacity: u32,
@@ -181,6 +182,11 @@ pub(super) struct History<T> {
 }
 
 impl<T: Copy> History<T> {
+    /// Room for `capacity` records again, after a snapshot was read.
+    pub(super) fn restore_capacity(&mut self) {
+        crate::fixed::reserve_total(&mut self.records, self.capacity as usize);
+    }
+
     /// A pool of `capacity` records, at most `quota` (capped at `capacity`) per account.
     pub(super) fn new(capacity: u32, quota: u32, accounts_max: u32) -> History<T> {
         assert!(capacity > 0 && quota > 0, "a history needs room for one record");

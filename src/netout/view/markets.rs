@@ -52,6 +52,7 @@ const MINUTE_BUCKETS: usize = 31 * 1_440; // 31 days
 const HOUR_BUCKETS: usize = 732 * 24; // 732 days
 
 /// One market's book sides, update id, trades, candles and last price.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct MarketView {
     bids: DepthSide,
     asks: DepthSide,
@@ -70,6 +71,13 @@ pub(super) struct MarketView {
 }
 
 impl MarketView {
+    /// Room for `levels_max` levels per side and the trade ring again, after a snapshot was read.
+    pub(super) fn restore_capacity(&mut self, levels_max: u32) {
+        self.bids.restore_capacity(levels_max);
+        self.asks.restore_capacity(levels_max);
+        self.trades.restore_capacity();
+    }
+
     pub(super) fn new(levels_max: u32, trades_max: u32) -> MarketView {
         MarketView {
             bids: DepthSide::new(Side::Bid, levels_max),

@@ -107,6 +107,7 @@ impl Default for ViewLimits {
 }
 
 /// What the current command did so far; reset at the next command's first event.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct CommandScratch {
     /// Inside a command: events applied since the last `finish`.
     open: bool,
@@ -124,7 +125,11 @@ struct CommandScratch {
 }
 
 /// net-out's read-side view. See the module documentation.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct View {
+    /// Not in a snapshot: restored from the running configuration (`Config::placeholder`
+    /// until then), which a snapshot's fingerprint must match.
+    #[serde(skip, default = "Config::placeholder")]
     config: Arc<Config>,
     accounts: AccountTable,
     markets: Vec<MarketView>,
@@ -188,6 +193,25 @@ impl View {
     /// The configuration the view was built for.
     pub fn config(&self) -> &Arc<Config> {
         &self.config
+    }
+
+    /// This view, read from a snapshot, made ready for `config` (the one whose state
+    /// fingerprint the snapshot carries): the configuration put back and every growable table
+    /// given back its preallocated room.
+    pub fn restore(&mut self, config: Arc<Config>) {
+        let levels_max = config.limits.levels_per_side_max;
+        self.accounts.restore_capacity(config.limits.accounts_max);
+        for market in &mut self.markets {
+            market.restore_capacity(levels_max);
+        }
+        self.fills.restore_capacity();
+        self.orders.restore_capacity();
+        self.deposits.restore_capacity();
+        self.withdrawals.restore_capacity();
+        let changed_max = levels_max as usize + 2;
+        crate::fixed::reserve_total(&mut self.command.changed_bids, changed_max);
+        crate::fixed::reserve_total(&mut self.command.changed_asks, changed_max);
+        self.config = config;
     }
 
     /// Takes one event, in ring order.

@@ -13,7 +13,7 @@
 use crate::types::{PriceTicks, QuantitySteps};
 
 /// One public trade.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Trade {
     /// Trade id, per market from 1.
     pub id: u64,
@@ -30,6 +30,7 @@ pub struct Trade {
 }
 
 /// The last trades of one market.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct TradeRing {
     trades: Vec<Trade>,
     capacity: u64,
@@ -38,6 +39,11 @@ pub(super) struct TradeRing {
 }
 
 impl TradeRing {
+    /// Room for `capacity` trades again, after a snapshot was read.
+    pub(super) fn restore_capacity(&mut self) {
+        crate::fixed::reserve_total(&mut self.trades, self.capacity as usize);
+    }
+
     pub(super) fn new(capacity: u32) -> TradeRing {
         assert!(capacity > 0, "the trade ring needs room for one trade");
         TradeRing {

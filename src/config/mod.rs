@@ -7,12 +7,15 @@
 //!
 //! Read once at start-up, then shared read-only (`Arc<Config>`) by every stage.
 
+mod persistence;
+pub use persistence::{JournalSettings, Retain, SnapshotSettings};
+
 use crate::money::{DecimalError, DecimalStep, SCALE_MAX, parse_units, pow10, write_units};
 use crate::types::{AssetId, MarketId, PriceTicks, QuantitySteps};
 use serde::Deserialize;
 
 /// The configuration `serve` runs with when no `--config` is given.
-pub const DEFAULT_TOML: &str = include_str!("default_config.toml");
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
 /// One asset: its symbol, smallest unit and token facts for `GET /api/v1/assets`.
 #[derive(Clone, Debug)]
@@ -224,6 +227,10 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Sizes of the server's tables and histories.
     pub server: ServerLimits,
+    /// When snapshots are taken and how many are kept.
+    pub snapshot: SnapshotSettings,
+    /// What becomes of journal segments a snapshot covers.
+    pub journal: JournalSettings,
 }
 
 #[derive(Deserialize)]
@@ -236,6 +243,10 @@ struct RawConfig {
     rate_limits: RateLimits,
     #[serde(default)]
     server: ServerLimits,
+    #[serde(default)]
+    snapshot: SnapshotSettings,
+    #[serde(default)]
+    journal: JournalSettings,
 }
 
 #[derive(Deserialize)]
@@ -300,6 +311,41 @@ impl Config {
         Config::from_toml(DEFAULT_TOML).expect("the embedded default configuration is valid")
     }
 
+    /// A fingerprint of everything that shapes the engine's state (assets, markets, limits and
+    /// the sizes of the server's histories and replay cache), not of what only paces or guards
+    /// it (rate limits, connections, snapshots): a snapshot is read only by a configuration with
+    /// the same fingerprint.
+    pub fn state_fingerprint(&self) -> u64 {
+        use sha2::Digest;
+        let server = &self.server;
+        let text = format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.assets,
+            self.markets,
+            self.limits,
+            [
+                server.replay_entries_max,
+                server.fills_history_max,
+                server.orders_history_max,
+                server.deposits_history_max,
+                server.withdrawals_history_max,
+                server.trades_per_market_max,
+                server.fills_history_per_account_max,
+                server.orders_history_per_account_max,
+                server.deposits_history_per_account_max,
+                server.withdrawals_history_per_account_max,
+            ]
+        );
+        let digest = sha2::Sha256::digest(text.as_bytes());
+        u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+    }
+
+    /// The embedded default, shared: what a state read from a snapshot holds until it is given
+    /// the running configuration (see `crate::snapshot`).
+    pub fn placeholder() -> std::sync::Arc<Config> {
+        std::sync::Arc::new(Config::embedded_default())
+    }
+
     /// This configuration with every market's minimum order value off: for tests and benches
     /// whose orders are worth cents on purpose (the minimum has tests of its own).
     pub fn without_min_order_values(mut self) -> Config {
@@ -347,12 +393,15 @@ impl Config {
         }
         validate_limits(&raw.limits)?;
         validate_server(&raw.server)?;
+        persistence::validate_snapshot(&raw.snapshot)?;
         Ok(Config {
             assets,
             markets,
             limits: raw.limits,
             rate_limits: raw.rate_limits,
             server: raw.server,
+            snapshot: raw.snapshot,
+            journal: raw.journal,
         })
     }
 
