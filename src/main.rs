@@ -307,14 +307,12 @@ fn replay(data_dir: PathBuf, config: Option<PathBuf>, from_scratch: bool) -> Exi
     let options = options_from(config, data_dir);
     match recover_with(&options, from_scratch) {
         Ok(state) => {
-            if let Some(snapshot) = &state.snapshot {
-                println!("snapshot {}", snapshot.display());
-            }
             if let Some(cut) = &state.tail_cut {
                 eprintln!("ringex: journal: cut a torn tail: {cut}");
             }
+            // stdout is the result, the same with or without a snapshot; how it was reached
+            // (which snapshot, how many records replayed after it) went to stderr.
             println!("records {}", state.last_record);
-            println!("replayed {}", state.records);
             println!("sequence {}", state.matcher.last_sequence().0);
             println!("state hash {:032x}", state.matcher.state_hash());
             ExitCode::SUCCESS

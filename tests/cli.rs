@@ -303,35 +303,72 @@ fn try_deposit(address: SocketAddr, index: u32) -> Option<u16> {
     String::from_utf8_lossy(&head).split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Deposits one at a time until the server stops answering; then checks it exited 1 with one
-/// line naming the failed operation, the segment file and `errno`. Returns the deposits
-/// acknowledged.
+/// Deposits one at a time until the server stops answering; returns the deposits acknowledged,
+/// once the server exited 1, and its stderr.
+fn deposit_until_the_server_stops((child, address): (Child, SocketAddr)) -> (u64, String) {
+    let mut acknowledged = 0u32;
+    loop {
+        assert!(acknowledged < 1_000, "the server never stopped");
+        match try_deposit(address, acknowledged) {
+            Some(200) => acknowledged += 1,
+            Some(status) => panic!("deposit {acknowledged}: status {status}"),
+            None => break,
+        }
+    }
+    assert!(acknowledged > 0, "the server failed at start-up, not in service");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    (u64::from(acknowledged), String::from_utf8(output.stderr).unwrap())
+}
+
+/// [`deposit_until_the_server_stops`], then checks the one line naming the failed journal
+/// operation, the segment file and `errno`. Returns the deposits acknowledged.
 fn deposit_until_the_journal_fails(
-    (child, address): (Child, SocketAddr),
+    server: (Child, SocketAddr),
     data_dir: &Path,
     what: &str,
     errno: i32,
 ) -> u64 {
-    let mut acknowledged = 0u32;
-    let failed_at = loop {
-        assert!(acknowledged < 1_000, "the journal never failed");
-        match try_deposit(address, acknowledged) {
-            Some(200) => acknowledged += 1,
-            Some(status) => panic!("deposit {acknowledged}: status {status}"),
-            None => break acknowledged,
-        }
-    };
-    assert!(acknowledged > 0, "the journal failed at start-up, not in service");
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let (acknowledged, stderr) = deposit_until_the_server_stops(server);
     let reason = stderr.lines().last().unwrap();
     assert!(reason.contains(&format!("journal {what} failed")), "{stderr}");
     assert!(reason.contains(&format!("os error {errno}")), "{stderr}");
     let segment = data_dir.join(ringex::journal::segment_name(ringex::types::SequenceNumber(1)));
     assert!(reason.contains(&segment.display().to_string()), "{stderr}");
     assert_eq!(stderr.lines().filter(|line| line.contains("failed")).count(), 1, "{stderr}");
-    u64::from(failed_at)
+    acknowledged
+}
+
+#[test]
+fn a_failed_snapshot_write_stops_acknowledgements_and_leaves_the_journal_whole() {
+    let dir = TestDir::new("cli-snapshot-fault");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let config = dir.0.join("config.toml");
+    let text =
+        ringex::config::DEFAULT_TOML.replace("every_records = 1000000", "every_records = 20");
+    std::fs::write(&config, text).unwrap();
+    let data = dir.0.join("data");
+    let mut command = serve_command(&data, &["--config", config.to_str().unwrap()]);
+    command.env("RINGEX_INJECT_SNAPSHOT_FAULT", "write-enospc:1");
+    let (acknowledged, stderr) =
+        deposit_until_the_server_stops(listening(command.spawn().unwrap()));
+    let reason = stderr.lines().last().unwrap();
+    assert!(reason.contains("snapshot write failed"), "{stderr}");
+    assert!(reason.contains(&format!("os error {}", libc::ENOSPC)), "{stderr}");
+    // The file named is the snapshot's temporary file, at the record the thread had reached.
+    let prefix = format!("{}/", data.display());
+    let named = reason.split(&prefix).nth(1).and_then(|rest| rest.split(".tmp:").next());
+    let record = named.and_then(ringex::snapshot::file::parse_file_name);
+    assert!(record.is_some_and(|record| record.0 >= 20), "{stderr}");
+    // The failed snapshot left nothing behind, and every acknowledged deposit is journaled (the
+    // snapshot thread only reads the journal).
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().all(|name| !name.contains("snap")), "{names:?}");
+    let journaled = replayed_records(&data);
+    assert!(journaled >= acknowledged && acknowledged >= 20, "{journaled} < {acknowledged}");
 }
 
 #[test]

@@ -307,7 +307,12 @@ pub fn small_orders(mut options: ServerOptions) -> ServerOptions {
 pub fn journal_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| {
-            entries.filter_map(|entry| entry.ok()?.metadata().ok()).map(|meta| meta.len()).sum()
+            entries
+                .filter_map(|entry| entry.ok())
+                .filter(|entry| entry.file_name().to_string_lossy().ends_with(".journal"))
+                .filter_map(|entry| entry.metadata().ok())
+                .map(|meta| meta.len())
+                .sum()
         })
         .unwrap_or(0)
 }
