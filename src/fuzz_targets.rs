@@ -11,8 +11,8 @@
 //! round trip (`decode(encode(x)) == x`), an oracle, or that feeding the same bytes in pieces
 //! gives the same answer as feeding them whole.
 //!
-//! The targets are: [`http_framer`], [`websocket_frames`], [`signing_string`], [`decimal`] and
-//! [`journal_record`]. (A snapshot decoder target joins them once snapshots exist.) They may
+//! The targets are: [`http_framer`], [`websocket_frames`], [`signing_string`], [`decimal`],
+//! [`journal_record`] and [`snapshot`]. They may
 //! allocate: they are test code living in the library only so that both runners can reach it.
 //! This module is neutral ground: it calls into the stages, no stage calls into it.
 
@@ -38,12 +38,13 @@ use crate::verify::signing::{
 pub type Target = fn(&[u8]);
 
 /// Every target by name: the names of `fuzz/fuzz_targets/*.rs` and `fuzz/corpus/*/`.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("http_framer", http_framer),
     ("websocket_frames", websocket_frames),
     ("signing_string", signing_string),
     ("decimal", decimal),
     ("journal_record", journal_record),
+    ("snapshot", snapshot),
 ];
 
 /// Most requests framed from one input (pipelined requests, one after another).
@@ -325,4 +326,64 @@ fn journal_payload(payload: &[u8]) {
     let length = payload::encode(&command, &auth, &extras, &mut out);
     assert!(length <= payload.len(), "re-encoding grew the record");
     assert_eq!(payload::decode(&out[..length]), Ok((command, auth, extras)));
+}
+
+/// The smallest configuration the snapshot target decodes for: one market, tables of a few
+/// dozen entries, so its own snapshot is as small as a snapshot gets.
+pub fn snapshot_config() -> &'static std::sync::Arc<Config> {
+    static CONFIG: std::sync::OnceLock<std::sync::Arc<Config>> = std::sync::OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let mut config = Config::from_toml(DEFAULT_TOML).expect("the default configuration");
+        config.markets.truncate(1);
+        let limits = &mut config.limits;
+        (limits.orders_max, limits.accounts_max, limits.open_orders_per_account_max) = (32, 8, 16);
+        (limits.levels_per_side_max, limits.levels_per_side_per_account_max) = (8, 8);
+        let server = &mut config.server;
+        server.replay_entries_max = 32;
+        server.fills_history_per_account_max = 16;
+        server.orders_history_per_account_max = 16;
+        server.deposits_history_per_account_max = 16;
+        server.withdrawals_history_per_account_max = 16;
+        std::sync::Arc::new(config)
+    })
+}
+
+/// The sequencer's table sizes for [`snapshot_config`].
+pub fn snapshot_sequencer_limits() -> crate::sequencer::SequencerLimits {
+    let config = snapshot_config();
+    crate::sequencer::SequencerLimits {
+        replay_entries_max: config.server.replay_entries_max as usize,
+        accounts_max: config.limits.accounts_max as usize,
+        ..crate::sequencer::SequencerLimits::default()
+    }
+}
+
+/// An empty engine of [`snapshot_config`] (histories of 16 records).
+pub fn snapshot_engine() -> crate::snapshot::Engine {
+    let view = crate::netout::view::ViewLimits {
+        fills_max: 16,
+        orders_max: 16,
+        deposits_max: 16,
+        withdrawals_max: 16,
+        trades_per_market_max: 16,
+    };
+    crate::snapshot::Engine::new(snapshot_config().clone(), view, snapshot_sequencer_limits())
+}
+
+/// Snapshot files as start-up reads them ([`crate::snapshot::file::decode`]): the input as a
+/// whole file (its header's magic, CRC, versions, fingerprint and sizes meet the bytes as they
+/// are), then as a payload behind a header made to describe it (so the table decoding itself
+/// meets them). Either is refused with a reason or decodes to an engine that re-encodes to a file
+/// decoding to the same state.
+pub fn snapshot(bytes: &[u8]) {
+    use crate::snapshot::file;
+    let (config, limits) = (snapshot_config(), snapshot_sequencer_limits());
+    let fingerprint = config.state_fingerprint();
+    for input in [bytes.to_vec(), file::framed(bytes, fingerprint)] {
+        let Ok(engine) = file::decode(&input, config, limits) else { continue };
+        let again = file::decode(&file::to_bytes(&engine, fingerprint), config, limits)
+            .expect("a snapshot re-encoded from a decoded one decodes");
+        assert_eq!(again.matcher.state_hash(), engine.matcher.state_hash());
+        assert_eq!((again.base, again.last_time_us), (engine.base, engine.last_time_us));
+    }
 }

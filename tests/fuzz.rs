@@ -166,8 +166,20 @@ fn journal_record() {
 }
 
 #[test]
+fn snapshot() {
+    run("snapshot");
+}
+
+#[test]
 fn every_target_has_a_test_and_a_corpus() {
-    let tested = ["http_framer", "websocket_frames", "signing_string", "decimal", "journal_record"];
+    let tested = [
+        "http_framer",
+        "websocket_frames",
+        "signing_string",
+        "decimal",
+        "journal_record",
+        "snapshot",
+    ];
     for (name, _) in TARGETS {
         assert!(tested.contains(&name), "{name} has no test here");
         assert!(!read_corpus(name).is_empty());
@@ -318,6 +330,42 @@ fn journal_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+/// A snapshot of the fuzz target's small engine after a deposit and a resting order: its header
+/// with the start of its payload, the start of its payload alone (what the target frames), and
+/// its header alone. (A whole snapshot is larger than an input may be: the book's price window
+/// alone takes 640 KB.)
+fn snapshot_seeds() -> Vec<Vec<u8>> {
+    use ringex::snapshot::file::{HEADER_SIZE, to_bytes};
+    let mut engine = ringex::fuzz_targets::snapshot_engine();
+    let deposit = Action::Deposit { asset: AssetId(0), amount: 1_000_000_000 };
+    let limit = PlaceOrder {
+        market: MarketId(0),
+        side: Side::Bid,
+        order_type: OrderType::Limit,
+        time_in_force: TimeInForce::Gtc,
+        self_trade_prevention: SelfTradePrevention::RejectTaker,
+        post_only: false,
+        client_id: Some(ClientId(7)),
+        price: PriceTicks(15_050),
+        quantity: QuantitySteps(125),
+        quote_quantity: 0,
+    };
+    for (sequence, action) in [(1, deposit), (2, Action::Place(limit))] {
+        let record = journal_record_bytes(sequence, action, &Extras::default());
+        let payload = &record[ringex::journal::RECORD_HEADER_SIZE..];
+        let chain = Chain(sequence);
+        engine.apply(SequenceNumber(sequence), chain, payload, None).unwrap();
+    }
+    let fingerprint = ringex::fuzz_targets::snapshot_config().state_fingerprint();
+    let whole = to_bytes(&engine, fingerprint);
+    let room = INPUT_LEN_MAX - HEADER_SIZE;
+    vec![
+        whole[..HEADER_SIZE + room].to_vec(),
+        whole[HEADER_SIZE..HEADER_SIZE + room].to_vec(),
+        whole[..HEADER_SIZE].to_vec(),
+    ]
+}
+
 /// Rewrites `fuzz/corpus/` from the builders above (`cargo test --release --test fuzz --
 /// --ignored write_seed_corpus`).
 #[test]
@@ -329,6 +377,7 @@ fn write_seed_corpus() {
         ("signing_string", signing_seeds()),
         ("decimal", decimal_seeds()),
         ("journal_record", journal_seeds()),
+        ("snapshot", snapshot_seeds()),
     ];
     for (name, seeds) in all {
         let dir = corpus_dir(name);

@@ -302,15 +302,23 @@ fn write_temporary(
     if let Some(error) = fail_write {
         return Err(error);
     }
+    let header = encode_payload(engine, fingerprint, BufWriter::with_capacity(1 << 20, &file))?;
+    file.write_all_at(&header.encode(), 0)?;
+    file.sync_data()?;
+    Ok(HEADER_SIZE as u64 + header.payload_size)
+}
+
+/// Encodes the engine's tables into `sink`; returns the header that describes them.
+fn encode_payload(engine: &Engine, fingerprint: u64, sink: impl Write) -> io::Result<Header> {
     let body = BodyRef {
         matcher: &engine.matcher,
         view: &engine.view,
         sequencer: engine.sequencer.memory(),
     };
-    let sink = Checksummed { inner: BufWriter::with_capacity(1 << 20, &file), crc: 0, size: 0 };
+    let sink = Checksummed { inner: sink, crc: 0, size: 0 };
     let mut sink = postcard::to_io(&body, sink).map_err(io::Error::other)?;
     sink.flush()?;
-    let header = Header {
+    Ok(Header {
         base: engine.base,
         sequence: engine.matcher.last_sequence(),
         last_time_us: engine.last_time_us,
@@ -318,10 +326,32 @@ fn write_temporary(
         fingerprint,
         payload_size: sink.size,
         payload_crc: sink.crc,
+    })
+}
+
+/// The whole file a snapshot of `engine` is, in memory (tests and the fuzz target).
+pub fn to_bytes(engine: &Engine, fingerprint: u64) -> Vec<u8> {
+    let mut bytes = vec![0u8; HEADER_SIZE];
+    let header = encode_payload(engine, fingerprint, &mut bytes).expect("a Vec takes every write");
+    bytes[..HEADER_SIZE].copy_from_slice(&header.encode());
+    bytes
+}
+
+/// `payload` behind a header that describes it correctly (sizes, CRCs, `fingerprint`): what a
+/// fuzz target feeds [`decode`] so the table decoding itself meets arbitrary bytes.
+pub fn framed(payload: &[u8], fingerprint: u64) -> Vec<u8> {
+    let header = Header {
+        base: Base { record: SequenceNumber(1), chain: Chain(0) },
+        sequence: SequenceNumber(1),
+        last_time_us: 0,
+        state_hash: 0,
+        fingerprint,
+        payload_size: payload.len() as u64,
+        payload_crc: crc32c::crc32c(payload),
     };
-    file.write_all_at(&header.encode(), 0)?;
-    file.sync_data()?;
-    Ok(HEADER_SIZE as u64 + sink.size)
+    let mut bytes = header.encode().to_vec();
+    bytes.extend_from_slice(payload);
+    bytes
 }
 
 /// Reads and checks the snapshot at `path` for `config`, rebuilding the engine it holds.
@@ -331,7 +361,19 @@ pub fn read(
     sequencer: SequencerLimits,
 ) -> Result<Engine, Refusal> {
     let bytes = fs::read(path).map_err(|error| Refusal::Io(error.to_string()))?;
-    let header = Header::decode(&bytes)?;
+    decode(&bytes, config, sequencer)
+}
+
+/// Checks a snapshot file's bytes for `config` and rebuilds the engine they hold: the header
+/// (magic, CRC, versions, fingerprint, size), the payload's CRC, its decoding, and the matcher's
+/// state hash recomputed from its tables. The tables' internal links are trusted once all that
+/// passed: this process wrote them, and the checksums cover them.
+pub fn decode(
+    bytes: &[u8],
+    config: &Arc<Config>,
+    sequencer: SequencerLimits,
+) -> Result<Engine, Refusal> {
+    let header = Header::decode(bytes)?;
     let running = config.state_fingerprint();
     if header.fingerprint != running {
         return Err(Refusal::Fingerprint { snapshot: header.fingerprint, running });
@@ -345,9 +387,9 @@ pub fn read(
     }
     let body: Body =
         postcard::from_bytes(payload).map_err(|error| Refusal::Decode(error.to_string()))?;
-    let Body { mut matcher, view: mut restored_view, sequencer: memory } = body;
+    let Body { mut matcher, mut view, sequencer: memory } = body;
     matcher.restore(config.clone());
-    restored_view.restore(config.clone());
+    view.restore(config.clone());
     let recomputed = matcher.recompute_state_hash();
     let recorded = header.state_hash;
     if recomputed != recorded
@@ -358,7 +400,7 @@ pub fn read(
     }
     Ok(Engine {
         matcher,
-        view: restored_view,
+        view,
         sequencer: Sequencer::with_memory(sequencer, memory),
         base: header.base,
         last_time_us: header.last_time_us,

@@ -31,3 +31,6 @@ pub mod restore;
 pub use engine::{BadRecord, Engine};
 pub use follower::{FollowerOptions, SnapshotControl};
 pub use restore::{RebuildOptions, Rebuilt, rebuild};
+
+#[cfg(test)]
+mod tests;
