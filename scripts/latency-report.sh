@@ -18,6 +18,10 @@
 #   START_RATE=2000           first --find-peak step, requests/s
 #   CONNECTIONS=8             keep-alive connections of every run
 #   DATA_ROOT=(a temp dir)    where the servers' data directories and the fsync probe go
+#   SNAPSHOT_EVERY_RECORDS=   unset: the embedded configuration (a snapshot per 1,000,000
+#                             records, none within a report's runs); N: the servers write a
+#                             snapshot every N journal records, so the runs measure latency
+#                             while snapshots are written (`[snapshot] every_records`)
 # Takes about two minutes per layout and mode. The load generator shares the machine with the server;
 # the report says so.
 set -euo pipefail
@@ -66,6 +70,12 @@ start_server() {
     # the default per-IP and per-key limits would answer most of them 429.
     local flags=(--listen 127.0.0.1:0 --data-dir "$data" --durability "$mode" --layout "$layout"
         --no-rate-limits)
+    if [[ -n ${SNAPSHOT_EVERY_RECORDS:-} ]]; then
+        local config=$data_root/config-snapshots.toml
+        sed "s/^every_records = .*/every_records = $SNAPSHOT_EVERY_RECORDS/" \
+            src/config/default.toml >"$config"
+        flags+=(--config "$config")
+    fi
     echo "$bin serve ${flags[*]}" >>"$commands"
     "$bin" serve "${flags[@]}" >"$out" 2>&1 &
     server_pid=$!
