@@ -89,6 +89,8 @@ enum Command {
     Floor(ringex::loadgen::floor::FloorFlags),
     /// Write a latency report from a directory of runs (`scripts/latency-report.sh` calls it).
     LatencyReport(ringex::loadgen::latency_report::ReportFlags),
+    #[command(flatten)]
+    Crash(ringex::crash::Commands),
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
@@ -392,5 +394,6 @@ fn main() -> ExitCode {
                 print!("{text}");
             }),
         ),
+        Command::Crash(command) => ringex::crash::run(command),
     }
 }
