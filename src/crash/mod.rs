@@ -1,9 +1,13 @@
-//! The fault suite's tools (issue 20): `ringex crash-cycles` (item 3).
+//! The fault suite's tools (issue 20 items 2 and 3): `ringex crash-cycles`, `ringex
+//! restart-time` and `ringex journal-synth`.
 //!
 //! A tool beside the engine, like [`crate::loadgen`], whose pieces it borrows (signer,
-//! workload, open-loop writer, setup) rather than copies: it reaches the server only through its
-//! socket and as child processes (`ringex serve` and `ringex replay` of the same binary), so
-//! what it tests is the binary an operator runs.
+//! workload, open-loop writer, setup) rather than copies: `crash-cycles` and `restart-time`
+//! reach the server only through its socket and as child processes (`ringex serve` and `ringex
+//! replay` of the same binary), so what they test is the binary an operator runs.
+//! `journal-synth` is the exception that says so: it runs the matcher and the journal writer
+//! in-process, to write in seconds the ten-million-command journal the network would take hours
+//! to fill.
 //!
 //! # Layout
 //!
@@ -14,14 +18,17 @@
 //! 4. [`check`]: after a restart, each acknowledged command found once, balances conserved.
 //! 5. [`cycles`]: the cycles, one line each; [`summary`]: the run as JSON; [`snapshot`]: whether
 //!    a kill landed during a snapshot, from the server's stderr.
+//! 6. [`synth`] and [`restart`]: restart time against journal length.
 
 pub mod check;
 pub mod config_file;
 pub mod cycles;
 pub mod drive;
+pub mod restart;
 pub mod server;
 pub mod snapshot;
 pub mod summary;
+pub mod synth;
 
 pub use crate::loadgen::LoadgenError as Error;
 use std::process::ExitCode;
@@ -32,6 +39,11 @@ pub enum Commands {
     /// SIGKILL `ringex serve` under load and restart it, N times on one journal; check that
     /// nothing acknowledged was lost or duplicated (exit 1 if anything was).
     CrashCycles(cycles::CycleFlags),
+    /// Time `ringex serve` on a data directory from spawn to its first answer.
+    RestartTime(restart::RestartFlags),
+    /// (Development) Write a journal of N applied commands without the network.
+    #[command(hide = true)]
+    JournalSynth(synth::SynthFlags),
 }
 
 /// Runs one subcommand: prints its result, or one line naming what went wrong (exit 2 for a
@@ -43,6 +55,20 @@ pub fn run(command: Commands) -> ExitCode {
             cycles::run(&flags).map(|summary| {
                 print!("{}", summary.render());
                 summary.passed()
+            }),
+        ),
+        Commands::RestartTime(flags) => (
+            "restart-time",
+            restart::run(&flags).map(|figures| {
+                print!("{}", figures.render());
+                true
+            }),
+        ),
+        Commands::JournalSynth(flags) => (
+            "journal-synth",
+            synth::run(&flags).map(|written| {
+                print!("{}", written.render());
+                true
             }),
         ),
     };
