@@ -1,5 +1,5 @@
-//! The fault suite's tools (issue 20 items 2 and 3): `ringex crash-cycles`, `ringex
-//! restart-time` and `ringex journal-synth`.
+//! The fault suite's tools (issue 20 items 2, 3 and 7): `ringex crash-cycles`, `ringex
+//! restart-time`, `ringex journal-synth` and `ringex reliability-report`.
 //!
 //! A tool beside the engine, like [`crate::loadgen`], whose pieces it borrows (signer,
 //! workload, open-loop writer, setup) rather than copies: `crash-cycles` and `restart-time`
@@ -19,11 +19,14 @@
 //! 5. [`cycles`]: the cycles, one line each; [`summary`]: the run as JSON; [`snapshot`]: whether
 //!    a kill landed during a snapshot, from the server's stderr.
 //! 6. [`synth`] and [`restart`]: restart time against journal length.
+//! 7. [`report`] and [`report_sections`]: `latency-reports/reliability.md`.
 
 pub mod check;
 pub mod config_file;
 pub mod cycles;
 pub mod drive;
+pub mod report;
+pub mod report_sections;
 pub mod restart;
 pub mod server;
 pub mod snapshot;
@@ -44,6 +47,8 @@ pub enum Commands {
     /// (Development) Write a journal of N applied commands without the network.
     #[command(hide = true)]
     JournalSynth(synth::SynthFlags),
+    /// Write latency-reports/reliability.md from a directory of fault-suite results.
+    ReliabilityReport(report::ReportFlags),
 }
 
 /// Runs one subcommand: prints its result, or one line naming what went wrong (exit 2 for a
@@ -68,6 +73,13 @@ pub fn run(command: Commands) -> ExitCode {
             "journal-synth",
             synth::run(&flags).map(|written| {
                 print!("{}", written.render());
+                true
+            }),
+        ),
+        Commands::ReliabilityReport(flags) => (
+            "reliability-report",
+            report::run(&flags).map(|printed| {
+                print!("{printed}");
                 true
             }),
         ),
