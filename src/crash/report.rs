@@ -152,7 +152,7 @@ fn parts(text: &str) -> Vec<Part> {
                 name: fields.next()?.to_string(),
                 exit_code: fields.next()?.trim().parse().ok()?,
                 seconds: fields.next()?.trim().parse().ok()?,
-                command: fields.next().unwrap_or("").to_string(),
+                command: fields.next().unwrap_or("").trim().to_string(),
             })
         })
         .collect()

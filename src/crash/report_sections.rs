@@ -46,8 +46,8 @@ pub fn summary_table(text: &mut String, inputs: &Inputs) {
         let passed = inputs.disk_faults.iter().all(|(_, passed)| *passed);
         let _ = writeln!(
             text,
-            "| disk faults | failed write (EFBIG), full disk (ENOSPC), failed fdatasync (EIO), \
-             SIGTERM under load (`tests/cli.rs`) | {} tests | acknowledged = journal prefix | {} |",
+            "| disk faults | a write past the file-size limit (EFBIG), injected ENOSPC and \
+             fdatasync EIO, SIGTERM under load (`tests/cli.rs`) | {} tests | acknowledged = journal prefix | {} |",
             inputs.disk_faults.len(),
             yes(passed),
         );
