@@ -89,6 +89,7 @@ enum Command {
     Floor(ringex::loadgen::floor::FloorFlags),
     /// Write a latency report from a directory of runs (`scripts/latency-report.sh` calls it).
     LatencyReport(ringex::loadgen::latency_report::ReportFlags),
+    /// The fault suite's tools: crash-cycles, restart-time, journal-synth, reliability-report.
     #[command(flatten)]
     Crash(ringex::crash::Commands),
 }
