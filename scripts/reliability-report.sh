@@ -5,7 +5,8 @@
 #
 # Parts, each run whatever the others found (a failed part is in the report, and the script
 # exits 1 after writing it):
-#   crash     `ringex crash-cycles`: CRASH_CYCLES (500) at CRASH_RATE (10000) signed requests/s
+#   crash     `ringex crash-cycles`: CRASH_CYCLES (500) at CRASH_RATE (10000) signed requests/s,
+#             seed CRASH_SEED (today's date)
 #   restart   scripts/restart-time.sh at RESTART_COMMANDS ("1000000 3000000 10000000")
 #   faults    the disk-fault and SIGTERM tests of tests/cli.rs
 #   fuzz      scripts/soak.sh's fuzz part, FUZZ_SECONDS (600) per target
@@ -53,7 +54,7 @@ for name in $parts; do
     case $name in
         crash)
             part crash crash.log "$bin" crash-cycles --cycles "$cycles" --rate "$rate" \
-                --out "$results/crash-cycles.json"
+                --seed "${CRASH_SEED:-$(date +%Y%m%d)}" --out "$results/crash-cycles.json"
             ;;
         restart)
             part restart restart.log env RESTART_COMMANDS="$lengths" OUT_DIR="$results" \

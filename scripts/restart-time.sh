@@ -22,7 +22,8 @@ mkdir -p "$data_root" "$out_dir"
 cargo build --release --quiet
 bin=target/release/ringex
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-echo "restart time against journal length on $cpu ($(nproc) cores), git $(git rev-parse --short HEAD)"
+echo "restart time against journal length on $cpu ($(nproc) cores)," \
+    "git $(git rev-parse --short HEAD)"
 for n in $lengths; do
     dir=$data_root/journal-$n
     rm -rf "$dir"

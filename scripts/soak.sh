@@ -12,9 +12,11 @@
 # crash: `ringex crash-cycles` CRASH_CYCLES times (default 500, issue 20 item 3): SIGKILL the
 # server a random 50–2,000 ms into load at CRASH_RATE signed requests/s (default 10000, half the
 # 2-core machine's peak), replay, restart, and check that nothing acknowledged was lost or
-# duplicated, the hashes agree and every asset is conserved. The JSON summary goes to CRASH_OUT
-# (default target/soak/crash-cycles.json); CRASH_ARGS adds flags (e.g. `--snapshot-every-records
-# 100000`). About 2.5 s a cycle at first, more as the journal grows (each restart replays it).
+# duplicated, the hashes agree and every asset is conserved. Kill delays and requests come from
+# CRASH_SEED (default: today's date, so each day's soak kills at other moments). The JSON
+# summary goes to CRASH_OUT (default target/soak/crash-cycles.json); CRASH_ARGS adds flags (e.g.
+# `--snapshot-every-records 100000`). About 2.5 s a cycle at first, more as the journal grows
+# (each restart replays it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 parts=${SOAK_PARTS:-"fuzz crash"}
@@ -47,7 +49,8 @@ crash() {
     # CRASH_ARGS is split into flags on purpose.
     # shellcheck disable=SC2086
     target/release/ringex crash-cycles --cycles "${CRASH_CYCLES:-500}" \
-        --rate "${CRASH_RATE:-10000}" --out "$out" ${CRASH_ARGS:-}
+        --rate "${CRASH_RATE:-10000}" --seed "${CRASH_SEED:-$(date +%Y%m%d)}" --out "$out" \
+        ${CRASH_ARGS:-}
 }
 
 for part in $parts; do
