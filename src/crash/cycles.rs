@@ -350,7 +350,13 @@ impl Run {
             ack_p99_us: latency.p99_us,
             lost: findings.lost,
             duplicated: findings.duplicated,
-            findings: findings.examples.iter().chain(&acks.malformed).cloned().collect(),
+            unreadable: acks.malformed.len() as u64,
+            findings: findings
+                .examples
+                .iter()
+                .chain(acks.malformed.iter().take(5))
+                .cloned()
+                .collect(),
             balances_conserved: findings.balances_conserved(),
             hashes_agree: restarted_hash == replayed.state_hash
                 && state["sequence"].as_u64() == Some(replayed.sequence),

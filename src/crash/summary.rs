@@ -33,7 +33,10 @@ pub struct CycleRecord {
     pub lost: u64,
     /// Orders found twice.
     pub duplicated: u64,
-    /// Examples of what was lost or duplicated.
+    /// Acknowledgements whose answer did not read as what their request asked for (so they
+    /// could not be checked): a failure like a loss.
+    pub unreadable: u64,
+    /// Examples of what was lost, duplicated or unreadable.
     pub findings: Vec<String>,
     /// Per asset, accounts + fee account = deposits − withdrawals, and the engine agrees.
     pub balances_conserved: bool,
@@ -70,7 +73,11 @@ pub struct CycleRecord {
 impl CycleRecord {
     /// Nothing lost or duplicated, the hashes agree, every asset conserved.
     pub fn passed(&self) -> bool {
-        self.lost == 0 && self.duplicated == 0 && self.hashes_agree && self.balances_conserved
+        self.lost == 0
+            && self.duplicated == 0
+            && self.unreadable == 0
+            && self.hashes_agree
+            && self.balances_conserved
     }
 
     /// The line the run prints for it.
