@@ -25,7 +25,9 @@
 //! limits), [`constants`], and [`ring`] (the ring buffers, their wait strategies and pinning).
 //!
 //! Beside the engine, not part of it: [`loadgen`], the open-loop load generator of
-//! `ringex loadgen`, a client that reaches the server only through its sockets; and
+//! `ringex loadgen`, a client that reaches the server only through its sockets; [`crash`], the
+//! fault suite's tools (crash cycles, restart time, the reliability report), which run the
+//! server as a child process and borrow the load generator's pieces; and
 //! [`fuzz_targets`], the decoders' fuzz properties that `fuzz/` and `tests/fuzz.rs` both run.
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
@@ -39,6 +41,7 @@ pub mod command;
 pub mod config;
 pub mod connections;
 pub mod constants;
+pub mod crash;
 pub mod durability;
 pub mod event;
 pub mod fixed;

@@ -93,6 +93,9 @@ enum Command {
     Floor(ringex::loadgen::floor::FloorFlags),
     /// Write a latency report from a directory of runs (`scripts/latency-report.sh` calls it).
     LatencyReport(ringex::loadgen::latency_report::ReportFlags),
+    /// The fault suite's tools: crash-cycles, restart-time, journal-synth, reliability-report.
+    #[command(flatten)]
+    Crash(ringex::crash::Commands),
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
@@ -400,5 +403,6 @@ fn main() -> ExitCode {
                 print!("{text}");
             }),
         ),
+        Command::Crash(command) => ringex::crash::run(command),
     }
 }

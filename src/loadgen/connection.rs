@@ -304,6 +304,7 @@ mod tests {
         let planned = (0..REQUESTS).map(|index| Planned {
             index,
             kind: Kind::Limit,
+            account: 0,
             bytes: request.clone().into_bytes(),
         });
         chunks_in.send(planned.collect()).unwrap();

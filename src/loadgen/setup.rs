@@ -80,14 +80,8 @@ pub fn accounts(seed: u64, count: usize) -> Vec<Account> {
     (0..count).map(|index| Account::derived(seed, index)).collect()
 }
 
-/// Funds every account with every asset of `markets`, signed by the administrator; any refusal
-/// is an error naming it (a wrong `--admin-secret` shows here).
-pub fn fund(
-    target: &str,
-    admin: &Account,
-    accounts: &[Account],
-    markets: &[Market],
-) -> Result<(), LoadgenError> {
+/// What [`fund`] deposits to each account: every asset of `markets` once, in whole units.
+pub fn deposits(markets: &[Market]) -> Vec<(&str, u64)> {
     let mut assets: Vec<(&str, u64)> = Vec::new();
     for market in markets {
         for (asset, amount) in [(&market.quote, QUOTE_DEPOSIT), (&market.base, BASE_DEPOSIT)] {
@@ -96,6 +90,18 @@ pub fn fund(
             }
         }
     }
+    assets
+}
+
+/// Funds every account with every asset of `markets`, signed by the administrator; any refusal
+/// is an error naming it (a wrong `--admin-secret` shows here).
+pub fn fund(
+    target: &str,
+    admin: &Account,
+    accounts: &[Account],
+    markets: &[Market],
+) -> Result<(), LoadgenError> {
+    let assets = deposits(markets);
     let timestamp_ms = wall_ms();
     let mut requests = Vec::with_capacity(accounts.len() * assets.len());
     for account in accounts {

@@ -144,6 +144,42 @@ pub fn request_bytes(account: &Account, host: &str, request: &Request) -> Vec<u8
     bytes.into_bytes()
 }
 
+/// A signed GET's bytes: `request.fields` go into the query string, in the order given, and
+/// into the signing string (sorted there), and there is no body. Values must need no percent
+/// encoding (letters, digits, `-_.`), which is all the tools send.
+pub fn query_bytes(account: &Account, host: &str, request: &Request) -> Vec<u8> {
+    assert_eq!(request.method, "GET");
+    assert!((1..=60_000).contains(&request.window_ms), "window {}", request.window_ms);
+    let message = signing_string(
+        request.instruction,
+        request.fields,
+        request.timestamp_ms,
+        request.window_ms,
+    );
+    let pairs: Vec<String> = request
+        .fields
+        .iter()
+        .map(|(key, value)| {
+            let value = raw(value);
+            assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+            format!("{key}={value}")
+        })
+        .collect();
+    let path = match pairs.is_empty() {
+        true => request.path.to_string(),
+        false => format!("{}?{}", request.path, pairs.join("&")),
+    };
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {}\r\nX-Signature: {}\r\n\
+         X-Timestamp: {}\r\nX-Window: {}\r\n\r\n",
+        account.key_base64,
+        account.sign_base64(&message),
+        request.timestamp_ms,
+        request.window_ms
+    )
+    .into_bytes()
+}
+
 /// A public GET's bytes.
 pub fn get_bytes(host: &str, path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes()
@@ -230,6 +266,20 @@ mod tests {
         assert!(bytes.contains(&format!("Content-Length: {}\r\n\r\n{body}", body.len())));
         assert!(bytes.ends_with(body));
         assert_ne!(Account::derived(7, 3).key_base64, Account::derived(7, 4).key_base64);
+        // A signed GET carries its fields in the query and signs them like a body's.
+        let query = [("limit", Value::Integer(1000)), ("offset", Value::Integer(0))];
+        let get = Request {
+            method: "GET",
+            path: "/wapi/v1/history/orders",
+            instruction: "orderHistoryQueryAll",
+            fields: &query,
+            ..request
+        };
+        let bytes = String::from_utf8(query_bytes(&account, "h:1", &get)).unwrap();
+        assert!(bytes.starts_with("GET /wapi/v1/history/orders?limit=1000&offset=0 HTTP/1.1\r\n"));
+        assert!(bytes.ends_with("X-Window: 10000\r\n\r\n"), "{bytes}");
+        let message = signing_string("orderHistoryQueryAll", &query, 1_700_000_000_000, 10_000);
+        assert!(bytes.contains(&account.sign_base64(&message)));
         assert_ne!(Account::derived(7, 3).key_base64, Account::derived(8, 3).key_base64);
     }
 }

@@ -128,6 +128,9 @@ pub struct Planned {
     pub index: u64,
     /// What it is.
     pub kind: Kind,
+    /// Index in the run's accounts of the account that signed it (`ringex crash-cycles` checks
+    /// each acknowledged order in its account).
+    pub account: usize,
     /// Its signed HTTP bytes.
     pub bytes: Vec<u8>,
 }
@@ -313,7 +316,7 @@ impl Workload {
                 let (method, path, instruction) = draft.route();
                 if draft.kind == Kind::Ping {
                     let bytes = sign::get_bytes(&context.host, path);
-                    return Planned { index, kind: draft.kind, bytes };
+                    return Planned { index, kind: draft.kind, account: draft.account, bytes };
                 }
                 let request = sign::Request {
                     method,
@@ -325,7 +328,7 @@ impl Workload {
                 };
                 let bytes =
                     sign::request_bytes(&context.accounts[draft.account], &context.host, &request);
-                Planned { index, kind: draft.kind, bytes }
+                Planned { index, kind: draft.kind, account: draft.account, bytes }
             })
             .collect()
     }
