@@ -342,11 +342,7 @@ fn deposit_until_the_journal_fails(
 #[test]
 fn a_failed_snapshot_write_stops_acknowledgements_and_leaves_the_journal_whole() {
     let dir = TestDir::new("cli-snapshot-fault");
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let config = dir.0.join("config.toml");
-    let text =
-        ringex::config::DEFAULT_TOML.replace("every_records = 1000000", "every_records = 20");
-    std::fs::write(&config, text).unwrap();
+    let config = snapshot_config(&dir.0, 20);
     let data = dir.0.join("data");
     let mut command = serve_command(&data, &["--config", config.to_str().unwrap()]);
     command.env("RINGEX_INJECT_SNAPSHOT_FAULT", "write-enospc:1");
@@ -401,6 +397,65 @@ fn a_full_disk_or_a_failed_fdatasync_stops_acknowledgements_and_exits_1() {
         assert!(journaled >= acknowledged, "{fault}: {journaled} < {acknowledged}");
         assert!(journaled <= acknowledged + 1, "{fault}: one deposit in flight at most");
     }
+}
+
+/// A configuration file in `dir` that snapshots every `every_records` journal records.
+fn snapshot_config(dir: &Path, every_records: u64) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = dir.join("config.toml");
+    let text = ringex::config::DEFAULT_TOML
+        .replace("every_records = 1000000", &format!("every_records = {every_records}"));
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.map(|entry| entry.unwrap().file_name().into_string().unwrap()))
+        .map(Iterator::collect)
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_kill_in_the_middle_of_a_snapshot_restarts_from_the_one_before() {
+    let dir = TestDir::new("cli-snapshot-kill");
+    let config = snapshot_config(&dir.0, 20);
+    let config = config.to_str().unwrap();
+    let data = dir.0.join("data");
+    let mut command = serve_command(&data, &["--config", config]);
+    // The second snapshot stops for good once its payload is written: killed there.
+    command.env("RINGEX_INJECT_SNAPSHOT_FAULT", "stall:2");
+    let (mut child, address) = listening(command.spawn().unwrap());
+    let mut acknowledged = 0u32;
+    loop {
+        let names = names_in(&data);
+        let whole = names.iter().filter(|name| name.ends_with(".snap")).count();
+        if whole == 1 && names.iter().any(|name| name.ends_with(".snap.tmp")) {
+            break;
+        }
+        assert!(acknowledged < 2_000, "the second snapshot never began: {names:?}");
+        assert_eq!(try_deposit(address, acknowledged), Some(200));
+        acknowledged += 1;
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    let mut replay = ringex();
+    replay.args(["replay", "--data-dir"]).arg(&data).args(["--config", config]);
+    let output = replay.output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("loaded snapshot"), "{stdout}{stderr}");
+    let records = stdout.lines().find_map(|line| line.strip_prefix("records ")).unwrap();
+    let records: u32 = records.parse().unwrap();
+    assert!(records >= acknowledged, "{records} journaled, {acknowledged} acknowledged");
+    let hash = stdout.lines().find_map(|line| line.strip_prefix("state hash ")).unwrap();
+    // The restarted server starts from the whole snapshot, reaches the same state, and clears
+    // the partial one away.
+    let (child, address) = serve(&data, &["--config", config]);
+    assert_eq!(common::admin_state(address)["stateHash"], hash);
+    assert_eq!(terminate(child), 0);
+    assert!(names_in(&data).iter().all(|name| !name.ends_with(".tmp")), "{:?}", names_in(&data));
 }
 
 /// Orders each loader places at most: under the open-orders cap of one account.

@@ -50,6 +50,9 @@ fn ten_crash_cycles_lose_and_duplicate_nothing() {
         "5000",
         "--seed",
         "20",
+        // A snapshot every second or so of load: kills land before, during and after them.
+        "--snapshot-every-records",
+        "5000",
         "--dir",
         path(&work),
         "--out",
@@ -75,7 +78,8 @@ fn ten_crash_cycles_lose_and_duplicate_nothing() {
         // The journal grows across cycles, the same directory every time.
         assert!(field("replay_records") > journal_records, "{cycle}");
         journal_records = field("replay_records");
-        assert_eq!(cycle["replayed_at_start"].as_u64(), Some(journal_records), "no snapshots yet");
+        // A restart replays at most what the last snapshot left out.
+        assert!(field("replayed_at_start") <= journal_records, "{cycle}");
     }
     assert_eq!(summary["final_exit_code"], 0);
     assert_eq!(summary["final_hash_agrees"], true);

@@ -247,6 +247,18 @@ pub struct WriteError {
     pub error: io::Error,
 }
 
+/// A test hook's fault in a snapshot write (`follower::INJECT_FAULT_ENV`).
+#[derive(Debug)]
+pub enum Fault {
+    /// None: every real write.
+    None,
+    /// This error before the payload is written.
+    Fail(io::Error),
+    /// Stop for good once the payload is written, before the file is synced and renamed (a
+    /// test kills the process there).
+    Stall,
+}
+
 /// Counts bytes and their CRC32C on their way to the file.
 struct Checksummed<W> {
     inner: W,
@@ -267,17 +279,17 @@ impl<W: Write> Write for Checksummed<W> {
 }
 
 /// Writes `engine` to `dir` as the snapshot of its records (see the module doc for the steps).
-/// `fail_write` injects an error before the payload is written (tests); on any error the
-/// temporary file is removed and nothing else in `dir` has changed.
+/// `fault` is a test hook's (`Fault::None` in every real run); on any error the temporary file
+/// is removed and nothing else in `dir` has changed.
 pub fn write(
     dir: &Path,
     engine: &Engine,
     fingerprint: u64,
-    fail_write: Option<io::Error>,
+    fault: Fault,
 ) -> Result<Written, WriteError> {
     let path = dir.join(file_name(engine.base.record));
     let temporary = path.with_extension("snap.tmp");
-    let result = write_temporary(&temporary, engine, fingerprint, fail_write).and_then(|bytes| {
+    let result = write_temporary(&temporary, engine, fingerprint, fault).and_then(|bytes| {
         fs::rename(&temporary, &path)?;
         File::open(dir)?.sync_all()?;
         Ok(bytes)
@@ -295,14 +307,19 @@ fn write_temporary(
     temporary: &Path,
     engine: &Engine,
     fingerprint: u64,
-    fail_write: Option<io::Error>,
+    fault: Fault,
 ) -> io::Result<u64> {
     let file = File::create(temporary)?;
     (&file).write_all(&[0u8; HEADER_SIZE])?;
-    if let Some(error) = fail_write {
+    if let Fault::Fail(error) = fault {
         return Err(error);
     }
     let header = encode_payload(engine, fingerprint, BufWriter::with_capacity(1 << 20, &file))?;
+    if let Fault::Stall = fault {
+        loop {
+            std::thread::park();
+        }
+    }
     file.write_all_at(&header.encode(), 0)?;
     file.sync_data()?;
     Ok(HEADER_SIZE as u64 + header.payload_size)

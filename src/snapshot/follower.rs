@@ -36,8 +36,30 @@ const IDLE_POLL: Duration = Duration::from_millis(5);
 const RECORDS_PER_STEP: u64 = 65_536;
 /// Nice value of the thread: the pipeline's threads come first on a shared core.
 const NICE: i32 = 10;
-/// The test hook: `write-enospc:N` fails the Nth snapshot write with ENOSPC.
+/// The test hook: `write-enospc:N` fails the Nth snapshot write with ENOSPC; `stall:N` stops the
+/// Nth one for good after its payload, before its file is synced and renamed, so a test can kill
+/// the process in the middle of a snapshot.
 pub const INJECT_FAULT_ENV: &str = "RINGEX_INJECT_SNAPSHOT_FAULT";
+
+/// What the test hook injects into which snapshot write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InjectedFault {
+    NoSpace(u64),
+    Stall(u64),
+}
+
+impl InjectedFault {
+    fn from_env() -> Option<InjectedFault> {
+        let text = std::env::var(INJECT_FAULT_ENV).ok()?;
+        let (kind, count) = text.split_once(':')?;
+        let count = count.parse().ok()?;
+        match kind {
+            "write-enospc" => Some(InjectedFault::NoSpace(count)),
+            "stall" => Some(InjectedFault::Stall(count)),
+            _ => None,
+        }
+    }
+}
 
 /// What the pipeline and the thread share: requests, the stop flag, and what was written.
 #[derive(Debug, Default)]
@@ -105,7 +127,7 @@ struct Follower {
     last_at: Instant,
     requests_served: u64,
     writes: u64,
-    fail_write_at: Option<u64>,
+    fault: Option<InjectedFault>,
 }
 
 impl Follower {
@@ -116,9 +138,6 @@ impl Follower {
         options: FollowerOptions,
     ) -> Follower {
         let newest = file::list(&options.dir).ok().and_then(|list| list.first().map(|f| f.0));
-        let fail_write_at = std::env::var(INJECT_FAULT_ENV)
-            .ok()
-            .and_then(|text| text.strip_prefix("write-enospc:")?.parse().ok());
         Follower {
             engine,
             durable,
@@ -128,7 +147,7 @@ impl Follower {
             last_at: Instant::now(),
             requests_served: 0,
             writes: 0,
-            fail_write_at,
+            fault: InjectedFault::from_env(),
         }
     }
 
@@ -187,16 +206,24 @@ impl Follower {
             return;
         }
         self.writes += 1;
-        let fault = (self.fail_write_at == Some(self.writes))
-            .then(|| io::Error::from_raw_os_error(libc::ENOSPC));
+        let record = self.engine.base.record.0;
+        eprintln!(
+            "ringex: snapshot at record {record} (sequence {}) begun",
+            self.engine.matcher.last_sequence().0
+        );
+        let fault = match self.fault {
+            Some(InjectedFault::NoSpace(at)) if at == self.writes => {
+                file::Fault::Fail(io::Error::from_raw_os_error(libc::ENOSPC))
+            }
+            Some(InjectedFault::Stall(at)) if at == self.writes => file::Fault::Stall,
+            _ => file::Fault::None,
+        };
         let started = Instant::now();
         let dir = &self.options.dir;
         match file::write(dir, &self.engine, self.options.fingerprint, fault) {
             Ok(written) => {
                 eprintln!(
-                    "ringex: snapshot at record {} (sequence {}) written: {}, {} bytes in {} ms",
-                    self.engine.base.record.0,
-                    self.engine.matcher.last_sequence().0,
+                    "ringex: snapshot at record {record} written to {}: {} bytes in {} ms",
                     written.path.display(),
                     written.bytes,
                     started.elapsed().as_millis()
