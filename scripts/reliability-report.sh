@@ -6,7 +6,8 @@
 # Parts, each run whatever the others found (a failed part is in the report, and the script
 # exits 1 after writing it):
 #   crash     `ringex crash-cycles`: CRASH_CYCLES (500) at CRASH_RATE (10000) signed requests/s,
-#             seed CRASH_SEED (today's date)
+#             seed CRASH_SEED (today's date), a snapshot every CRASH_SNAPSHOT_EVERY (20000)
+#             records so kills land during snapshots too
 #   restart   scripts/restart-time.sh at RESTART_COMMANDS ("1000000 3000000 10000000")
 #   faults    the disk-fault and SIGTERM tests of tests/cli.rs
 #   fuzz      scripts/soak.sh's fuzz part, FUZZ_SECONDS (600) per target
@@ -54,7 +55,8 @@ for name in $parts; do
     case $name in
         crash)
             part crash crash.log "$bin" crash-cycles --cycles "$cycles" --rate "$rate" \
-                --seed "${CRASH_SEED:-$(date +%Y%m%d)}" --out "$results/crash-cycles.json"
+                --seed "${CRASH_SEED:-$(date +%Y%m%d)}" --out "$results/crash-cycles.json" \
+                --snapshot-every-records "${CRASH_SNAPSHOT_EVERY:-20000}"
             ;;
         restart)
             part restart restart.log env RESTART_COMMANDS="$lengths" OUT_DIR="$results" \
@@ -64,6 +66,8 @@ for name in $parts; do
             part faults disk-faults.log cargo test --release --test cli -- \
                 a_failed_journal_write_stops_acknowledgements_and_exits_1 \
                 a_full_disk_or_a_failed_fdatasync_stops_acknowledgements_and_exits_1 \
+                a_failed_snapshot_write_stops_acknowledgements_and_leaves_the_journal_whole \
+                a_kill_in_the_middle_of_a_snapshot_restarts_from_the_one_before \
                 sigterm_under_load_exits_0_and_every_acknowledged_order_is_journaled
             ;;
         fuzz)

@@ -14,16 +14,17 @@
 # 2-core machine's peak), replay, restart, and check that nothing acknowledged was lost or
 # duplicated, the hashes agree and every asset is conserved. Kill delays and requests come from
 # CRASH_SEED (default: today's date, so each day's soak kills at other moments). The JSON
-# summary goes to CRASH_OUT (default target/soak/crash-cycles.json); CRASH_ARGS adds flags (e.g.
-# `--snapshot-every-records 100000`). About 2.5 s a cycle at first, more as the journal grows
-# (each restart replays it).
+# summary goes to CRASH_OUT (default target/soak/crash-cycles.json). The server writes a snapshot
+# every CRASH_SNAPSHOT_EVERY journal records (default 20000, about two seconds of load), so
+# kills land before, during and after snapshots and each restart replays at most that much;
+# CRASH_ARGS adds flags. About 2.5 s a cycle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 parts=${SOAK_PARTS:-"fuzz crash"}
 
 fuzz() {
     local seconds="${FUZZ_SECONDS:-600}"
-    local targets=(http_framer websocket_frames signing_string decimal journal_record)
+    local targets=(http_framer websocket_frames signing_string decimal journal_record snapshot)
     if cargo +nightly fuzz --version >/dev/null 2>&1; then
         for target in "${targets[@]}"; do
             echo "cargo fuzz: $target for ${seconds}s"
@@ -50,7 +51,7 @@ crash() {
     # shellcheck disable=SC2086
     target/release/ringex crash-cycles --cycles "${CRASH_CYCLES:-500}" \
         --rate "${CRASH_RATE:-10000}" --seed "${CRASH_SEED:-$(date +%Y%m%d)}" --out "$out" \
-        ${CRASH_ARGS:-}
+        --snapshot-every-records "${CRASH_SNAPSHOT_EVERY:-20000}" ${CRASH_ARGS:-}
 }
 
 for part in $parts; do

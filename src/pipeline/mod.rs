@@ -173,6 +173,7 @@ pub fn recover_with(
         sequencer: limits,
         now_ms,
         from_scratch,
+        through: None,
     })
     .map_err(|error| StartError::Journal(error.to_string()))?;
     let Rebuilt { engine, recovered, snapshot, replayed } = rebuilt;

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::journal::{self, Base, Recovered, RecoveryError};
 use crate::netout::view::ViewLimits;
 use crate::sequencer::SequencerLimits;
+use crate::types::SequenceNumber;
 
 /// How to rebuild.
 pub struct RebuildOptions<'a> {
@@ -27,6 +28,9 @@ pub struct RebuildOptions<'a> {
     pub now_ms: u64,
     /// Ignore snapshots: replay the journal from record 1.
     pub from_scratch: bool,
+    /// Apply no record past this one (the rest is still checked): `ringex snapshot
+    /// --at-record`. `None`: the whole journal.
+    pub through: Option<SequenceNumber>,
 }
 
 /// What start-up rebuilt.
@@ -62,8 +66,11 @@ impl std::fmt::Display for RebuildError {
 /// Loads the newest snapshot that passes every check and continues it with the journal;
 /// falls back, loudly, to older snapshots, then to the whole journal.
 pub fn rebuild(options: &RebuildOptions<'_>) -> Result<Rebuilt, RebuildError> {
-    let candidates =
+    let mut candidates =
         if options.from_scratch { Vec::new() } else { file::list(options.dir).unwrap_or_default() };
+    if let Some(through) = options.through {
+        candidates.retain(|&(record, _)| record <= through);
+    }
     for (_, path) in &candidates {
         let started = Instant::now();
         let engine = match file::read(path, options.config, options.sequencer) {
@@ -111,6 +118,9 @@ fn replay_after(
         if bad_record.is_some() {
             return;
         }
+        if options.through.is_some_and(|through| record > through) {
+            return;
+        }
         match engine.apply(record, chain, payload, Some(options.now_ms)) {
             Ok(()) => {
                 replayed += 1;
@@ -124,7 +134,8 @@ fn replay_after(
     if let Some(record) = bad_record {
         return Err(RebuildError::Record(record));
     }
-    debug_assert_eq!(engine.base.record, recovered.last_sequence.max(base.record));
+    let last = recovered.last_sequence.max(base.record);
+    debug_assert_eq!(engine.base.record, options.through.map_or(last, |through| through.min(last)));
     Ok((engine, recovered, replayed))
 }
 
