@@ -58,25 +58,38 @@ impl JournalTail {
 
     /// Reads the records after [`position`](Self::position) up to `last` (which the writer
     /// reported durable), calling `visit(record, chain, payload)` for each.
+    ///
+    /// The size of the segment is taken again whenever the bytes at hand end before the next
+    /// record does: the writer appends while this reads, and a size taken in the middle of a
+    /// write ends inside a record that is whole (and durable) by the time it is asked for.
     pub fn read_through(
         &mut self,
         last: SequenceNumber,
         mut visit: impl FnMut(SequenceNumber, Chain, &[u8]),
     ) -> Result<(), RecoveryError> {
         while self.scan.expected <= last {
-            self.refresh_size()?;
             let step = self.scan.step(&mut self.window).map_err(io_error(&self.segment))?;
-            match step {
-                Step::Record { sequence, payload } => visit(sequence, self.scan.chain, payload),
-                Step::End => {
-                    // A durable record past the end of this segment is in the next one.
-                    let (next, chain_in) = (self.scan.expected, self.scan.chain);
-                    self.open_segment(next, Some(chain_in))?;
+            let fault = match step {
+                Step::Record { sequence, payload } => {
+                    visit(sequence, self.scan.chain, payload);
+                    continue;
                 }
                 Step::Bad { offset, reason: Bad::Link(reason) } => {
                     return Err(corrupt(&self.segment, offset, reason));
                 }
-                Step::Bad { offset, reason: Bad::Record(fault) } => {
+                Step::End => None,
+                Step::Bad { offset, reason: Bad::Record(fault) } => Some((offset, fault)),
+            };
+            if self.refresh_size()? {
+                continue; // the segment grew: read the record again
+            }
+            match fault {
+                // A durable record past the end of this segment is in the next one.
+                None => {
+                    let (next, chain_in) = (self.scan.expected, self.scan.chain);
+                    self.open_segment(next, Some(chain_in))?;
+                }
+                Some((offset, fault)) => {
                     let reason = CorruptionReason::RecordInSealedSegment(fault);
                     return Err(corrupt(&self.segment, offset, reason));
                 }
@@ -85,14 +98,12 @@ impl JournalTail {
         Ok(())
     }
 
-    /// The segment file grows while it is read: take its current size.
-    fn refresh_size(&mut self) -> Result<(), RecoveryError> {
-        if self.scan.offset < self.window.file_size {
-            return Ok(());
-        }
+    /// Takes the segment's current size; whether it grew.
+    fn refresh_size(&mut self) -> Result<bool, RecoveryError> {
         let size = std::fs::metadata(&self.segment).map_err(io_error(&self.segment))?.len();
+        let grew = size > self.window.file_size;
         self.window.grow(size);
-        Ok(())
+        Ok(grew)
     }
 
     /// Opens the segment named `first` and checks its header (and, when known, that it carries
@@ -144,4 +155,39 @@ fn covering_segment(dir: &Path, wanted: SequenceNumber) -> Result<SequenceNumber
         let reason = CorruptionReason::SequenceGap { expected: wanted, found: SequenceNumber(0) };
         corrupt(dir, 0, reason)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{JournalWriter, WriterOptions, encode_record};
+    use std::io::Write;
+
+    #[test]
+    fn a_record_half_written_when_the_size_was_taken_is_read_once_it_is_whole() {
+        let dir = std::env::temp_dir().join(format!("ringex-tail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut writer = JournalWriter::open(&dir, WriterOptions::default()).unwrap();
+        for record in 1..=3 {
+            writer.append(SequenceNumber(record), &[record as u8; 40]).unwrap();
+        }
+        writer.commit(true).unwrap();
+        let mut record_4 = Vec::new();
+        let chain_4 = writer.chain().next(SequenceNumber(4), &[4; 40]);
+        encode_record(&mut record_4, SequenceNumber(4), chain_4, &[4; 40]);
+        drop(writer);
+        let segment = dir.join(segment_name(SequenceNumber(1)));
+        let mut file = std::fs::OpenOptions::new().append(true).open(&segment).unwrap();
+        // Half of record 4 is there when the reader takes the size.
+        file.write_all(&record_4[..30]).unwrap();
+        let mut tail = JournalTail::open(&dir, Base::GENESIS).unwrap();
+        let mut seen = Vec::new();
+        tail.read_through(SequenceNumber(3), |record, _, _| seen.push(record.0)).unwrap();
+        file.write_all(&record_4[30..]).unwrap();
+        tail.read_through(SequenceNumber(4), |record, _, _| seen.push(record.0)).unwrap();
+        assert_eq!(seen, [1, 2, 3, 4]);
+        assert_eq!(tail.position().record, SequenceNumber(4));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
