@@ -3,8 +3,8 @@
 //! found again, and `[snapshot] every_records` when `--snapshot-every-records` is given.
 //!
 //! Built as a TOML table rather than by editing text, so another table (or key) is one more
-//! `insert` here. `[snapshot]` is added only when asked for: a server without snapshots refuses
-//! a table it does not know.
+//! `insert` here. `[snapshot] every_records` is set only when asked for (the embedded default's
+//! table otherwise).
 
 use super::Error;
 use crate::config::{Config, DEFAULT_TOML};
@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 /// The file's name in the work directory.
 pub const FILE_NAME: &str = "ringex.toml";
 
-/// Writes `dir/ringex.toml`; returns its path and the configuration as the server reads it
-/// (without `[snapshot]`, which this build may not know).
+/// Writes `dir/ringex.toml`; returns its path and the configuration as the server reads it.
 pub fn write(
     dir: &Path,
     accounts: usize,

@@ -81,7 +81,7 @@ pub struct CycleFlags {
     /// Write the run as JSON here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Seconds a start-up may take (it replays the whole journal) before the run fails.
+    /// Seconds a start-up may take (a snapshot and the journal after it) before the run fails.
     #[arg(long, default_value_t = 600)]
     pub startup_timeout_s: u64,
 }
