@@ -202,12 +202,7 @@ fn copy_dir_without_snapshots(from: &Path, to: &Path) {
 #[test]
 fn a_restart_from_a_snapshot_answers_as_a_full_replay_does() {
     let dir = TestDir::new("snapshot-restart");
-    let server = TestServer::start(snapshot_options(&dir.0, Retain::All));
-    fund(server.address);
-    trade(server.address, 1);
-    snapshot_now(&server);
-    trade(server.address, 2);
-    let live_hash = server.stop().state_hash();
+    let live_hash = trade_with_snapshots(&snapshot_options(&dir.0, Retain::All), 2);
 
     let scratch = TestDir::new("snapshot-restart-scratch");
     copy_dir_without_snapshots(&dir.0, &scratch.0);
@@ -233,6 +228,20 @@ fn a_restart_from_a_snapshot_answers_as_a_full_replay_does() {
     assert_eq!(state["stateHash"], format!("{live_hash:032x}"), "the state the live server left");
 }
 
+/// A server on `options` funds the traders, then trades `rounds` rounds with a snapshot after
+/// each but the last; returns the state hash it stopped with.
+fn trade_with_snapshots(options: &ServerOptions, rounds: u32) -> u128 {
+    let server = TestServer::start(options.clone());
+    fund(server.address);
+    for round in 1..=rounds {
+        trade(server.address, round);
+        if round < rounds {
+            snapshot_now(&server);
+        }
+    }
+    server.stop().state_hash()
+}
+
 /// Flips one byte in the middle of a snapshot's payload.
 fn damage(path: &Path) {
     let mut bytes = std::fs::read(path).unwrap();
@@ -245,14 +254,7 @@ fn damage(path: &Path) {
 fn a_damaged_snapshot_falls_back_to_an_older_one_then_to_the_journal() {
     let dir = TestDir::new("snapshot-damaged");
     let options = snapshot_options(&dir.0, Retain::All);
-    let server = TestServer::start(options.clone());
-    fund(server.address);
-    trade(server.address, 1);
-    snapshot_now(&server);
-    trade(server.address, 2);
-    snapshot_now(&server);
-    trade(server.address, 3);
-    let live_hash = server.stop().state_hash();
+    let live_hash = trade_with_snapshots(&options, 3);
     let snapshots = ringex::snapshot::file::list(&dir.0).unwrap();
     assert_eq!(snapshots.len(), 2, "{snapshots:?}");
     let (newest, older) = (&snapshots[0].1, &snapshots[1].1);
@@ -295,13 +297,7 @@ fn retain_archives_or_deletes_the_segments_a_snapshot_covers_and_the_server_rest
         let mut options = snapshot_options(&dir.0, retain);
         // A segment every few records, so the run rolls many.
         options.segment_bytes_max = 8192;
-        let server = TestServer::start(options.clone());
-        fund(server.address);
-        trade(server.address, 1);
-        snapshot_now(&server);
-        trade(server.address, 2);
-        snapshot_now(&server);
-        let live_hash = server.stop().state_hash();
+        let live_hash = trade_with_snapshots(&options, 3);
         let left = segments(&dir.0);
         let archived = segments(&dir.0.join("archive"));
         assert!(!left.is_empty());

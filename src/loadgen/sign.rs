@@ -119,14 +119,7 @@ pub fn body_json(fields: &[(&str, Value)]) -> String {
 
 /// The request's HTTP/1.1 bytes, signed by `account`, for the server called `host`.
 pub fn request_bytes(account: &Account, host: &str, request: &Request) -> Vec<u8> {
-    assert!((1..=60_000).contains(&request.window_ms), "window {}", request.window_ms);
-    let message = signing_string(
-        request.instruction,
-        request.fields,
-        request.timestamp_ms,
-        request.window_ms,
-    );
-    let signature = account.sign_base64(&message);
+    let signature = signature(account, request);
     let body = body_json(request.fields);
     let mut bytes = String::with_capacity(400 + body.len());
     let _ = write!(
@@ -149,13 +142,7 @@ pub fn request_bytes(account: &Account, host: &str, request: &Request) -> Vec<u8
 /// encoding (letters, digits, `-_.`), which is all the tools send.
 pub fn query_bytes(account: &Account, host: &str, request: &Request) -> Vec<u8> {
     assert_eq!(request.method, "GET");
-    assert!((1..=60_000).contains(&request.window_ms), "window {}", request.window_ms);
-    let message = signing_string(
-        request.instruction,
-        request.fields,
-        request.timestamp_ms,
-        request.window_ms,
-    );
+    let signature = signature(account, request);
     let pairs: Vec<String> = request
         .fields
         .iter()
@@ -172,12 +159,21 @@ pub fn query_bytes(account: &Account, host: &str, request: &Request) -> Vec<u8> 
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {}\r\nX-Signature: {}\r\n\
          X-Timestamp: {}\r\nX-Window: {}\r\n\r\n",
-        account.key_base64,
-        account.sign_base64(&message),
-        request.timestamp_ms,
-        request.window_ms
+        account.key_base64, signature, request.timestamp_ms, request.window_ms
     )
     .into_bytes()
+}
+
+/// The request's `X-Signature`: `account`'s signature of its signing string.
+fn signature(account: &Account, request: &Request) -> String {
+    assert!((1..=60_000).contains(&request.window_ms), "window {}", request.window_ms);
+    let message = signing_string(
+        request.instruction,
+        request.fields,
+        request.timestamp_ms,
+        request.window_ms,
+    );
+    account.sign_base64(&message)
 }
 
 /// A public GET's bytes.
