@@ -92,6 +92,14 @@ fn snapshot_now(server: &TestServer) {
         assert!(Instant::now() < deadline, "no snapshot written within 60 s of the request");
         std::thread::sleep(Duration::from_millis(5));
     }
+    // `/metrics` says so too.
+    let request = b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n";
+    let (status, text) = raw_request(server.address, request);
+    assert_eq!(status, 200);
+    let line = format!("ringex_snapshots_written_total {}", written + 1);
+    assert!(text.lines().any(|sample| sample == line), "{line} in\n{text}");
+    let record = format!("ringex_snapshot_record {}", control.last_record());
+    assert!(text.lines().any(|sample| sample == record), "{record} in\n{text}");
 }
 
 /// Every read the API offers, public and per trader, with fixed parameters.

@@ -24,6 +24,7 @@
 
 use super::{HISTOGRAM_BUCKETS, HistogramSnapshot, Metrics, SEQUENCED_TO_DURABLE, Span};
 use crate::api::error::{ApiError, ErrorKind};
+use crate::snapshot::SnapshotControl;
 use std::io::Write;
 
 /// The `Content-Type` of the exposition.
@@ -169,6 +170,24 @@ fn process(out: &mut Vec<u8>) {
     let name = "ringex_context_switches_total";
     family(out, name, "counter", "Voluntary and involuntary context switches, every thread.");
     sample(out, name, &[], (usage.ru_nvcsw + usage.ru_nivcsw) as u64);
+}
+
+/// The snapshot thread's figures (`crate::snapshot::SnapshotControl`), after [`render`] when
+/// the server keeps a journal.
+pub fn render_snapshots(snapshots: &SnapshotControl, out: &mut Vec<u8>) {
+    let name = "ringex_snapshots_written_total";
+    family(out, name, "counter", "Snapshots written since start.");
+    sample(out, name, &[], snapshots.written());
+    let name = "ringex_snapshot_record";
+    family(out, name, "gauge", "Journal record the newest snapshot written since start covers.");
+    sample(out, name, &[], snapshots.last_record());
+    let (bytes, write_ms) = snapshots.last_written();
+    let name = "ringex_snapshot_bytes";
+    family(out, name, "gauge", "Size of the newest snapshot written since start.");
+    sample(out, name, &[], bytes);
+    let name = "ringex_snapshot_write_milliseconds";
+    family(out, name, "gauge", "Time the newest snapshot written since start took to write.");
+    sample(out, name, &[], write_ms);
 }
 
 /// `# HELP` and `# TYPE`.

@@ -431,6 +431,9 @@ impl NetOut {
             Outcome::Read { query: ReadQuery::Metrics, .. } => {
                 self.publish_gauges(state);
                 crate::metrics::text::render(&self.metrics, &mut state.body);
+                if let Some(snapshots) = &self.snapshots {
+                    crate::metrics::text::render_snapshots(snapshots, &mut state.body);
+                }
                 Ok(ContentType::Prometheus)
             }
             Outcome::Read { account, query } => {

@@ -68,6 +68,8 @@ pub struct SnapshotControl {
     stop: AtomicBool,
     written: AtomicU64,
     last_record: AtomicU64,
+    last_bytes: AtomicU64,
+    last_write_ms: AtomicU64,
 }
 
 impl SnapshotControl {
@@ -84,6 +86,11 @@ impl SnapshotControl {
     /// The journal record the newest snapshot written since start covers (0: none yet).
     pub fn last_record(&self) -> u64 {
         self.last_record.load(Ordering::Acquire)
+    }
+
+    /// Size (bytes) and write time (ms) of the newest snapshot written since start.
+    pub fn last_written(&self) -> (u64, u64) {
+        (self.last_bytes.load(Ordering::Acquire), self.last_write_ms.load(Ordering::Acquire))
     }
 
     /// Stops the thread at its next step.
@@ -222,11 +229,14 @@ impl Follower {
         let dir = &self.options.dir;
         match file::write(dir, &self.engine, self.options.fingerprint, fault) {
             Ok(written) => {
+                let write_ms = started.elapsed().as_millis() as u64;
+                self.control.last_bytes.store(written.bytes, Ordering::Release);
+                self.control.last_write_ms.store(write_ms, Ordering::Release);
                 eprintln!(
                     "ringex: snapshot at record {record} written to {}: {} bytes in {} ms",
                     written.path.display(),
                     written.bytes,
-                    started.elapsed().as_millis()
+                    write_ms
                 );
             }
             Err(failure) => {
