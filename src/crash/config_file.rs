@@ -32,16 +32,15 @@ pub fn write(
     let quota = (pool / accounts.max(1) as i64).max(10_000);
     server.insert("orders_history_per_account_max".into(), toml::Value::Integer(quota));
     server.insert("history_scan_max".into(), toml::Value::Integer(quota));
-    let text = toml::to_string(&table).expect("a table serializes");
-    let config = Config::from_toml(&text)
-        .map_err(|error| Error::Failed(format!("configuration: {error}")))?;
     if let Some(every) = snapshot_every_records {
         let mut snapshot = toml::Table::new();
         snapshot.insert("every_records".into(), toml::Value::Integer(every as i64));
         table.insert("snapshot".into(), toml::Value::Table(snapshot));
     }
-    let path = dir.join(FILE_NAME);
     let text = toml::to_string(&table).expect("a table serializes");
+    let config = Config::from_toml(&text)
+        .map_err(|error| Error::Failed(format!("configuration: {error}")))?;
+    let path = dir.join(FILE_NAME);
     std::fs::write(&path, text)
         .map_err(|error| Error::Failed(format!("{}: {error}", path.display())))?;
     Ok((path, config))
@@ -53,15 +52,17 @@ mod tests {
     use crate::loadgen::test_dir::TempDir;
 
     #[test]
-    fn the_history_quota_is_raised_and_snapshot_is_added_only_when_given() {
+    fn the_history_quota_is_raised_and_the_snapshot_interval_is_set_only_when_given() {
         let dir = TempDir::new("crash-config");
         let (path, config) = write(&dir.0, 8, None).unwrap();
         assert_eq!(config.server.orders_history_per_account_max, 131_072);
         assert_eq!(config.server.history_scan_max, 131_072);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(Config::from_toml(&text).is_ok());
-        assert!(!text.contains("[snapshot]"));
-        let (path, _) = write(&dir.0, 8, Some(50_000)).unwrap();
+        // Without the flag, the embedded default's snapshots.
+        assert_eq!(config.snapshot, Config::embedded_default().snapshot);
+        let (path, config) = write(&dir.0, 8, Some(50_000)).unwrap();
+        assert_eq!(config.snapshot.every_records, 50_000);
         let table: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(table["snapshot"]["every_records"].as_integer(), Some(50_000));
         assert_eq!(table["markets"].as_array().unwrap().len(), 3);
