@@ -289,7 +289,6 @@ fn serve(flags: ServeFlags) -> ExitCode {
     if let Some(cut) = &server.tail_cut {
         eprintln!("ringex: journal: cut a torn tail: {cut}");
     }
-    eprintln!("ringex: replayed {} journal records", server.replayed_records);
     eprintln!("ringex: {}", server.placement.describe());
     eprintln!("ringex: {}", server.verify_budget.describe());
     if ringex::net::stage::SIGNALLED.load(Ordering::Acquire) {

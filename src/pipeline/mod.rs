@@ -132,17 +132,28 @@ pub struct RecoveredState {
 /// newest usable snapshot and the journal after it (see [`snapshot::rebuild`]). With
 /// `durability == None` nothing is read or written.
 pub fn recover(options: &ServerOptions) -> Result<RecoveredState, StartError> {
-    recover_with(options, false)
+    rebuild_state(options, false, true)
 }
 
-/// [`recover`], or with `from_scratch` the whole journal from record 1, whatever snapshots
-/// there are (`ringex replay --from-scratch`).
-///
-/// Journal records are numbered by the journal itself; each holds one applied command with its
-/// global sequence number, which must increase from record to record.
+/// [`recover`] without the snapshot thread's copy of the state (`ringex replay`, tests), and
+/// with `from_scratch` from the whole journal, whatever snapshots there are
+/// (`ringex replay --from-scratch`).
 pub fn recover_with(
     options: &ServerOptions,
     from_scratch: bool,
+) -> Result<RecoveredState, StartError> {
+    rebuild_state(options, from_scratch, false)
+}
+
+/// What [`recover`] and [`recover_with`] share; `follower`: also copy the state for the
+/// snapshot thread.
+///
+/// Journal records are numbered by the journal itself; each holds one applied command with its
+/// global sequence number, which must increase from record to record.
+fn rebuild_state(
+    options: &ServerOptions,
+    from_scratch: bool,
+    follower: bool,
 ) -> Result<RecoveredState, StartError> {
     // The known-key set is as large as the matcher's account table.
     let accounts_max = options.config.limits.accounts_max as usize;
@@ -177,7 +188,7 @@ pub fn recover_with(
     })
     .map_err(|error| StartError::Journal(error.to_string()))?;
     let Rebuilt { engine, recovered, snapshot, replayed } = rebuilt;
-    let follower = engine.duplicate(limits);
+    let follower = follower.then(|| engine.duplicate(limits));
     let last_record = engine.base.record.0;
     let Engine { matcher, view, mut sequencer, last_time_us, .. } = engine;
     sequencer.continue_after(matcher.last_sequence(), last_time_us);
@@ -202,7 +213,7 @@ pub fn recover_with(
         snapshot,
         writer: Some(writer),
         tail_cut,
-        follower: Some(follower),
+        follower,
     })
 }
 

@@ -185,9 +185,7 @@ impl Progress {
     fn finish(&self, records: u64) {
         self.bar.finish_and_clear();
         let seconds = self.started.elapsed().as_secs_f64();
-        if records > 0 {
-            let rate = records as f64 / seconds.max(1e-9);
-            eprintln!("ringex: replayed {records} journal records in {seconds:.2} s ({rate:.0}/s)");
-        }
+        let rate = records as f64 / seconds.max(1e-9);
+        eprintln!("ringex: replayed {records} journal records in {seconds:.2} s ({rate:.0}/s)");
     }
 }
